@@ -1,0 +1,461 @@
+"""The Delta engine port: one small protocol, two adapters.
+
+Everything above this package (store, checkpoints, rollback, maintenance ...) talks to Delta only
+through `DeltaEngine`. The adapters are thin: each method tidies its arguments, makes one call into
+the engine, and returns a typed result defined here.
+
+- `fmd_runtime.engine.deltars.DeltaRsEngine`: delta-rs (``deltalake``), tables by path under a
+  lakehouse folder laid out as OneLake (``<root>/Tables/<schema>/<table>``).
+- `fmd_runtime.engine.spark.SparkEngine`: delta-spark, tables by name through Spark SQL.
+
+SQL through the port (`DeltaEngine.sql`) is written once for both engines: sources are named
+``{alias}`` placeholders bound to a table at a version, identifiers go through
+`DeltaEngine.quote`, and values travel as ``:name`` parameters, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fmd_runtime.errors import ConfigError
+from fmd_runtime.tables import TableRef, validate_identifier
+
+WriteMode = Literal["append", "overwrite"]
+SchemaMode = Literal["merge", "overwrite"]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# Column types are Spark SQL type names (what operators write in DDL); each adapter maps them.
+_SIMPLE_TYPES = {
+    "string",
+    "bigint",
+    "int",
+    "smallint",
+    "tinyint",
+    "boolean",
+    "double",
+    "float",
+    "date",
+    "timestamp",
+    "timestamp_ntz",
+    "binary",
+}
+_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
+
+
+def normalize_type(type_name: str) -> str:
+    """Return the canonical (lower-case Spark SQL) spelling of a column type.
+
+    Args:
+        type_name: e.g. ``"BIGINT"``, ``"long"``, ``"Decimal(18, 2)"``.
+
+    Raises:
+        ConfigError: the type is not one the engines support.
+
+    Example:
+        >>> normalize_type("LONG"), normalize_type("decimal(18, 2)")
+        ('bigint', 'decimal(18,2)')
+    """
+    t = type_name.strip().lower()
+    aliases = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint", "bool": "boolean"}
+    t = aliases.get(t, t)
+    if t in _SIMPLE_TYPES:
+        return t
+    m = _DECIMAL.match(t)
+    if m and 0 < int(m.group(1)) <= 38 and int(m.group(2)) <= int(m.group(1)):
+        return f"decimal({int(m.group(1))},{int(m.group(2))})"
+    raise ConfigError(
+        f"column type {type_name!r} is not supported",
+        hint=f"use one of {sorted(_SIMPLE_TYPES)} or decimal(p,s)",
+    )
+
+
+def arrow_type(type_name: str) -> Any:
+    """The pyarrow type for an engine-neutral column type (timestamps are UTC microseconds).
+
+    Example:
+        >>> str(arrow_type("bigint"))
+        'int64'
+    """
+    import pyarrow as pa
+
+    t = normalize_type(type_name)
+    simple = {
+        "string": pa.string(),
+        "bigint": pa.int64(),
+        "int": pa.int32(),
+        "smallint": pa.int16(),
+        "tinyint": pa.int8(),
+        "boolean": pa.bool_(),
+        "double": pa.float64(),
+        "float": pa.float32(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "timestamp_ntz": pa.timestamp("us"),
+        "binary": pa.binary(),
+    }
+    if t in simple:
+        return simple[t]
+    precision, scale = (int(x) for x in t[len("decimal(") : -1].split(","))
+    return pa.decimal128(precision, scale)
+
+
+def arrow_schema(columns: Sequence[Column]) -> Any:
+    """A pyarrow schema for engine-neutral columns (comments kept as field metadata)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(
+                c.name,
+                arrow_type(c.type),
+                nullable=c.nullable,
+                metadata={"comment": c.comment} if c.comment else None,
+            )
+            for c in columns
+        ]
+    )
+
+
+class Column(BaseModel):
+    """One column of a table schema (engine-neutral).
+
+    Example:
+        >>> Column(name="CheckpointId", type="STRING", nullable=False).type
+        'string'
+    """
+
+    model_config = _FROZEN
+
+    name: str
+    type: str
+    nullable: bool = True
+    comment: str | None = None
+
+    def model_post_init(self, __context: Any) -> None:  # noqa: D105 - validation hook
+        validate_identifier(self.name, what="column")
+        object.__setattr__(self, "type", normalize_type(self.type))
+
+
+class CommitOptions(BaseModel):
+    """What travels with a commit: user metadata (run id, reason) and an idempotent-write identity.
+
+    Attributes:
+        metadata: string key/values stored in the commit (``commitInfo``), visible in history.
+        app_id: Delta transaction app id (``txnAppId``); with ``app_version`` makes a write
+            idempotent: the engine refuses to apply a version it has already seen for that app id.
+        app_version: increasing integer per ``app_id`` (``txnVersion``).
+    """
+
+    model_config = _FROZEN
+
+    metadata: dict[str, str] = Field(default_factory=dict)
+    app_id: str | None = None
+    app_version: int | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One commit of a table's history, normalized across engines."""
+
+    model_config = _FROZEN
+
+    version: int
+    timestamp: datetime
+    operation: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    user_metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataFile(BaseModel):
+    """A data file a table version needs (an ``add`` action), with its deletion vector if any."""
+
+    model_config = _FROZEN
+
+    path: str
+    size_bytes: int
+    num_records: int | None = None
+    deletion_vector: str | None = None
+    deletion_vector_path: str | None = None
+    """Relative path of the deletion-vector file when it is stored in its own file."""
+
+
+class RowCount(BaseModel):
+    """Row count of a table version and where it came from (log statistics or a scan)."""
+
+    model_config = _FROZEN
+
+    total: int
+    source: Literal["stats", "scan"]
+
+
+class Protocol_(BaseModel):
+    """Delta protocol versions and features."""
+
+    model_config = _FROZEN
+
+    min_reader_version: int
+    min_writer_version: int
+    reader_features: tuple[str, ...] = ()
+    writer_features: tuple[str, ...] = ()
+
+
+class TableSnapshot(BaseModel):
+    """Schema, protocol and properties of one table version."""
+
+    model_config = _FROZEN
+
+    table: str
+    version: int
+    timestamp: datetime | None
+    columns: tuple[Column, ...]
+    partition_columns: tuple[str, ...] = ()
+    properties: dict[str, str] = Field(default_factory=dict)
+    protocol: Protocol_
+
+
+class RestoreResult(BaseModel):
+    """What a RESTORE did."""
+
+    model_config = _FROZEN
+
+    table: str
+    restored_to: int
+    version_before: int
+    version_after: int
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class VacuumResult(BaseModel):
+    """Files a VACUUM removed (or, in a dry run, would remove)."""
+
+    model_config = _FROZEN
+
+    table: str
+    dry_run: bool
+    retention_hours: int
+    files: tuple[str, ...]
+    bytes: int | None = None
+    keep_versions: tuple[int, ...] = ()
+
+
+class OptimizeResult(BaseModel):
+    """What an OPTIMIZE compaction / Z-ORDER did."""
+
+    model_config = _FROZEN
+
+    table: str
+    files_added: int
+    files_removed: int
+    zorder_by: tuple[str, ...] = ()
+    vorder: bool = False
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class TableAt(BaseModel):
+    """A table at a version (``None`` = latest), for binding a SQL source."""
+
+    model_config = _FROZEN
+
+    table: TableRef
+    version: int | None = None
+
+
+SqlSource = TableRef | TableAt | str
+
+
+@runtime_checkable
+class DeltaEngine(Protocol):
+    """The port every capability uses to reach Delta tables.
+
+    Implemented by `DeltaRsEngine` (embedded) and `SparkEngine` (Fabric Spark). All table
+    arguments are `TableRef`; results are the typed models of this module; native errors are
+    translated to `fmd_runtime.errors.EngineError` subclasses.
+    """
+
+    name: str
+
+    def exists(self, table: TableRef) -> bool:
+        """True when the table exists."""
+        ...
+
+    def create(
+        self,
+        table: TableRef,
+        columns: Sequence[Column],
+        *,
+        properties: Mapping[str, str] | None = None,
+        partition_by: Sequence[str] = (),
+        comment: str | None = None,
+    ) -> bool:
+        """Create the table if it does not exist; return True when it was created."""
+        ...
+
+    def add_columns(self, table: TableRef, columns: Sequence[Column]) -> None:
+        """Add nullable columns to an existing table (schema upgrade)."""
+        ...
+
+    def version(self, table: TableRef) -> int:
+        """The table's current version."""
+        ...
+
+    def snapshot(self, table: TableRef, version: int | None = None) -> TableSnapshot:
+        """Schema, protocol, partitioning and properties of a version."""
+        ...
+
+    def history(self, table: TableRef, limit: int | None = None) -> list[HistoryEntry]:
+        """Commits, newest first."""
+        ...
+
+    def count_rows(self, table: TableRef, version: int | None = None) -> RowCount:
+        """Row count from the log's file statistics, or a scan when stats are missing."""
+        ...
+
+    def files(self, table: TableRef, version: int | None = None) -> list[DataFile]:
+        """The data files (and deletion vectors) the version needs."""
+        ...
+
+    def missing_files(self, table: TableRef, version: int | None = None) -> list[str]:
+        """Files (data or deletion vector) the version needs that are no longer in storage."""
+        ...
+
+    def read(self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None) -> Any:
+        """The version's rows: an Arrow table (delta-rs) or a DataFrame (Spark)."""
+        ...
+
+    def quote(self, identifier: str) -> str:
+        """Validate and quote an identifier for this engine's SQL dialect."""
+        ...
+
+    def sql(
+        self,
+        query: str,
+        sources: Mapping[str, SqlSource],
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run a read-only query; ``{alias}`` names a source, ``:name`` a parameter.
+
+        Returns a pyarrow Table (small results: aggregates, metadata rows).
+        """
+        ...
+
+    def write(
+        self,
+        table: TableRef,
+        data: Any,
+        *,
+        mode: WriteMode = "append",
+        schema_mode: SchemaMode | None = None,
+        commit: CommitOptions | None = None,
+    ) -> int:
+        """Append or overwrite with Arrow data (or a DataFrame on Spark); return the new version."""
+        ...
+
+    def update(
+        self,
+        table: TableRef,
+        where: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        commit: CommitOptions | None = None,
+    ) -> int:
+        """Set ``values`` (column -> new value) on the rows matching ``where`` (column = value, or IN list).
+
+        Returns the number of rows updated.
+        """
+        ...
+
+    def restore(self, table: TableRef, version: int, *, commit: CommitOptions | None = None) -> RestoreResult:
+        """RESTORE the table to a version."""
+        ...
+
+    def vacuum(
+        self,
+        table: TableRef,
+        *,
+        retention_hours: int,
+        dry_run: bool = True,
+        keep_versions: Sequence[int] = (),
+        enforce_retention: bool = True,
+    ) -> VacuumResult:
+        """VACUUM (dry run by default); return the files removed or that would be removed."""
+        ...
+
+    def optimize(
+        self,
+        table: TableRef,
+        *,
+        zorder_by: Sequence[str] = (),
+        vorder: bool = False,
+        commit: CommitOptions | None = None,
+    ) -> OptimizeResult:
+        """Compact small files, Z-ORDER by columns when given, V-Order where the engine can."""
+        ...
+
+    def properties(self, table: TableRef) -> dict[str, str]:
+        """The table's properties (``delta.*`` and user ones)."""
+        ...
+
+    def set_properties(self, table: TableRef, properties: Mapping[str, str]) -> None:
+        """Set table properties (ALTER TABLE ... SET TBLPROPERTIES)."""
+        ...
+
+    def create_log_checkpoint(self, table: TableRef) -> bool:
+        """Write a Delta log checkpoint at the current version; False where not supported."""
+        ...
+
+    def transaction_version(self, table: TableRef, app_id: str) -> int | None:
+        """The last idempotent-write version recorded for ``app_id``, or None."""
+        ...
+
+
+def bind_alias(alias: str) -> str:
+    """Validate a SQL source alias (used by both adapters).
+
+    Example:
+        >>> bind_alias("src")
+        'src'
+    """
+    return validate_identifier(alias, what="SQL source alias")
+
+
+def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | None:
+    """The history entry of ``version`` (or None if it is not in the list).
+
+    Example:
+        >>> history_at([], 3) is None
+        True
+    """
+    for entry in entries:
+        if entry.version == version:
+            return entry
+    return None
+
+
+__all__ = [
+    "Column",
+    "CommitOptions",
+    "DataFile",
+    "DeltaEngine",
+    "HistoryEntry",
+    "OptimizeResult",
+    "Protocol_",
+    "RestoreResult",
+    "RowCount",
+    "SchemaMode",
+    "SqlSource",
+    "TableAt",
+    "TableSnapshot",
+    "VacuumResult",
+    "WriteMode",
+    "arrow_schema",
+    "arrow_type",
+    "bind_alias",
+    "history_at",
+    "normalize_type",
+]

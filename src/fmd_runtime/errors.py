@@ -1,0 +1,159 @@
+"""The one exception hierarchy of fmd_runtime.
+
+Every error carries its context as attributes (``table``, ``entity``, ``run_id`` and ``hint``)
+and puts it first in its message, then says what the operator can do::
+
+    FmdError                      root: catch this to catch everything the library raises
+    ├── ConfigError               bad RuntimeConfig / connect() arguments / PipelineConfig values
+    ├── InvalidIdentifierError    a schema, table or column name that is not a plain identifier
+    ├── ContractViolation         notebook parameters or metadata rows break their contract
+    ├── EngineError               a Delta operation failed (native error chained as __cause__)
+    │   ├── TableNotFoundError    the table does not exist (or not at that version)
+    │   ├── ConcurrentWriteError  a commit lost a race with another writer (transient)
+    │   └── RetentionError        a retention/VACUUM request below a safety floor
+    ├── StoreError                the metadata store could not read or write its tables
+    ├── WatermarkError            a watermark is malformed, goes backwards or is committed twice
+    ├── SchemaDriftError          an incoming schema breaks the table's drift policy
+    ├── CheckpointError           a checkpoint is missing, invalid or not restorable
+    ├── RollbackError             a rollback was refused or failed
+    │   └── ApprovalError         the approval token is missing or stale
+    └── MaintenanceError          a maintenance plan was refused
+
+``transient`` marks errors that a retry may cure (the retry predicate reads it).
+
+Example:
+    >>> try:
+    ...     raise TableNotFoundError("no such table", table="bronze.account")
+    ... except FmdError as exc:
+    ...     print(exc)
+    In table `bronze.account`: no such table
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FmdError(Exception):
+    """Root of every error the library raises.
+
+    Args:
+        message: what went wrong, without the context prefix (added here).
+        table: the table concerned, as ``schema.table``.
+        entity: the entity (metadata EntityId or name) concerned.
+        run_id: the run under which it happened.
+        hint: what the operator can do about it; appended to the message.
+        details: further structured context (never secrets).
+
+    Example:
+        >>> str(FmdError("boom", table="bronze.a", hint="re-run"))
+        'In table `bronze.a`: boom. What to do: re-run'
+    """
+
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        entity: str | None = None,
+        run_id: str | None = None,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message
+        self.table = table
+        self.entity = entity
+        self.run_id = run_id
+        self.hint = hint
+        self.details = dict(details or {})
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        prefix = []
+        if self.entity:
+            prefix.append(f"In entity `{self.entity}`")
+        if self.table:
+            prefix.append(f"In table `{self.table}`")
+        text = ": ".join(prefix + [self.message]) if prefix else self.message
+        if self.hint:
+            text = f"{text.rstrip('.')}. What to do: {self.hint}"
+        return text
+
+
+class ConfigError(FmdError):
+    """Invalid runtime configuration or table configuration."""
+
+
+class InvalidIdentifierError(FmdError, ValueError):
+    """A schema, table or column name that is not a plain identifier."""
+
+
+class ContractViolation(FmdError, ValueError):
+    """Notebook parameters or metadata rows break their declared contract."""
+
+
+class EngineError(FmdError):
+    """A Delta operation failed in the engine; the native error is chained as ``__cause__``."""
+
+
+class TableNotFoundError(EngineError):
+    """The table (or the requested version of it) does not exist."""
+
+
+class ConcurrentWriteError(EngineError):
+    """A commit conflicted with another writer; retrying usually succeeds."""
+
+    transient = True
+
+
+class RetentionError(EngineError):
+    """A retention or VACUUM request below a safety floor."""
+
+
+class StoreError(FmdError):
+    """The metadata store could not read or write one of its tables."""
+
+
+class WatermarkError(FmdError):
+    """A watermark value is malformed, would move backwards, or the protocol was misused."""
+
+
+class SchemaDriftError(FmdError):
+    """An incoming schema breaks the target table's drift policy."""
+
+
+class CheckpointError(FmdError):
+    """A checkpoint is missing, invalid, or not restorable."""
+
+
+class RollbackError(FmdError):
+    """A rollback was refused by validation or failed while executing."""
+
+
+class ApprovalError(RollbackError):
+    """The approval token is missing, malformed, or no longer matches the tables' state."""
+
+
+class MaintenanceError(FmdError):
+    """A maintenance request was refused (unsafe retention, unknown table...)."""
+
+
+__all__ = [
+    "ApprovalError",
+    "CheckpointError",
+    "ConcurrentWriteError",
+    "ConfigError",
+    "ContractViolation",
+    "EngineError",
+    "FmdError",
+    "InvalidIdentifierError",
+    "MaintenanceError",
+    "RetentionError",
+    "RollbackError",
+    "SchemaDriftError",
+    "StoreError",
+    "TableNotFoundError",
+    "WatermarkError",
+]
