@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import random
 import shutil
 from collections.abc import Callable
@@ -146,15 +147,26 @@ def run_demo(lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: 
     rt.close()
     events = rt.store.read("SyncAuditLog", {"RunId": rt.context.run_id})
     say(f"audit: {len(events)} events in {rt.config.metadata_schema}.SyncAuditLog under run {rt.context.run_id}")
-    for step in _EXTENSIONS:
+    for module in DEMO_STEPS:
+        try:
+            step = importlib.import_module(module).demo_step
+        except (ModuleNotFoundError, AttributeError):
+            continue  # capability not part of this build
         step(rt, say)
     rt.close()
     say("done")
     return rt
 
 
-# Later capabilities add their demo steps here (checkpoint, rollback, maintenance ...).
-_EXTENSIONS: list[Callable[[Runtime, Callable[[str], None]], None]] = []
+# Capabilities showing themselves after the sync, in story order; each module has
+# ``demo_step(rt, say)``.
+DEMO_STEPS: list[str] = [
+    "fmd_runtime.audit",
+    "fmd_runtime.watermarks",
+    "fmd_runtime.checkpoints",
+    "fmd_runtime.rollback",
+    "fmd_runtime.maintenance",
+]
 
 
 __all__ = ["DEMO_CONFIG", "DEMO_TABLES", "build_lakehouse", "run_demo"]

@@ -11,11 +11,14 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -26,9 +29,30 @@ from fmd_runtime.config import (
     build_table_config,
 )
 from fmd_runtime.engine import DeltaEngine
-from fmd_runtime.errors import ConfigError
+from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.store import MetadataStore, utcnow
 from fmd_runtime.tables import TableRef
+
+log = logging.getLogger("fmd_runtime")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Outcome(BaseModel, Generic[R]):
+    """The result of one item of a fan-out: its value, or the error that stopped it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    item: str
+    value: Any = None
+    error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the item succeeded."""
+        return self.error is None
 
 
 class RunContext(BaseModel):
@@ -161,6 +185,62 @@ class Runtime:
         rows = self.store.read("PipelineConfig", {"SchemaName": ref.schema_name, "TableName": ref.table})
         return rows[-1] if rows else None
 
+    def map_tables(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        label: str = "Processing",
+        max_workers: int | None = None,
+        progress: Callable[[str], None] | None = None,
+        key: Callable[[T], str] = str,
+    ) -> list[Outcome[R]]:
+        """Run ``fn`` over ``items`` with a bounded thread pool; one failure never stops the rest.
+
+        Progress lines ("Restoring table 7 of 50: bronze.account") go to ``progress`` (default:
+        the ``fmd_runtime`` logger). Results come back in the order of ``items``.
+
+        Args:
+            fn: the per-item work.
+            items: the items (tables, plans ...).
+            label: verb for progress lines.
+            max_workers: pool size (default ``config.max_workers``).
+            progress: callback for progress lines.
+            key: how an item is named in outcomes and progress.
+
+        Returns:
+            One `Outcome` per item: ``value`` or ``error`` (message) and ``error_type``.
+
+        Example:
+            >>> # outcomes = rt.map_tables(restore_one, plans, label="Restoring table")
+        """
+        say = progress or log.info
+        total = len(items)
+        results: dict[int, Outcome[R]] = {}
+        done = 0
+        lock = threading.Lock()
+
+        def run(index: int, item: T) -> Outcome[R]:
+            name = key(item)
+            try:
+                return Outcome(item=name, value=fn(item))
+            except Exception as exc:  # per-item failures degrade gracefully by design
+                message = str(exc) if isinstance(exc, FmdError) else f"{type(exc).__name__}: {exc}"
+                from fmd_runtime.audit import redact
+
+                return Outcome(item=name, error=redact(message), error_type=type(exc).__name__)
+
+        workers = max(1, min(max_workers or self.config.max_workers, total or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fmd") as pool:
+            futures = {pool.submit(run, i, item): i for i, item in enumerate(items)}
+            for fut in as_completed(futures):
+                i = futures[fut]
+                results[i] = fut.result()
+                with lock:
+                    done += 1
+                    say(f"{label} {done} of {total}: {results[i].item}{'' if results[i].ok else ' (failed)'}")
+        return [results[i] for i in range(total)]
+
     def close(self) -> None:
         """Flush buffered metadata (audit events...) ; safe to call twice."""
         audit = self._capabilities.get("audit")
@@ -267,4 +347,4 @@ def _user() -> str | None:
         return None
 
 
-__all__ = ["RunContext", "Runtime", "connect"]
+__all__ = ["Outcome", "RunContext", "Runtime", "connect"]
