@@ -1,0 +1,88 @@
+"""Helpers shared by the benchmarks: timing, peak-memory sampling, the performance.md sections."""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PERF_DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+
+_HEADER = """# Performance
+
+Measured by the benchmarks in `benchmarks/` (`make bench`, or `python -m benchmarks NAME`), each
+goal checked side by side with its naive baseline in one process on the same machine. Numbers are
+from the machine that last ran them (2 cores, 24 GiB); ratios matter more than absolute times.
+"""
+
+
+@dataclass
+class Measure:
+    """Wall time (best of the repeats) and peak resident memory above the baseline, in MiB."""
+
+    seconds: float
+    peak_mib: float
+    value: Any = None
+
+
+def _rss() -> int:
+    try:
+        import psutil
+
+        return int(psutil.Process(os.getpid()).memory_info().rss)
+    except Exception:  # psutil missing: report 0 rather than guess
+        return 0
+
+
+def measure(fn: Callable[[], Any], *, repeat: int = 1) -> Measure:
+    """Run ``fn`` ``repeat`` times; best wall time and the peak RSS growth seen while it ran."""
+    best = float("inf")
+    peak = 0
+    value = None
+    for _ in range(repeat):
+        gc.collect()
+        base = _rss()
+        top = [base]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                top[0] = max(top[0], _rss())
+                stop.wait(0.01)
+
+        t = threading.Thread(target=sample, daemon=True)
+        t.start()
+        start = time.perf_counter()
+        try:
+            value = fn()
+        finally:
+            elapsed = time.perf_counter() - start
+            stop.set()
+            t.join()
+        best = min(best, elapsed)
+        peak = max(peak, top[0] - base)
+    return Measure(seconds=best, peak_mib=peak / 2**20, value=value)
+
+
+def write_section(name: str, markdown: str, path: Path = PERF_DOC) -> None:
+    """Replace (or add) the section ``name`` of docs/performance.md, keeping the others."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = path.read_text() if path.exists() else _HEADER
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    """A markdown table."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
