@@ -1,0 +1,198 @@
+"""The engine contract: one set of tests, run on every engine (delta-rs always; Spark+Delta under
+``-m spark_delta``, skipped with its reason where the Delta jars do not resolve)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pytest
+
+from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, TableAt, arrow_schema
+from fmd_runtime.errors import EngineError, TableNotFoundError
+from fmd_runtime.tables import TableRef
+
+COLUMNS = [
+    Column(name="Id", type="bigint", nullable=False, comment="key"),
+    Column(name="Name", type="string"),
+    Column(name="IsDeleted", type="boolean"),
+    Column(name="Amount", type="decimal(18,2)"),
+    Column(name="SyncTime", type="timestamp"),
+]
+
+
+def fresh() -> TableRef:
+    # Unique schema per test keeps Spark's shared metastore clean between tests.
+    return TableRef.parse(f"c{uuid.uuid4().hex[:10]}.items")
+
+
+def batch(ids: range, *, deleted: bool = False, name: str = "n") -> pa.Table:
+    from decimal import Decimal
+
+    now = datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc)
+    return pa.table(
+        {
+            "Id": list(ids),
+            "Name": [f"{name}{i}" for i in ids],
+            "IsDeleted": [deleted] * len(ids),
+            "Amount": [Decimal("1.50")] * len(ids),
+            "SyncTime": [now] * len(ids),
+        },
+        schema=arrow_schema(COLUMNS),
+    )
+
+
+def write_versions(engine: DeltaEngine, table: TableRef, n: int = 3, size: int = 10) -> None:
+    engine.create(table, COLUMNS, properties={"delta.logRetentionDuration": "interval 30 days"})
+    for i in range(n):
+        engine.write(table, batch(range(i * size, (i + 1) * size)), mode="append")
+
+
+def ids_at(engine: DeltaEngine, table: TableRef, version: int | None = None) -> list[int]:
+    res = engine.sql("SELECT {q} AS id FROM {t} ORDER BY 1".replace("{q}", engine.quote("Id")), {"t": TableAt(table=table, version=version)})
+    return [r["id"] for r in res.to_pylist()]
+
+
+def test_create_is_idempotent_and_keeps_schema_and_properties(engine: DeltaEngine) -> None:
+    t = fresh()
+    assert not engine.exists(t)
+    assert engine.create(t, COLUMNS, properties={"delta.logRetentionDuration": "interval 30 days"}, comment="c")
+    assert engine.exists(t)
+    assert not engine.create(t, COLUMNS)
+    snap = engine.snapshot(t)
+    assert [(c.name, c.type) for c in snap.columns] == [(c.name, c.type) for c in COLUMNS]
+    assert snap.columns[0].nullable is False
+    assert engine.properties(t)["delta.logRetentionDuration"] == "interval 30 days"
+    assert snap.protocol.min_reader_version >= 1
+
+
+def test_versions_history_and_commit_metadata(engine: DeltaEngine) -> None:
+    t = fresh()
+    engine.create(t, COLUMNS)
+    v1 = engine.write(t, batch(range(5)), commit=CommitOptions(metadata={"fmd.runId": "run-42"}))
+    v2 = engine.write(t, batch(range(5, 8)), mode="overwrite")
+    assert (v1, v2) == (1, 2) and engine.version(t) == 2
+    hist = engine.history(t)
+    assert [h.version for h in hist] == [2, 1, 0]
+    assert hist[1].user_metadata.get("fmd.runId") == "run-42"
+    assert all(h.timestamp.tzinfo is not None for h in hist)
+    assert hist[0].operation.upper().startswith("WRITE") or "OVERWRITE" in hist[0].operation.upper()
+
+
+def test_counts_from_stats_and_time_travel(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=3, size=10)
+    count = engine.count_rows(t)
+    assert count.total == 30
+    assert engine.count_rows(t, 1).total == 10
+    assert ids_at(engine, t, 1) == list(range(10))
+    files = engine.files(t, 2)
+    assert len(files) == 2 and sum(f.num_records or 0 for f in files) == 20
+    assert all(f.size_bytes > 0 for f in files)
+
+
+def test_update_by_predicate_binds_values(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=1, size=10)
+    updated = engine.update(t, {"Id": [1, 2, 3]}, {"IsDeleted": True, "Name": "O'Brien"})
+    assert updated == 3
+    res = engine.sql(
+        "SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Name") + " = :name AND " + engine.quote("IsDeleted"),
+        {"t": t},
+        {"name": "O'Brien"},
+    )
+    assert res.to_pylist() == [{"n": 3}]
+
+
+def test_sql_params_never_change_the_statement(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=1, size=5)
+    hostile = "x' OR '1'='1"
+    res = engine.sql("SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Name") + " = :v", {"t": t}, {"v": hostile})
+    assert res.to_pylist() == [{"n": 0}]
+    res = engine.sql("SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Id") + " IN (:a, :b)", {"t": t}, {"a": 1, "b": 4})
+    assert res.to_pylist() == [{"n": 2}]
+
+
+def test_restore_to_version_and_refuse_current(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=3, size=4)
+    before = ids_at(engine, t, 1)
+    result = engine.restore(t, 1, commit=CommitOptions(metadata={"fmd.rollbackRunId": "rb-1"}))
+    assert result.restored_to == 1 and result.version_before == 3 and result.version_after == 4
+    assert ids_at(engine, t) == before
+    assert engine.history(t, 1)[0].user_metadata.get("fmd.rollbackRunId") == "rb-1"
+    assert {(f.path, f.deletion_vector) for f in engine.files(t, 4)} == {(f.path, f.deletion_vector) for f in engine.files(t, 1)}
+    with pytest.raises(EngineError, match="already at version"):
+        engine.restore(t, 4)
+
+
+def test_vacuum_dry_run_keep_versions_and_missing_files(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=2, size=4)
+    engine.write(t, batch(range(100, 104)), mode="overwrite")  # versions 1 and 2 files become tombstones
+    dry = engine.vacuum(t, retention_hours=0, enforce_retention=False)
+    assert dry.dry_run and len(dry.files) == 2
+    assert engine.missing_files(t, 2) == []  # dry run removed nothing
+    protected = engine.vacuum(t, retention_hours=0, enforce_retention=False, keep_versions=[1])
+    v1_files = {f.path for f in engine.files(t, 1)}
+    assert not v1_files & set(protected.files) and len(protected.files) == 1
+    real = engine.vacuum(t, retention_hours=0, enforce_retention=False, dry_run=False, keep_versions=[1])
+    assert set(real.files) == set(protected.files) and (real.bytes or 0) > 0
+    assert engine.missing_files(t, 1) == []
+    assert len(engine.missing_files(t, 2)) == 1
+
+
+def test_vacuum_below_table_retention_is_refused_when_enforced(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=1)
+    with pytest.raises(EngineError):
+        engine.vacuum(t, retention_hours=1, enforce_retention=True)
+
+
+def test_optimize_compacts_and_zorders(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=4, size=5)
+    res = engine.optimize(t)
+    assert res.files_removed == 4 and res.files_added == 1
+    assert engine.count_rows(t).total == 20
+    engine.write(t, batch(range(50, 55)))
+    z = engine.optimize(t, zorder_by=["Id"])
+    assert z.zorder_by == ("Id",) and z.files_added >= 1
+
+
+def test_properties_round_trip(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=1)
+    engine.set_properties(t, {"delta.deletedFileRetentionDuration": "interval 10 days"})
+    props = engine.properties(t)
+    assert props["delta.deletedFileRetentionDuration"] == "interval 10 days"
+    assert props["delta.logRetentionDuration"] == "interval 30 days"
+
+
+def test_idempotent_write_identity(engine: DeltaEngine) -> None:
+    t = fresh()
+    engine.create(t, COLUMNS)
+    commit = CommitOptions(app_id="fmd:bronze:items", app_version=7)
+    engine.write(t, batch(range(3)), commit=commit)
+    engine.write(t, batch(range(3)), commit=commit)  # a retry of the same write
+    assert engine.count_rows(t).total == 3
+    assert engine.transaction_version(t, "fmd:bronze:items") == 7
+    assert engine.transaction_version(t, "other") is None
+
+
+def test_log_checkpoint_and_add_columns(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=2)
+    engine.create_log_checkpoint(t)
+    engine.add_columns(t, [Column(name="Extra", type="string")])
+    assert engine.snapshot(t).columns[-1].name == "Extra"
+    assert engine.count_rows(t).total == 20
+
+
+def test_missing_table_is_table_not_found(engine: DeltaEngine) -> None:
+    t = fresh()
+    with pytest.raises(TableNotFoundError) as exc:
+        engine.version(t)
+    assert t.name in str(exc.value)
