@@ -279,6 +279,8 @@ class DeltaEngine(Protocol):
     """
 
     name: str
+    supports_keep_versions: bool
+    """True when `vacuum` can protect the files of given versions (``keep_versions``)."""
 
     def exists(self, table: TableRef) -> bool:
         """True when the table exists."""

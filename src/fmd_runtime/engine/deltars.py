@@ -188,6 +188,7 @@ class DeltaRsEngine:
     """
 
     name = "deltars"
+    supports_keep_versions = True
 
     def __init__(self, root: str | Path, *, storage_options: Mapping[str, str] | None = None) -> None:
         self.root = str(root)
