@@ -1037,6 +1037,11 @@ def _cli(args: Any) -> int:
 
 def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
     """Demo: plan maintenance for the demo lakehouse and dry-run it (nothing is deleted)."""
+    import importlib.util
+
+    if importlib.util.find_spec("fmd_runtime.checkpoints") is None:
+        say("maintenance: skipped (it protects checkpoints, and the checkpoints capability is not in this build)")
+        return
     say("maintenance: plan + dry run (VACUUM never deletes the files of an active checkpoint)")
     plan = rt.maintenance.plan(include_metadata_tables=False)
     for line in plan.to_text().splitlines():
