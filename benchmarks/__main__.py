@@ -14,7 +14,11 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     names = [a for a in argv if not a.startswith("-")]
     here = Path(__file__).parent
-    available = sorted(m.name[len("bench_"):] for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    available = sorted(
+        m.name[len("bench_") :]
+        for m in pkgutil.iter_modules([str(here)])
+        if m.name.startswith("bench_")
+    )
     for name in names or available:
         if name not in available:
             print(f"unknown benchmark {name!r}; available: {available}", file=sys.stderr)

@@ -40,6 +40,12 @@ def _rss() -> int:
         return 0
 
 
+def _sample(stop: threading.Event, top: list[int]) -> None:
+    while not stop.is_set():
+        top[0] = max(top[0], _rss())
+        stop.wait(0.01)
+
+
 def measure(fn: Callable[[], Any], *, repeat: int = 1) -> Measure:
     """Run ``fn`` ``repeat`` times; best wall time and the peak RSS growth seen while it ran."""
     best = float("inf")
@@ -51,12 +57,7 @@ def measure(fn: Callable[[], Any], *, repeat: int = 1) -> Measure:
         top = [base]
         stop = threading.Event()
 
-        def sample() -> None:
-            while not stop.is_set():
-                top[0] = max(top[0], _rss())
-                stop.wait(0.01)
-
-        t = threading.Thread(target=sample, daemon=True)
+        t = threading.Thread(target=_sample, args=(stop, top), daemon=True)
         t.start()
         start = time.perf_counter()
         try:
@@ -77,7 +78,11 @@ def write_section(name: str, markdown: str, path: Path = PERF_DOC) -> None:
     begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{begin}\n{markdown.strip()}\n{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     path.write_text(text)
 
 

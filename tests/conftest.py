@@ -29,7 +29,9 @@ def lakehouse(tmp_path: Path) -> Path:
 def rt(lakehouse: Path):
     import fmd_runtime as fmd
 
-    runtime = fmd.connect(lakehouse=lakehouse, run_id="test-run", pipeline_run_id="pipe-run", triggered_by="pytest")
+    runtime = fmd.connect(
+        lakehouse=lakehouse, run_id="test-run", pipeline_run_id="pipe-run", triggered_by="pytest"
+    )
     yield runtime
     runtime.close()
 

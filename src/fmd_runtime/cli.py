@@ -34,15 +34,23 @@ COMMANDS: list[str] = [
 
 def add_lakehouse(parser: argparse.ArgumentParser) -> None:
     """Add the common ``--lakehouse`` / ``--metadata-schema`` options to a subcommand."""
-    parser.add_argument("--lakehouse", default=DEFAULT_LAKEHOUSE, help=f"lakehouse folder (default {DEFAULT_LAKEHOUSE})")
-    parser.add_argument("--metadata-schema", default="metadata", help="schema of the metadata tables")
+    parser.add_argument(
+        "--lakehouse",
+        default=DEFAULT_LAKEHOUSE,
+        help=f"lakehouse folder (default {DEFAULT_LAKEHOUSE})",
+    )
+    parser.add_argument(
+        "--metadata-schema", default="metadata", help="schema of the metadata tables"
+    )
 
 
 def runtime_from(args: argparse.Namespace) -> Any:
     """Connect to the lakehouse named by the parsed arguments."""
     from fmd_runtime.runtime import connect
 
-    return connect(lakehouse=args.lakehouse, metadata_schema=args.metadata_schema, triggered_by="cli")
+    return connect(
+        lakehouse=args.lakehouse, metadata_schema=args.metadata_schema, triggered_by="cli"
+    )
 
 
 def print_json(value: Any) -> None:
@@ -67,7 +75,9 @@ def _store(args: argparse.Namespace) -> int:
         return 0
     rt = runtime_from(args)
     changed = rt.store.ensure()
-    print(f"metadata tables ready in schema {rt.config.metadata_schema!r}; created/upgraded: {changed or 'none'}")
+    print(
+        f"metadata tables ready in schema {rt.config.metadata_schema!r}; created/upgraded: {changed or 'none'}"
+    )
     return 0
 
 
@@ -80,7 +90,9 @@ def _config(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Register the foundation subcommands (demo, store, config)."""
     p = sub.add_parser("demo", help="build the demo lakehouse and run a simulated daily sync")
-    p.add_argument("--lakehouse", default=DEFAULT_LAKEHOUSE, help=f"folder (default {DEFAULT_LAKEHOUSE})")
+    p.add_argument(
+        "--lakehouse", default=DEFAULT_LAKEHOUSE, help=f"folder (default {DEFAULT_LAKEHOUSE})"
+    )
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("store", help="metadata tables: ensure (create/upgrade) or print DDL")
@@ -97,7 +109,9 @@ def register(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (every capability's subcommands)."""
-    parser = argparse.ArgumentParser(prog="fmd", description="fmd_runtime jobs on a local lakehouse folder (delta-rs engine).")
+    parser = argparse.ArgumentParser(
+        prog="fmd", description="fmd_runtime jobs on a local lakehouse folder (delta-rs engine)."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         try:

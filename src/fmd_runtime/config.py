@@ -15,7 +15,9 @@ from fmd_runtime.errors import ConfigError
 from fmd_runtime.tables import DEFAULT_SCHEMA, TableRef, parse_tables, validate_identifier
 
 DriftPolicy = Literal["permissive", "additive", "strict"]
-CheckpointKind = Literal["Daily", "DailyBatch", "PrePurge", "Manual", "PreMaintenance", "PreRollback", "PostRollback"]
+CheckpointKind = Literal[
+    "Daily", "DailyBatch", "PrePurge", "Manual", "PreMaintenance", "PreRollback", "PostRollback"
+]
 
 CHECKPOINT_KINDS: tuple[str, ...] = (
     "Daily",
@@ -71,7 +73,9 @@ class RuntimeConfig(BaseModel):
     audit_buffer_rows: int = Field(default=500, ge=1)
     risk_high_pct: float = Field(default=10.0, ge=0)
     risk_medium_pct: float = Field(default=1.0, ge=0)
-    checkpoint_retention_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    checkpoint_retention_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS)
+    )
     retention_margin_days: int = Field(default=1, ge=0)
     at_risk_days: int = Field(default=2, ge=0)
 
@@ -241,7 +245,9 @@ class TableConfig(BaseModel):
         return build_table_config(values)
 
 
-CONFIGURABLE_KEYS: tuple[str, ...] = tuple(k for k in TableConfig.model_fields if k not in {"table", "updated_date"})
+CONFIGURABLE_KEYS: tuple[str, ...] = tuple(
+    k for k in TableConfig.model_fields if k not in {"table", "updated_date"}
+)
 
 
 def build_table_config(values: dict[str, Any]) -> TableConfig:

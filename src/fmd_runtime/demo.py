@@ -65,16 +65,30 @@ DEMO_CONFIG: dict[str, dict[str, Any]] = {
 SIZES = {"bronze.account": 200, "bronze.contact": 400, "bronze.donation": 1000}
 
 
-def _rows(table: str, start: int, count: int, rng: random.Random, now: datetime) -> dict[str, list[Any]]:
+def _rows(
+    table: str, start: int, count: int, rng: random.Random, now: datetime
+) -> dict[str, list[Any]]:
     from decimal import Decimal
 
     ids = list(range(start, start + count))
     accounts = SIZES["bronze.account"]
-    base: dict[str, list[Any]] = {"IsDeleted": [False] * count, "IsPurged": [False] * count, "LastSyncTime": [now] * count}
+    base: dict[str, list[Any]] = {
+        "IsDeleted": [False] * count,
+        "IsPurged": [False] * count,
+        "LastSyncTime": [now] * count,
+    }
     if table == "bronze.account":
-        base |= {"AccountId": ids, "Name": [f"Account {i}" for i in ids], "Country": [rng.choice(["NL", "BE", "DE", "FR"]) for _ in ids]}
+        base |= {
+            "AccountId": ids,
+            "Name": [f"Account {i}" for i in ids],
+            "Country": [rng.choice(["NL", "BE", "DE", "FR"]) for _ in ids],
+        }
     elif table == "bronze.contact":
-        base |= {"ContactId": ids, "AccountId": [rng.randint(1, accounts) for _ in ids], "Email": [f"c{i}@example.org" for i in ids]}
+        base |= {
+            "ContactId": ids,
+            "AccountId": [rng.randint(1, accounts) for _ in ids],
+            "Email": [f"c{i}@example.org" for i in ids],
+        }
     else:
         base |= {
             "DonationId": ids,
@@ -84,7 +98,9 @@ def _rows(table: str, start: int, count: int, rng: random.Random, now: datetime)
     return base
 
 
-def build_lakehouse(rt: Runtime, *, seed: int = 7, days: int = 3, say: Callable[[str], None] = print) -> dict[str, int]:
+def build_lakehouse(
+    rt: Runtime, *, seed: int = 7, days: int = 3, say: Callable[[str], None] = print
+) -> dict[str, int]:
     """Create the demo bronze tables, configure them, and run ``days`` simulated daily syncs.
 
     Each day appends new rows and flags some existing rows deleted or purged (a few Delta
@@ -98,7 +114,9 @@ def build_lakehouse(rt: Runtime, *, seed: int = 7, days: int = 3, say: Callable[
     for name, columns in DEMO_TABLES.items():
         ref = rt.table(name)
         engine.create(ref, columns, properties={"delta.logRetentionDuration": "interval 30 days"})
-        rt.configure_table(name, deleted_flag="IsDeleted", purged_flag="IsPurged", **DEMO_CONFIG[name])
+        rt.configure_table(
+            name, deleted_flag="IsDeleted", purged_flag="IsPurged", **DEMO_CONFIG[name]
+        )
     say(f"created {len(DEMO_TABLES)} bronze tables and their PipelineConfig rows")
     next_id = {name: 1 for name in DEMO_TABLES}
     for day in range(days):
@@ -106,9 +124,15 @@ def build_lakehouse(rt: Runtime, *, seed: int = 7, days: int = 3, say: Callable[
         for name, columns in DEMO_TABLES.items():
             ref = rt.table(name)
             count = SIZES[name] if day == 0 else SIZES[name] // 10
-            data = pa.table(_rows(name, next_id[name], count, rng, now), schema=arrow_schema(columns))
-            commit = CommitOptions(metadata={"fmd.runId": rt.context.run_id, "fmd.syncDay": now.date().isoformat()})
-            with rt.audit.activity("DailySync", layer="bronze", table=ref, entity=ref.table, source="crm") as act:
+            data = pa.table(
+                _rows(name, next_id[name], count, rng, now), schema=arrow_schema(columns)
+            )
+            commit = CommitOptions(
+                metadata={"fmd.runId": rt.context.run_id, "fmd.syncDay": now.date().isoformat()}
+            )
+            with rt.audit.activity(
+                "DailySync", layer="bronze", table=ref, entity=ref.table, source="crm"
+            ) as act:
                 engine.write(ref, data, mode="append", commit=commit)
                 act.rows_written = count
                 if day > 0:
@@ -117,14 +141,18 @@ def build_lakehouse(rt: Runtime, *, seed: int = 7, days: int = 3, say: Callable[
                     deleted = rng.sample(existing, k=max(1, len(existing) // 50))
                     engine.update(ref, {key: deleted}, {"IsDeleted": True}, commit=commit)
                     purged = rng.sample(deleted, k=max(1, len(deleted) // 4))
-                    engine.update(ref, {key: purged}, {"IsPurged": True, "IsDeleted": False}, commit=commit)
+                    engine.update(
+                        ref, {key: purged}, {"IsPurged": True, "IsDeleted": False}, commit=commit
+                    )
                     act.details = {"flagged_deleted": len(deleted), "flagged_purged": len(purged)}
             next_id[name] += count
         say(f"day {now.date()}: synced {', '.join(DEMO_TABLES)}")
     return {name: engine.version(rt.table(name)) for name in DEMO_TABLES}
 
 
-def run_demo(lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: Callable[[str], None] = print) -> Runtime:
+def run_demo(
+    lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: Callable[[str], None] = print
+) -> Runtime:
     """Build the demo lakehouse and show what the library recorded.
 
     Args:
@@ -138,7 +166,9 @@ def run_demo(lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: 
     root = Path(lakehouse)
     if fresh and root.exists():
         shutil.rmtree(root)
-    rt = connect(lakehouse=root, pipeline_name="fmd demo", notebook_name="fmd demo", triggered_by="demo")
+    rt = connect(
+        lakehouse=root, pipeline_name="fmd demo", notebook_name="fmd demo", triggered_by="demo"
+    )
     say(f"lakehouse: {root.resolve()}  (engine: {rt.engine.name}, run id: {rt.context.run_id})")
     versions = build_lakehouse(rt, say=say)
     for name, version in versions.items():
@@ -146,7 +176,9 @@ def run_demo(lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: 
         say(f"  {name:<18} version {version:>2}  rows {counts.total:>5}  ({counts.source})")
     rt.close()
     events = rt.store.read("SyncAuditLog", {"RunId": rt.context.run_id})
-    say(f"audit: {len(events)} events in {rt.config.metadata_schema}.SyncAuditLog under run {rt.context.run_id}")
+    say(
+        f"audit: {len(events)} events in {rt.config.metadata_schema}.SyncAuditLog under run {rt.context.run_id}"
+    )
     for module in DEMO_STEPS:
         try:
             step = importlib.import_module(module).demo_step

@@ -108,7 +108,9 @@ class Runtime:
         self.engine = engine
         self.config = config
         self.context = context
-        self.store = MetadataStore(engine, config.metadata_schema, buffer_rows=config.audit_buffer_rows)
+        self.store = MetadataStore(
+            engine, config.metadata_schema, buffer_rows=config.audit_buffer_rows
+        )
         self._capabilities: dict[str, Any] = {}
         self._lock = threading.RLock()
 
@@ -159,12 +161,18 @@ class Runtime:
         current = self._config_row(ref)
         base = TableConfig.from_row(current).model_dump() if current else {}
         base.update(settings)
-        base.update(table=ref.name, updated_date=utcnow(), updated_by=self.context.triggered_by or self.context.run_id)
+        base.update(
+            table=ref.name,
+            updated_date=utcnow(),
+            updated_by=self.context.triggered_by or self.context.run_id,
+        )
         cfg = build_table_config(base)
         row = cfg.to_row()
         if current:
             where = {"SchemaName": ref.schema_name, "TableName": ref.table}
-            self.store.update("PipelineConfig", where, {k: v for k, v in row.items() if k not in where})
+            self.store.update(
+                "PipelineConfig", where, {k: v for k, v in row.items() if k not in where}
+            )
         else:
             self.store.append("PipelineConfig", [row])
         return cfg
@@ -182,7 +190,9 @@ class Runtime:
         return sorted((c for c in configs if c.enabled or not enabled_only), key=lambda c: c.table)
 
     def _config_row(self, ref: TableRef) -> dict[str, Any] | None:
-        rows = self.store.read("PipelineConfig", {"SchemaName": ref.schema_name, "TableName": ref.table})
+        rows = self.store.read(
+            "PipelineConfig", {"SchemaName": ref.schema_name, "TableName": ref.table}
+        )
         return rows[-1] if rows else None
 
     def map_tables(
@@ -238,7 +248,9 @@ class Runtime:
                 results[i] = fut.result()
                 with lock:
                     done += 1
-                    say(f"{label} {done} of {total}: {results[i].item}{'' if results[i].ok else ' (failed)'}")
+                    say(
+                        f"{label} {done} of {total}: {results[i].item}{'' if results[i].ok else ' (failed)'}"
+                    )
         return [results[i] for i in range(total)]
 
     def close(self) -> None:
@@ -294,7 +306,11 @@ def connect(
     """
     cfg = config or RuntimeConfig()
     if metadata_schema:
-        cfg = cfg.model_copy(update={"metadata_schema": RuntimeConfig(metadata_schema=metadata_schema).metadata_schema})
+        cfg = cfg.model_copy(
+            update={
+                "metadata_schema": RuntimeConfig(metadata_schema=metadata_schema).metadata_schema
+            }
+        )
     if engine is None:
         if spark is not None:
             from fmd_runtime.engine.spark import SparkEngine

@@ -112,10 +112,12 @@ class TableRef(BaseModel):
                 hint="pass 'table', 'schema.table' or 'lakehouse.schema.table'",
             )
         labels = {1: ["table"], 2: ["schema", "table"], 3: ["lakehouse", "schema", "table"]}
-        for label, part in zip(labels[len(parts)], parts):
+        for label, part in zip(labels[len(parts)], parts, strict=True):
             validate_identifier(part, what=f"{label} part", table=value)
         if len(parts) == 1:
-            return cls(schema_name=validate_identifier(default_schema, what="schema"), table=parts[0])
+            return cls(
+                schema_name=validate_identifier(default_schema, what="schema"), table=parts[0]
+            )
         if len(parts) == 2:
             return cls(schema_name=parts[0], table=parts[1])
         return cls(lakehouse=parts[0], schema_name=parts[1], table=parts[2])
@@ -149,7 +151,9 @@ class TableRef(BaseModel):
         return self.name
 
 
-def parse_tables(values: Iterable[str | TableRef] | str, *, default_schema: str = DEFAULT_SCHEMA) -> list[TableRef]:
+def parse_tables(
+    values: Iterable[str | TableRef] | str, *, default_schema: str = DEFAULT_SCHEMA
+) -> list[TableRef]:
     """Parse a list of table names, or a comma-separated string, keeping order and dropping repeats.
 
     Example:
@@ -161,7 +165,9 @@ def parse_tables(values: Iterable[str | TableRef] | str, *, default_schema: str 
     for item in items:
         if isinstance(item, str) and not item.strip():
             continue
-        ref = TableRef.parse(item.strip() if isinstance(item, str) else item, default_schema=default_schema)
+        ref = TableRef.parse(
+            item.strip() if isinstance(item, str) else item, default_schema=default_schema
+        )
         seen.setdefault(ref.name.lower(), ref)
     return list(seen.values())
 

@@ -33,7 +33,9 @@ def test_demo_runs_repeatedly_with_clean_exit_codes(tmp_path: Path) -> None:
     for i in range(DEMO_RUNS):
         proc = run(["demo", "--lakehouse", str(tmp_path / f"lh{i % 2}")], tmp_path)
         codes.append(proc.returncode)
-        assert proc.returncode == 0, f"run {i}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == 0, (
+            f"run {i}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
         assert "done" in proc.stdout
     assert codes == [0] * DEMO_RUNS
     assert (tmp_path / "lh0" / "Tables" / "bronze" / "account" / "_delta_log").is_dir()

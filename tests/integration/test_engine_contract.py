@@ -50,14 +50,19 @@ def write_versions(engine: DeltaEngine, table: TableRef, n: int = 3, size: int =
 
 
 def ids_at(engine: DeltaEngine, table: TableRef, version: int | None = None) -> list[int]:
-    res = engine.sql("SELECT {q} AS id FROM {t} ORDER BY 1".replace("{q}", engine.quote("Id")), {"t": TableAt(table=table, version=version)})
+    res = engine.sql(
+        "SELECT {q} AS id FROM {t} ORDER BY 1".replace("{q}", engine.quote("Id")),
+        {"t": TableAt(table=table, version=version)},
+    )
     return [r["id"] for r in res.to_pylist()]
 
 
 def test_create_is_idempotent_and_keeps_schema_and_properties(engine: DeltaEngine) -> None:
     t = fresh()
     assert not engine.exists(t)
-    assert engine.create(t, COLUMNS, properties={"delta.logRetentionDuration": "interval 30 days"}, comment="c")
+    assert engine.create(
+        t, COLUMNS, properties={"delta.logRetentionDuration": "interval 30 days"}, comment="c"
+    )
     assert engine.exists(t)
     assert not engine.create(t, COLUMNS)
     snap = engine.snapshot(t)
@@ -98,7 +103,10 @@ def test_update_by_predicate_binds_values(engine: DeltaEngine) -> None:
     updated = engine.update(t, {"Id": [1, 2, 3]}, {"IsDeleted": True, "Name": "O'Brien"})
     assert updated == 3
     res = engine.sql(
-        "SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Name") + " = :name AND " + engine.quote("IsDeleted"),
+        "SELECT count(*) AS n FROM {t} WHERE "
+        + engine.quote("Name")
+        + " = :name AND "
+        + engine.quote("IsDeleted"),
         {"t": t},
         {"name": "O'Brien"},
     )
@@ -109,9 +117,17 @@ def test_sql_params_never_change_the_statement(engine: DeltaEngine) -> None:
     t = fresh()
     write_versions(engine, t, n=1, size=5)
     hostile = "x' OR '1'='1"
-    res = engine.sql("SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Name") + " = :v", {"t": t}, {"v": hostile})
+    res = engine.sql(
+        "SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Name") + " = :v",
+        {"t": t},
+        {"v": hostile},
+    )
     assert res.to_pylist() == [{"n": 0}]
-    res = engine.sql("SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Id") + " IN (:a, :b)", {"t": t}, {"a": 1, "b": 4})
+    res = engine.sql(
+        "SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Id") + " IN (:a, :b)",
+        {"t": t},
+        {"a": 1, "b": 4},
+    )
     assert res.to_pylist() == [{"n": 2}]
 
 
@@ -123,7 +139,9 @@ def test_restore_to_version_and_refuse_current(engine: DeltaEngine) -> None:
     assert result.restored_to == 1 and result.version_before == 3 and result.version_after == 4
     assert ids_at(engine, t) == before
     assert engine.history(t, 1)[0].user_metadata.get("fmd.rollbackRunId") == "rb-1"
-    assert {(f.path, f.deletion_vector) for f in engine.files(t, 4)} == {(f.path, f.deletion_vector) for f in engine.files(t, 1)}
+    assert {(f.path, f.deletion_vector) for f in engine.files(t, 4)} == {
+        (f.path, f.deletion_vector) for f in engine.files(t, 1)
+    }
     with pytest.raises(EngineError, match="already at version"):
         engine.restore(t, 4)
 
@@ -131,14 +149,18 @@ def test_restore_to_version_and_refuse_current(engine: DeltaEngine) -> None:
 def test_vacuum_dry_run_keep_versions_and_missing_files(engine: DeltaEngine) -> None:
     t = fresh()
     write_versions(engine, t, n=2, size=4)
-    engine.write(t, batch(range(100, 104)), mode="overwrite")  # versions 1 and 2 files become tombstones
+    engine.write(
+        t, batch(range(100, 104)), mode="overwrite"
+    )  # versions 1 and 2 files become tombstones
     dry = engine.vacuum(t, retention_hours=0, enforce_retention=False)
     assert dry.dry_run and len(dry.files) == 2
     assert engine.missing_files(t, 2) == []  # dry run removed nothing
     protected = engine.vacuum(t, retention_hours=0, enforce_retention=False, keep_versions=[1])
     v1_files = {f.path for f in engine.files(t, 1)}
     assert not v1_files & set(protected.files) and len(protected.files) == 1
-    real = engine.vacuum(t, retention_hours=0, enforce_retention=False, dry_run=False, keep_versions=[1])
+    real = engine.vacuum(
+        t, retention_hours=0, enforce_retention=False, dry_run=False, keep_versions=[1]
+    )
     assert set(real.files) == set(protected.files) and (real.bytes or 0) > 0
     assert engine.missing_files(t, 1) == []
     assert len(engine.missing_files(t, 2)) == 1

@@ -143,7 +143,9 @@ def test_read_filters_bind_values_and_update(lakehouse) -> None:
         [
             {
                 "CheckpointId": f"id{i}",
-                "CheckpointName": f"bronze_backup_2025-01-1{i}' OR '1'='1" if i == 2 else f"bronze_backup_2025-01-1{i}",
+                "CheckpointName": f"bronze_backup_2025-01-1{i}' OR '1'='1"
+                if i == 2
+                else f"bronze_backup_2025-01-1{i}",
                 "CheckpointType": "Daily",
                 "CreatedDate": datetime(2025, 1, 10 + i, tzinfo=timezone.utc),
                 "TablesIncluded": 1,
@@ -154,23 +156,48 @@ def test_read_filters_bind_values_and_update(lakehouse) -> None:
             for i in range(4)
         ],
     )
-    assert [r["CheckpointId"] for r in store.read("CheckpointHistory", {"CheckpointName": "bronze_backup_2025-01-11"})] == ["id1"]
+    assert [
+        r["CheckpointId"]
+        for r in store.read("CheckpointHistory", {"CheckpointName": "bronze_backup_2025-01-11"})
+    ] == ["id1"]
     assert len(store.read("CheckpointHistory", {"CheckpointName": "x' OR '1'='1"})) == 0
-    rows = store.read("CheckpointHistory", {"CheckpointId": ["id0", "id3"]}, order_by="CreatedDate", descending=True)
+    rows = store.read(
+        "CheckpointHistory",
+        {"CheckpointId": ["id0", "id3"]},
+        order_by="CreatedDate",
+        descending=True,
+    )
     assert [r["CheckpointId"] for r in rows] == ["id3", "id0"]
     assert rows[0]["CreatedDate"].tzinfo is not None
-    assert store.update("CheckpointHistory", {"CheckpointId": ["id0", "id1"]}, {"IsActive": False}) == 2
-    assert {r["CheckpointId"] for r in store.read("CheckpointHistory", {"IsActive": True})} == {"id2", "id3"}
+    assert (
+        store.update("CheckpointHistory", {"CheckpointId": ["id0", "id1"]}, {"IsActive": False})
+        == 2
+    )
+    assert {r["CheckpointId"] for r in store.read("CheckpointHistory", {"IsActive": True})} == {
+        "id2",
+        "id3",
+    }
     assert store.read("CheckpointHistory", {"Notes": None}, columns=["CheckpointId"]) != []
 
 
 def test_configure_table_upserts_one_row(rt) -> None:
-    cfg = rt.configure_table("bronze.account", primary_key=["AccountId"], deleted_flag="IsDeleted", purged_flag="IsPurged")
+    cfg = rt.configure_table(
+        "bronze.account",
+        primary_key=["AccountId"],
+        deleted_flag="IsDeleted",
+        purged_flag="IsPurged",
+    )
     assert cfg.has_tracking and cfg.primary_key == ["AccountId"]
-    again = rt.configure_table("bronze.account", vacuum_retention_hours=240, related_tables=["bronze.donation"])
+    again = rt.configure_table(
+        "bronze.account", vacuum_retention_hours=240, related_tables=["bronze.donation"]
+    )
     assert again.primary_key == ["AccountId"] and again.vacuum_retention_hours == 240
     rows = rt.store.read("PipelineConfig")
-    assert len(rows) == 1 and rows[0]["VacuumRetentionHours"] == 240 and rows[0]["RelatedTables"] == "bronze.donation"
+    assert (
+        len(rows) == 1
+        and rows[0]["VacuumRetentionHours"] == 240
+        and rows[0]["RelatedTables"] == "bronze.donation"
+    )
     assert rt.table_config("bronze.account") == again
     assert rt.table_config("bronze.unknown").vacuum_retention_hours == 168
     with pytest.raises(ConfigError, match="unknown configuration key"):

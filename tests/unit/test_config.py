@@ -36,7 +36,12 @@ def test_row_round_trip() -> None:
 def test_errors_name_every_bad_field_without_echoing_values() -> None:
     with pytest.raises(ConfigError) as exc:
         build_table_config(
-            {"table": "bronze.a", "vacuum_retention_hours": "s3cr3t-value", "drift_policy": "lenient", "nope": 1}
+            {
+                "table": "bronze.a",
+                "vacuum_retention_hours": "s3cr3t-value",
+                "drift_policy": "lenient",
+                "nope": 1,
+            }
         )
     text = str(exc.value)
     assert "vacuum_retention_hours" in text and "drift_policy" in text and "nope" in text
@@ -47,13 +52,17 @@ def test_bad_identifiers_in_config_are_refused() -> None:
     with pytest.raises(ConfigError):
         build_table_config({"table": "bronze.a", "primary_key": ["Id; DROP"]})
     with pytest.raises(ConfigError):
-        build_table_config({"table": "bronze.a", "foreign_keys": {"AccountId": "account.AccountId"}})
+        build_table_config(
+            {"table": "bronze.a", "foreign_keys": {"AccountId": "account.AccountId"}}
+        )
 
 
 def test_runtime_config_is_frozen_and_strict() -> None:
     cfg = RuntimeConfig()
     assert cfg.vacuum_retention_floor_hours == 168
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
         RuntimeConfig(unknown=1)  # type: ignore[call-arg]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         RuntimeConfig(metadata_schema="meta data")

@@ -52,7 +52,13 @@ def test_sql_literals_escape_and_refuse() -> None:
 
 def test_deletion_vector_paths_follow_the_protocol() -> None:
     # z85 of the 16 zero bytes is twenty '0' characters; a prefix becomes a folder.
-    assert deletion_vector_file("u", "0" * 20) == "deletion_vector_00000000-0000-0000-0000-000000000000.bin"
-    assert deletion_vector_file("u", "ab" + "0" * 20) == "ab/deletion_vector_00000000-0000-0000-0000-000000000000.bin"
+    assert (
+        deletion_vector_file("u", "0" * 20)
+        == "deletion_vector_00000000-0000-0000-0000-000000000000.bin"
+    )
+    assert (
+        deletion_vector_file("u", "ab" + "0" * 20)
+        == "ab/deletion_vector_00000000-0000-0000-0000-000000000000.bin"
+    )
     assert deletion_vector_file("p", "s3://b/dv.bin") == "s3://b/dv.bin"
     assert deletion_vector_file("i", "xyz") is None

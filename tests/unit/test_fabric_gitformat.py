@@ -8,16 +8,34 @@ from pathlib import Path
 import pytest
 
 from fmd_runtime.errors import ConfigError
-from fmd_runtime.fabric import fabric_notebook_source, parse_fabric_notebook_source, write_fabric_notebook
+from fmd_runtime.fabric import (
+    fabric_notebook_source,
+    parse_fabric_notebook_source,
+    write_fabric_notebook,
+)
 
 NB = {
     "nbformat": 4,
     "nbformat_minor": 5,
     "metadata": {},
     "cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": ["# Rollback\n", "\n", "Run it from the pipeline."]},
-        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "dry_run = True\nreason = ''", "outputs": []},
-        {"cell_type": "code", "metadata": {}, "source": ["import fmd_runtime as fmd\n", "print('ok')"], "outputs": []},
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": ["# Rollback\n", "\n", "Run it from the pipeline."],
+        },
+        {
+            "cell_type": "code",
+            "metadata": {"tags": ["parameters"]},
+            "source": "dry_run = True\nreason = ''",
+            "outputs": [],
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": ["import fmd_runtime as fmd\n", "print('ok')"],
+            "outputs": [],
+        },
     ],
 }
 
@@ -39,7 +57,11 @@ def test_written_folder_has_content_and_stable_platform(tmp_path: Path) -> None:
     content = (folder / "notebook-content.py").read_text()
     assert content.splitlines()[0] == "# Fabric notebook source" and "# PARAMETERS CELL" in content
     platform = json.loads((folder / ".platform").read_text())
-    assert platform["metadata"] == {"type": "Notebook", "displayName": "fmd_demo", "description": "demo"}
+    assert platform["metadata"] == {
+        "type": "Notebook",
+        "displayName": "fmd_demo",
+        "description": "demo",
+    }
     first = platform["config"]["logicalId"]
     write_fabric_notebook(src, description="demo")
     assert json.loads((folder / ".platform").read_text())["config"]["logicalId"] == first

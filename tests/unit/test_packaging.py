@@ -17,7 +17,18 @@ FORBIDDEN = ("pyspark", "delta-spark", "delta_spark", "py4j", "sempy")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )
@@ -34,7 +45,9 @@ def requires(whl: Path) -> list[str]:
 
 def test_hard_requirements_are_only_pydantic_and_tenacity(wheel: Path) -> None:
     hard = [r for r in requires(wheel) if "extra ==" not in r]
-    names = sorted(r.split(">")[0].split("<")[0].split("=")[0].split(";")[0].strip().lower() for r in hard)
+    names = sorted(
+        r.split(">")[0].split("<")[0].split("=")[0].split(";")[0].strip().lower() for r in hard
+    )
     assert names == ["pydantic", "tenacity"]
 
 

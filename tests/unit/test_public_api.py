@@ -17,8 +17,14 @@ def test_errors_share_one_root_and_carry_context() -> None:
 
     from fmd_runtime import errors
 
-    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__]
+    classes = [
+        c for _, c in inspect.getmembers(errors, inspect.isclass) if c.__module__ == errors.__name__
+    ]
     assert all(issubclass(c, errors.FmdError) for c in classes)
-    exc = errors.RollbackError("restore failed", table="bronze.a", run_id="r1", hint="re-run with the same run id")
-    assert str(exc) == "In table `bronze.a`: restore failed. What to do: re-run with the same run id"
+    exc = errors.RollbackError(
+        "restore failed", table="bronze.a", run_id="r1", hint="re-run with the same run id"
+    )
+    assert (
+        str(exc) == "In table `bronze.a`: restore failed. What to do: re-run with the same run id"
+    )
     assert exc.run_id == "r1" and not exc.transient and errors.ConcurrentWriteError("x").transient

@@ -65,4 +65,7 @@ def test_quote_identifier_refuses_backticks() -> None:
 
 
 def test_parse_tables_dedupes_case_insensitively_and_keeps_order() -> None:
-    assert [t.name for t in parse_tables("bronze.b, bronze.a,,BRONZE.B")] == ["bronze.b", "bronze.a"]
+    assert [t.name for t in parse_tables("bronze.b, bronze.a,,BRONZE.B")] == [
+        "bronze.b",
+        "bronze.a",
+    ]

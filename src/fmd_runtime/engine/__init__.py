@@ -62,7 +62,13 @@ def normalize_type(type_name: str) -> str:
         ('bigint', 'decimal(18,2)')
     """
     t = type_name.strip().lower()
-    aliases = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint", "bool": "boolean"}
+    aliases = {
+        "long": "bigint",
+        "integer": "int",
+        "short": "smallint",
+        "byte": "tinyint",
+        "bool": "boolean",
+    }
     t = aliases.get(t, t)
     if t in _SIMPLE_TYPES:
         return t
@@ -326,7 +332,9 @@ class DeltaEngine(Protocol):
         """Files (data or deletion vector) the version needs that are no longer in storage."""
         ...
 
-    def read(self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None) -> Any:
+    def read(
+        self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> Any:
         """The version's rows: an Arrow table (delta-rs) or a DataFrame (Spark)."""
         ...
 
@@ -372,7 +380,9 @@ class DeltaEngine(Protocol):
         """
         ...
 
-    def restore(self, table: TableRef, version: int, *, commit: CommitOptions | None = None) -> RestoreResult:
+    def restore(
+        self, table: TableRef, version: int, *, commit: CommitOptions | None = None
+    ) -> RestoreResult:
         """RESTORE the table to a version."""
         ...
 

@@ -190,7 +190,9 @@ class DeltaRsEngine:
     name = "deltars"
     supports_keep_versions = True
 
-    def __init__(self, root: str | Path, *, storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, root: str | Path, *, storage_options: Mapping[str, str] | None = None
+    ) -> None:
         self.root = str(root)
         self._storage = dict(storage_options) if storage_options else None
         self._local = "://" not in self.root
@@ -269,7 +271,9 @@ class DeltaRsEngine:
         txns = None
         if commit.app_id is not None and commit.app_version is not None:
             txns = [Transaction(commit.app_id, commit.app_version)]
-        return CommitProperties(custom_metadata=dict(commit.metadata) or None, app_transactions=txns)
+        return CommitProperties(
+            custom_metadata=dict(commit.metadata) or None, app_transactions=txns
+        )
 
     def _add_actions(self, dt: Any) -> list[dict[str, Any]]:
         import pyarrow as pa
@@ -345,12 +349,16 @@ class DeltaRsEngine:
                     pass  # complex types are kept as delta-rs spells them
                 comment = (f.metadata or {}).get("comment")
                 columns.append(
-                    Column.model_construct(name=f.name, type=type_name, nullable=f.nullable, comment=comment)
+                    Column.model_construct(
+                        name=f.name, type=type_name, nullable=f.nullable, comment=comment
+                    )
                 )
             meta = dt.metadata()
             proto = dt.protocol()
             hist = dt.history(1) if version is None else []
-            ts = _utc(hist[0]["timestamp"]) if hist else self._version_timestamp(table, dt.version())
+            ts = (
+                _utc(hist[0]["timestamp"]) if hist else self._version_timestamp(table, dt.version())
+            )
             return TableSnapshot(
                 table=table.name,
                 version=int(dt.version()),
@@ -388,7 +396,9 @@ class DeltaRsEngine:
                     version=int(rec["version"]),
                     timestamp=_utc(rec.get("timestamp")) or datetime.fromtimestamp(0, timezone.utc),
                     operation=str(rec.get("operation", "")),
-                    parameters={k: _decode(v) for k, v in (rec.get("operationParameters") or {}).items()},
+                    parameters={
+                        k: _decode(v) for k, v in (rec.get("operationParameters") or {}).items()
+                    },
                     metrics=dict(rec.get("operationMetrics") or {}),
                     user_metadata=user,
                 )
@@ -410,7 +420,9 @@ class DeltaRsEngine:
         return RowCount(total=total, source="stats")
 
     def _scan_count(self, table: TableRef, version: int | None) -> int:
-        res = self.sql("SELECT count(*) AS n FROM {t}", {"t": TableAt(table=table, version=version)})
+        res = self.sql(
+            "SELECT count(*) AS n FROM {t}", {"t": TableAt(table=table, version=version)}
+        )
         return int(res.column("n")[0].as_py())
 
     def files(self, table: TableRef, version: int | None = None) -> list[DataFile]:
@@ -445,14 +457,20 @@ class DeltaRsEngine:
                 needed.append(f.deletion_vector_path)
         base = self.path(table)
         if self._local:
-            return [p for p in needed if not os.path.exists(p if os.path.isabs(p) else os.path.join(base, p))]
+            return [
+                p
+                for p in needed
+                if not os.path.exists(p if os.path.isabs(p) else os.path.join(base, p))
+            ]
         import pyarrow.fs as pafs
 
         fs, root = pafs.FileSystem.from_uri(base)
         infos = fs.get_file_info([p if "://" in p else f"{root}/{p}" for p in needed])
-        return [p for p, info in zip(needed, infos) if info.type == pafs.FileType.NotFound]
+        return [p for p, info in zip(needed, infos, strict=True) if info.type == pafs.FileType.NotFound]
 
-    def read(self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None) -> Any:
+    def read(
+        self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> Any:
         """The version's rows as a pyarrow Table (through DataFusion, deletion vectors applied)."""
         cols = ", ".join(self.quote(c) for c in columns) if columns else "*"
         return self.sql(f"SELECT {cols} FROM {{t}}", {"t": TableAt(table=table, version=version)})
@@ -481,6 +499,7 @@ class DeltaRsEngine:
             names[alias] = f'"{registered}"'
         text = query.format(**names)
         if params:
+
             def bind(m: re.Match[str]) -> str:
                 key = m.group(1)
                 if key not in params:
@@ -489,7 +508,11 @@ class DeltaRsEngine:
 
             text = _PARAM.sub(bind, text)
         first = next(iter(sources.values()), None)
-        table = first.table if isinstance(first, TableAt) else (first if isinstance(first, TableRef) else None)
+        table = (
+            first.table
+            if isinstance(first, TableAt)
+            else (first if isinstance(first, TableRef) else None)
+        )
         with self._translate(table, "query"):
             return pa.table(qb.execute(text))
 
@@ -506,7 +529,12 @@ class DeltaRsEngine:
         from deltalake import write_deltalake
 
         with self._translate(table, f"write ({mode})"), self._lock(table):
-            if commit and commit.app_id is not None and commit.app_version is not None and self.exists(table):
+            if (
+                commit
+                and commit.app_id is not None
+                and commit.app_version is not None
+                and self.exists(table)
+            ):
                 seen = self._dt(table).transaction_version(commit.app_id)
                 if seen is not None and seen >= commit.app_version:
                     return self.version(table)  # idempotent: this write already landed
@@ -534,7 +562,9 @@ class DeltaRsEngine:
         import pyarrow as pa
 
         if not where or not values:
-            raise ConfigError("update needs at least one `where` column and one `set` column", table=table.name)
+            raise ConfigError(
+                "update needs at least one `where` column and one `set` column", table=table.name
+            )
         snap = self.snapshot(table)
         types = {c.name: c.type for c in snap.columns}
         for col in [*where, *values]:
@@ -544,10 +574,15 @@ class DeltaRsEngine:
         for col, val in where.items():
             vals = list(val) if isinstance(val, (list, tuple, set, frozenset)) else [val]
             if not vals or any(v is None for v in vals):
-                raise ConfigError(f"update filter on {col!r} needs non-null values", table=table.name)
+                raise ConfigError(
+                    f"update filter on {col!r} needs non-null values", table=table.name
+                )
             value_lists.append(vals)
         rows = list(itertools.product(*value_lists))
-        data = {f"w_{c}": pa.array([r[i] for r in rows], arrow_type(types[c])) for i, c in enumerate(where)}
+        data = {
+            f"w_{c}": pa.array([r[i] for r in rows], arrow_type(types[c]))
+            for i, c in enumerate(where)
+        }
         for c, v in values.items():
             data[f"s_{c}"] = pa.array([v] * len(rows), arrow_type(types[c]))
         source = pa.table(data)
@@ -556,13 +591,21 @@ class DeltaRsEngine:
         dt = self._dt(table)
         with self._translate(table, "update"), self._lock(table):
             metrics = (
-                dt.merge(source, predicate, source_alias="s", target_alias="t", commit_properties=self._commit(commit))
+                dt.merge(
+                    source,
+                    predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=self._commit(commit),
+                )
                 .when_matched_update(updates)
                 .execute()
             )
         return int(metrics.get("num_target_rows_updated", 0))
 
-    def restore(self, table: TableRef, version: int, *, commit: CommitOptions | None = None) -> RestoreResult:
+    def restore(
+        self, table: TableRef, version: int, *, commit: CommitOptions | None = None
+    ) -> RestoreResult:
         """RESTORE to ``version``, then prove the new version's files equal the target's.
 
         Raises:
@@ -590,7 +633,11 @@ class DeltaRsEngine:
                 hint="do not trust this table's state; restore it with Spark (RESTORE TABLE) and re-validate",
             )
         return RestoreResult(
-            table=table.name, restored_to=version, version_before=before, version_after=after, metrics=dict(metrics)
+            table=table.name,
+            restored_to=version,
+            version_before=before,
+            version_after=after,
+            metrics=dict(metrics),
         )
 
     def vacuum(
@@ -670,7 +717,9 @@ class DeltaRsEngine:
                 raise ConfigError(f"table property key {key!r} is not valid", table=table.name)
         dt = self._dt(table)
         with self._translate(table, "set properties"), self._lock(table):
-            dt.alter.set_table_properties({k: str(v) for k, v in properties.items()}, raise_if_not_exists=False)
+            dt.alter.set_table_properties(
+                {k: str(v) for k, v in properties.items()}, raise_if_not_exists=False
+            )
 
     def create_log_checkpoint(self, table: TableRef) -> bool:
         """Write a Delta log checkpoint (parquet) at the current version."""

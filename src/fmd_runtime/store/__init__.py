@@ -113,7 +113,9 @@ class MetadataStore:
         buffer_rows: rows a buffer holds before it flushes by itself.
     """
 
-    def __init__(self, engine: DeltaEngine, schema: str = DEFAULT_METADATA_SCHEMA, *, buffer_rows: int = 500) -> None:
+    def __init__(
+        self, engine: DeltaEngine, schema: str = DEFAULT_METADATA_SCHEMA, *, buffer_rows: int = 500
+    ) -> None:
         self.engine = engine
         self.schema = validate_identifier(schema, what="metadata schema")
         self._buffers: dict[str, RowBuffer] = {}
@@ -185,7 +187,9 @@ class MetadataStore:
             raise StoreError(f"{schema.name}: required column(s) {missing} have no value")
         return {c.name: row.get(c.name) for c in schema.columns}
 
-    def append(self, name: str, rows: Sequence[Mapping[str, Any]], *, validated: bool = False) -> int | None:
+    def append(
+        self, name: str, rows: Sequence[Mapping[str, Any]], *, validated: bool = False
+    ) -> int | None:
         """Append rows to a metadata table in one commit; return the new version (None if no rows).
 
         Raises:
@@ -198,7 +202,12 @@ class MetadataStore:
         self._ensure_once()
         data = self._arrow(schema, clean)
         try:
-            return self.engine.write(self.ref(name), data, mode="append", commit=CommitOptions(metadata={"fmd.writer": "store"}))
+            return self.engine.write(
+                self.ref(name),
+                data,
+                mode="append",
+                commit=CommitOptions(metadata={"fmd.writer": "store"}),
+            )
         except FmdError as exc:
             raise StoreError(
                 f"could not append {len(clean)} row(s) to {self.schema}.{name}: {exc.message}",
@@ -255,7 +264,9 @@ class MetadataStore:
                 raise StoreError(f"{name}: unknown column {col!r}")
         self._ensure_once()
         coerced = {k: _coerce(v, str(schema.column(k).type)) for k, v in values.items()}
-        return self.engine.update(self.ref(name), where, coerced, commit=CommitOptions(metadata={"fmd.writer": "store"}))
+        return self.engine.update(
+            self.ref(name), where, coerced, commit=CommitOptions(metadata={"fmd.writer": "store"})
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def read(
@@ -285,7 +296,9 @@ class MetadataStore:
         cols = list(columns) if columns else list(schema.column_names)
         for col in [*cols, *(where or {}), *([order_by] if order_by else [])]:
             if col not in schema.column_names:
-                raise StoreError(f"{name}: unknown column {col!r}", hint=f"valid: {list(schema.column_names)}")
+                raise StoreError(
+                    f"{name}: unknown column {col!r}", hint=f"valid: {list(schema.column_names)}"
+                )
         clauses, params = [], {}
         for i, (col, val) in enumerate((where or {}).items()):
             if val is None:
