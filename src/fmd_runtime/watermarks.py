@@ -1,0 +1,1438 @@
+"""Watermark governance: typed values, the begin/commit protocol, recovery and migration.
+
+A watermark is the point the next incremental load of an entity starts from. Each kind has one
+canonical text form, so stored values compare, display and migrate the same way everywhere:
+
+=============  ======================================  ==========================================
+kind           canonical text                          also accepted (legacy forms)
+=============  ======================================  ==========================================
+``datetime``   ``2025-01-15T02:30:00.000000+00:00``    ``2025-01-15 02:30:00`` (naive: in the
+               (UTC, microseconds, offset)             declared source time zone, default UTC),
+                                                       ISO with ``Z`` or an offset, ``/Date(ms)/``,
+                                                       a ``datetime``
+``date``       ``2025-01-15``                          ``20250115``, midnight datetimes, a ``date``
+``int``        ``12345`` (64-bit signed)               an int, digits with a sign
+``rowversion`` ``0x00000000000A1B2C``                  ``0xA1B2C`` (any case, 1-16 hex digits),
+                                                       8 bytes, a non-negative int
+``string``     the text itself (declared only)         -
+=============  ======================================  ==========================================
+
+Epoch numbers are refused for ``datetime`` (seconds or milliseconds? nobody can tell): declare the
+cursor as ``int`` or store ``/Date(ms)/``.
+
+The protocol, in a notebook::
+
+    w = rt.watermarks.begin("account", kind="datetime", table="bronze.account", layer="bronze")
+    rows = copy(f"SELECT * FROM dbo.Account WHERE {w.predicate('ModifiedOn')}")
+    high = rt.watermarks.high_from(rows, "ModifiedOn", "datetime")
+    res = rt.runs.write("account", "bronze.account", rows, layer="bronze", watermark=high)
+    rt.watermarks.commit(w, high, table_version=res.version)
+
+``commit`` advances only forward, once per run; a failure before it leaves the stored value as it
+was. State lives in ``metadata.Watermarks`` as events; the latest non-invalidated Commit, Reset,
+Recover, Migrate or RollbackReset event is the current value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import numbers
+import re
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fmd_runtime.errors import ConfigError, WatermarkError
+from fmd_runtime.store import utcnow
+from fmd_runtime.tables import validate_identifier
+
+if TYPE_CHECKING:
+    from fmd_runtime.runtime import Runtime
+
+WatermarkKind = Literal["datetime", "date", "int", "rowversion", "string"]
+Dialect = Literal["tsql", "spark"]
+
+KINDS: tuple[str, ...] = ("datetime", "date", "int", "rowversion", "string")
+STATE_OPERATIONS: tuple[str, ...] = ("Commit", "Reset", "Recover", "Migrate", "RollbackReset")
+"""Watermark events that set the current value (Begin only records an attempt)."""
+
+EXPECTED: dict[str, str] = {
+    "datetime": "UTC ISO 8601 like 2025-01-15T02:30:00.000000+00:00 (also '2025-01-15 02:30:00', "
+    "ISO with Z or an offset, /Date(1736908200000)/, or a datetime)",
+    "date": "YYYY-MM-DD like 2025-01-15 (also YYYYMMDD, a midnight datetime, or a date)",
+    "int": "a 64-bit integer like 12345",
+    "rowversion": "0x followed by 1 to 16 hex digits like 0x00000000000A1B2C (or 8 bytes, "
+    "or a non-negative int)",
+    "string": "a non-empty text without control characters, at most 4000 characters",
+}
+
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_ROWVERSION_MAX = 2**64 - 1
+_ISO = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$",
+    re.IGNORECASE,
+)
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_MS_DATE = re.compile(r"^\\?/Date\((-?\d{1,15})(?:[+-]\d{4})?\)\\?/$")
+_INT_TEXT = re.compile(r"^[+-]?\d{1,20}$")
+_HEX_TEXT = re.compile(r"^0x([0-9a-f]{1,16})$", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# -- parse / format --------------------------------------------------------------------------
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _bad(value: Any, kind: str, entity: str | None, why: str = "") -> WatermarkError:
+    reason = f" ({why})" if why else ""
+    return WatermarkError(
+        f"watermark value {_show(value)} is not a valid {kind} watermark{reason}",
+        entity=entity,
+        hint=f"expected {EXPECTED.get(kind, 'one of ' + ', '.join(KINDS))}",
+        details={"kind": kind, "value": _show(value)},
+    )
+
+
+def check_kind(kind: str, *, entity: str | None = None) -> WatermarkKind:
+    """Validate a watermark kind name (case-insensitive) and return it in lower case.
+
+    Raises:
+        WatermarkError: not one of `KINDS`.
+
+    Example:
+        >>> check_kind("DateTime")
+        'datetime'
+    """
+    k = str(kind).strip().lower() if kind is not None else ""
+    if k not in KINDS:
+        raise WatermarkError(
+            f"watermark kind {_show(kind)} is not supported",
+            entity=entity,
+            hint=f"use one of {', '.join(KINDS)}",
+        )
+    return k  # type: ignore[return-value]
+
+
+def _zone(source_tz: str | tzinfo | None, entity: str | None) -> tzinfo:
+    if source_tz is None:
+        return timezone.utc
+    if isinstance(source_tz, tzinfo):
+        return source_tz
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(str(source_tz))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise WatermarkError(
+            f"source time zone {_show(source_tz)} is not a known IANA zone",
+            entity=entity,
+            hint="use an IANA name such as 'Europe/Amsterdam' or 'UTC'",
+        ) from None
+
+
+def _localize(naive: datetime, zone: tzinfo, value: Any, entity: str | None) -> datetime:
+    """Attach ``zone`` to a naive wall time; refuse wall times a DST gap skips.
+
+    Ambiguous wall times (the hour repeated when clocks go back) take the earlier instant: a
+    watermark that is too early re-reads a few rows, one that is too late would skip them.
+    """
+    aware = naive.replace(tzinfo=zone, fold=0)
+    if zone is timezone.utc:
+        return aware
+    back = aware.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    if back != naive:
+        raise _bad(
+            value, "datetime", entity, f"{naive.isoformat()} does not exist in {zone} (DST gap)"
+        )
+    return aware
+
+
+def _datetime_from_text(text: str, zone: tzinfo, entity: str | None) -> datetime:
+    m = _MS_DATE.match(text)
+    if m:
+        return _EPOCH + timedelta(milliseconds=int(m.group(1)))
+    m = _ISO.match(text)
+    if not m:
+        raise _bad(text, "datetime", entity)
+    y, mo, d, hh, mi, ss, frac, offset = m.groups()
+    micro = int((frac or "0").ljust(6, "0")[:6])  # floor to microseconds: re-read, never skip
+    naive = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0), micro)
+    if offset is None:
+        return _localize(naive, zone, text, entity)
+    if offset.upper() == "Z":
+        return naive.replace(tzinfo=timezone.utc)
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
+        raise _bad(text, "datetime", entity, "offset out of range")
+    return naive.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+
+
+def _parse_datetime(value: Any, zone: tzinfo, entity: str | None) -> str:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else _localize(value, zone, value, entity)
+    elif isinstance(value, str):
+        aware = _datetime_from_text(value.strip(), zone, entity)
+    else:
+        why = "epoch numbers are ambiguous; declare kind 'int' or use /Date(ms)/"
+        raise _bad(value, "datetime", entity, why if isinstance(value, numbers.Number) else "")
+    return aware.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _parse_date(value: Any, entity: str | None) -> str:
+    if isinstance(value, datetime):
+        if value.time() != datetime.min.time():
+            raise _bad(value, "date", entity, "a date watermark cannot carry a time of day")
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise _bad(value, "date", entity)
+    text = value.strip()
+    m = _COMPACT_DATE.match(text)
+    if m:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    m = _ISO.match(text)
+    if not m or m.group(8):
+        raise _bad(value, "date", entity)
+    if any(int(part or 0) for part in m.groups()[3:7]):
+        raise _bad(value, "date", entity, "a date watermark cannot carry a time of day")
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+
+
+def _parse_int(value: Any, entity: str | None) -> str:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        n = int(value)
+    elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
+        n = int(value.strip())
+    else:
+        raise _bad(value, "int", entity)
+    if not _INT_MIN <= n <= _INT_MAX:
+        raise _bad(value, "int", entity, "outside the 64-bit range")
+    return str(n)
+
+
+def _parse_rowversion(value: Any, entity: str | None) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        if not 1 <= len(raw) <= 8:
+            raise _bad(value, "rowversion", entity, f"{len(raw)} bytes, a rowversion has 8")
+        n = int.from_bytes(raw, "big")
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        n = int(value)
+        if not 0 <= n <= _ROWVERSION_MAX:
+            raise _bad(value, "rowversion", entity, "outside the unsigned 64-bit range")
+    elif isinstance(value, str) and _HEX_TEXT.match(value.strip()):
+        n = int(_HEX_TEXT.match(value.strip()).group(1), 16)  # type: ignore[union-attr]
+    else:
+        raise _bad(value, "rowversion", entity)
+    return f"0x{n:016X}"
+
+
+def _parse_string(value: Any, entity: str | None) -> str:
+    if not isinstance(value, str) or not value or len(value) > 4000 or _CONTROL.search(value):
+        raise _bad(value, "string", entity)
+    return value
+
+
+def parse_watermark(
+    value: Any,
+    kind: str,
+    source_tz: str | tzinfo | None = None,
+    entity: str | None = None,
+) -> str:
+    """Validate a watermark value and return its canonical text.
+
+    Args:
+        value: text in a canonical or accepted legacy form, or a native value (``datetime``,
+            ``date``, ``int``, ``bytes``) as read from data.
+        kind: ``datetime``, ``date``, ``int``, ``rowversion`` or ``string`` (see `KINDS`).
+        source_tz: IANA zone naive datetimes are wall times in (default UTC). Ambiguous wall
+            times take the earlier instant; wall times skipped by a DST change are refused.
+        entity: the entity the value belongs to (named in errors).
+
+    Returns:
+        The canonical text (a fixed point: parsing it again returns it unchanged).
+
+    Raises:
+        WatermarkError: unknown kind or a value not in an accepted form; the message names the
+            entity, the (truncated) value and the expected form.
+
+    Example:
+        >>> parse_watermark("2025-01-15 02:30:00", "datetime")
+        '2025-01-15T02:30:00.000000+00:00'
+        >>> parse_watermark("/Date(1736908200000)/", "datetime")
+        '2025-01-15T02:30:00.000000+00:00'
+        >>> parse_watermark("2025-01-15 03:30:00", "datetime", source_tz="Europe/Amsterdam")
+        '2025-01-15T02:30:00.000000+00:00'
+        >>> parse_watermark("0xA1B2C", "rowversion")
+        '0x00000000000A1B2C'
+    """
+    k = check_kind(kind, entity=entity)
+    if value is None:
+        raise WatermarkError(
+            f"no {k} watermark value given", entity=entity, hint=f"expected {EXPECTED[k]}"
+        )
+    try:
+        if k == "datetime":
+            return _parse_datetime(value, _zone(source_tz, entity), entity)
+        if k == "date":
+            return _parse_date(value, entity)
+        if k == "int":
+            return _parse_int(value, entity)
+        if k == "rowversion":
+            return _parse_rowversion(value, entity)
+        return _parse_string(value, entity)
+    except (ValueError, OverflowError) as exc:  # impossible calendar values, out-of-range years
+        raise _bad(value, k, entity, str(exc)) from None
+
+
+def to_native(canonical: str, kind: str) -> Any:
+    """The comparable Python value of a canonical watermark (datetime, date, int or str).
+
+    Rowversions compare as unsigned integers, datetimes as UTC instants.
+
+    Example:
+        >>> to_native("0x00000000000A1B2C", "rowversion")
+        662316
+    """
+    k = check_kind(kind)
+    if k == "datetime":
+        return datetime.fromisoformat(canonical)
+    if k == "date":
+        return date.fromisoformat(canonical)
+    if k == "int":
+        return int(canonical)
+    if k == "rowversion":
+        return int(canonical, 16)
+    return canonical
+
+
+def is_canonical(value: Any, kind: str) -> bool:
+    """True when ``value`` is already the canonical text of a ``kind`` watermark.
+
+    Example:
+        >>> is_canonical("2025-01-15", "date"), is_canonical("20250115", "date")
+        (True, False)
+    """
+    try:
+        return isinstance(value, str) and parse_watermark(value, kind) == value
+    except WatermarkError:
+        return False
+
+
+def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
+    """``canonical`` moved back by ``lookback`` (clamped at the kind's minimum)."""
+    if kind in ("datetime", "date"):
+        delta = (
+            timedelta(days=lookback) if kind == "date" and isinstance(lookback, int) else lookback
+        )
+        if not isinstance(delta, timedelta) or delta < timedelta(0):
+            raise WatermarkError(
+                f"lookback {_show(lookback)} is not a non-negative timedelta",
+                entity=entity,
+                hint="pass lookback=timedelta(minutes=15) (dates also accept a number of days)",
+            )
+        native = to_native(canonical, kind)
+        floor = datetime.min.replace(tzinfo=timezone.utc) if kind == "datetime" else date.min
+        shifted = native - delta if native - floor > delta else floor
+        return parse_watermark(shifted, kind)
+    if kind in ("int", "rowversion"):
+        if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
+            raise WatermarkError(
+                f"lookback {_show(lookback)} is not a non-negative integer",
+                entity=entity,
+                hint=f"an {kind} watermark looks back by a number of units, e.g. lookback=1000",
+            )
+        floor = _INT_MIN if kind == "int" else 0
+        return parse_watermark(max(floor, to_native(canonical, kind) - lookback), kind)
+    raise WatermarkError(
+        "a string watermark cannot look back",
+        entity=entity,
+        hint="drop lookback, or declare a datetime/int cursor",
+    )
+
+
+# -- SQL rendering ---------------------------------------------------------------------------
+def _render_column(column: str, dialect: str) -> str:
+    parts = column.split(".")
+    for part in parts:
+        validate_identifier(part, what="watermark column")
+    if dialect == "tsql":
+        return ".".join(f"[{p}]" for p in parts)
+    return ".".join(f"`{p}`" for p in parts)
+
+
+def render_literal(
+    canonical: str, kind: str, dialect: Dialect = "tsql", *, source_tz: str | None = None
+) -> str:
+    """Render a watermark as a SQL literal for the source query (validated first, never raw input).
+
+    ``tsql`` datetimes become ``CONVERT(datetime2, '<wall time>', 126)`` in the source time zone
+    (UTC when none is declared); ``spark`` datetimes become instant literals with an offset.
+
+    Raises:
+        WatermarkError: the value is not a valid watermark of that kind.
+        ConfigError: unknown dialect.
+
+    Example:
+        >>> render_literal("0xA1B2C", "rowversion")
+        '0x00000000000A1B2C'
+        >>> render_literal("2025-01-15T02:30:00.000000+00:00", "datetime")
+        "CONVERT(datetime2, '2025-01-15T02:30:00.000000', 126)"
+    """
+    k = check_kind(kind)
+    value = parse_watermark(canonical, k)  # re-validated: nothing unchecked reaches SQL text
+    if dialect not in ("tsql", "spark"):
+        raise ConfigError(f"SQL dialect {dialect!r} is not supported", hint="use 'tsql' or 'spark'")
+    if k == "datetime":
+        instant = to_native(value, k)
+        if dialect == "spark":
+            return f"TIMESTAMP '{instant.isoformat(sep=' ', timespec='microseconds')}'"
+        wall = instant.astimezone(_zone(source_tz, None)).replace(tzinfo=None)
+        return f"CONVERT(datetime2, '{wall.isoformat(timespec='microseconds')}', 126)"
+    if k == "date":
+        return f"CONVERT(date, '{value}', 23)" if dialect == "tsql" else f"DATE '{value}'"
+    if k == "int":
+        return value
+    if k == "rowversion":
+        return value if dialect == "tsql" else f"X'{value[2:]}'"
+    if dialect == "tsql":
+        return "N'" + value.replace("'", "''") + "'"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Window(BaseModel):
+    """The copy window an incremental load works on, as returned by `Watermarks.begin`.
+
+    Attributes:
+        entity: the entity loaded.
+        kind: the watermark kind.
+        low: the stored watermark (canonical), or None for a first load.
+        effective_low: ``low`` moved back by ``lookback`` (the bound the source query uses).
+        inclusive: the low bound is inclusive (``>=``); always true with a lookback.
+        lookback: the overlap for late-arriving rows (timedelta, days or units), if any.
+        run_id: the run that opened the window (the only run that may commit it).
+        table / layer: the target table and layer, when given.
+        source_tz: the time zone of the source's naive datetimes.
+        recovered: the value `begin` completed from a landed commit, if it did.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str
+    kind: WatermarkKind
+    low: str | None
+    effective_low: str | None
+    inclusive: bool = False
+    lookback: timedelta | int | None = None
+    run_id: str
+    table: str | None = None
+    layer: str | None = None
+    source_tz: str | None = None
+    recovered: str | None = None
+    opened_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_first_load(self) -> bool:
+        """True when there is no low bound (nothing stored, no initial value)."""
+        return self.effective_low is None
+
+    def predicate(self, column: str, dialect: Dialect = "tsql", *, upper: Any = None) -> str:
+        """The WHERE predicate of the source query for this window.
+
+        Args:
+            column: the cursor column (``Col`` or ``alias.Col``; validated, then quoted).
+            dialect: ``tsql`` (``[Col] > 0x...``) or ``spark`` (backticks).
+            upper: an optional inclusive upper bound (any accepted form of this kind).
+
+        Returns:
+            e.g. ``[ModifiedOn] > CONVERT(datetime2, '2025-01-15T02:30:00.000000', 126)``;
+            ``1 = 1`` for a first load without an upper bound.
+
+        Raises:
+            InvalidIdentifierError: the column is not a plain identifier.
+            WatermarkError: ``upper`` is not a valid watermark of this kind.
+
+        Example:
+            >>> w = Window(entity="a", kind="int", low="41", effective_low="41", run_id="r")
+            >>> w.predicate("Id")
+            '[Id] > 41'
+        """
+        col = _render_column(column, dialect)
+        clauses = []
+        if self.effective_low is not None:
+            op = ">=" if self.inclusive or self.lookback else ">"
+            lit = render_literal(self.effective_low, self.kind, dialect, source_tz=self.source_tz)
+            clauses.append(f"{col} {op} {lit}")
+        if upper is not None:
+            high = parse_watermark(upper, self.kind, self.source_tz, self.entity)
+            clauses.append(
+                f"{col} <= {render_literal(high, self.kind, dialect, source_tz=self.source_tz)}"
+            )
+        return " AND ".join(clauses) if clauses else "1 = 1"
+
+
+# -- high value from copied data ---------------------------------------------------------------
+def high_from(data: Any, column: str, kind: str, *, source_tz: str | None = None) -> str | None:
+    """The canonical maximum of ``column`` in copied data (None when there are no rows/values).
+
+    Args:
+        data: a pyarrow Table / RecordBatch or a Spark DataFrame.
+        column: the cursor column (validated; matched case-insensitively).
+        kind: the watermark kind.
+        source_tz: zone of naive datetimes (Arrow ``timestamp`` without tz, Spark ``timestamp_ntz``).
+
+    Raises:
+        WatermarkError: the column is missing or its maximum is not a valid watermark.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> high_from(pa.table({"Id": [3, 9, 4]}), "Id", "int")
+        '9'
+    """
+    validate_identifier(column, what="watermark column")
+    names = (
+        list(data.schema.names)
+        if hasattr(data.schema, "names")
+        else [f.name for f in data.schema.fields]
+    )
+    match = [n for n in names if n.lower() == column.lower()]
+    if not match:
+        raise WatermarkError(
+            f"column {column!r} is not in the copied data (columns: {names[:20]})",
+            hint="pass the cursor column's name as the source query returns it",
+        )
+    name = match[0]
+    if type(data).__module__.startswith("pyarrow"):
+        import pyarrow.compute as pc
+
+        value = pc.max(data.column(name)).as_py()
+    else:
+        value = _spark_max(data, name)
+    return None if value is None else parse_watermark(value, kind, source_tz)
+
+
+def _spark_max(df: Any, name: str) -> Any:
+    """max() of a Spark column; timestamps travel as UTC epoch micros (no driver-zone guessing)."""
+    type_name = df.schema[name].dataType.simpleString()
+    if type_name == "timestamp":
+        micros = df.selectExpr(f"unix_micros(max(`{name}`)) AS m").collect()[0][0]
+        return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
+    if type_name == "timestamp_ntz":
+        return df.selectExpr(f"CAST(max(`{name}`) AS STRING) AS m").collect()[0][0]
+    return df.selectExpr(f"max(`{name}`) AS m").collect()[0][0]
+
+
+# -- the capability ----------------------------------------------------------------------------
+class WatermarkState(BaseModel):
+    """The current watermark of an entity: the latest state event in ``Watermarks``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str
+    kind: str
+    value: str | None
+    operation: str
+    run_id: str
+    table: str | None = None
+    layer: str | None = None
+    table_version: int | None = None
+    event_time: datetime
+
+
+class MigrationChange(BaseModel):
+    """One stored value `Watermarks.migrate` rewrites to canonical form."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str
+    kind: str
+    old: str
+    new: str
+
+
+class MigrationRefusal(BaseModel):
+    """One stored value `Watermarks.migrate` cannot parse (left as it is, listed for the operator)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str
+    kind: str
+    value: str
+    error: str
+
+
+class MigrationReport(BaseModel):
+    """What `Watermarks.migrate` changed (or, in a dry run, would change) and what it refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dry_run: bool
+    changes: tuple[MigrationChange, ...] = ()
+    refused: tuple[MigrationRefusal, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no value was refused."""
+        return not self.refused
+
+
+_LIVE: weakref.WeakSet[Watermarks] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_begin_events() -> None:
+    for capability in list(_LIVE):
+        try:
+            capability._buffer.flush()
+        except Exception:  # exit-time best effort: Begin rows only record attempts
+            pass
+
+
+def _check_entity(entity: Any) -> str:
+    if (
+        not isinstance(entity, str)
+        or not entity.strip()
+        or len(entity) > 256
+        or _CONTROL.search(entity)
+    ):
+        raise WatermarkError(
+            f"entity id {_show(entity)} is not valid",
+            hint="pass the entity's id or name: non-empty text without control characters",
+        )
+    return entity
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _is_live(row: Mapping[str, Any]) -> bool:
+    return row.get("Invalidated") is not True
+
+
+class Watermarks:
+    """The watermark capability (``rt.watermarks``): begin, commit, reset, recover, migrate.
+
+    Example:
+        >>> # w = rt.watermarks.begin("account", kind="datetime", table="bronze.account")
+        >>> # ... copy rows WHERE w.predicate("ModifiedOn") ...
+        >>> # rt.watermarks.commit(w, rt.watermarks.high_from(rows, "ModifiedOn", "datetime"))
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._buffer = runtime.store.buffer("Watermarks")
+        _LIVE.add(self)
+
+    # -- reads ---------------------------------------------------------------------------
+    def _rows(self, **where: Any) -> list[dict[str, Any]]:
+        rows = self._rt.store.read("Watermarks", where or None)
+        return sorted(rows, key=lambda r: _utc(r["EventTime"]))
+
+    @staticmethod
+    def _latest(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+        state = [r for r in rows if r["Operation"] in STATE_OPERATIONS and _is_live(r)]
+        return dict(state[-1]) if state else None
+
+    @staticmethod
+    def _state(row: Mapping[str, Any] | None) -> WatermarkState | None:
+        if row is None:
+            return None
+        table = f"{row['SchemaName']}.{row['TableName']}" if row.get("TableName") else None
+        kind = str(row["Kind"]).lower() if str(row["Kind"]).lower() in KINDS else str(row["Kind"])
+        return WatermarkState(
+            entity=row["EntityId"],
+            kind=kind,
+            value=row.get("Value"),
+            operation=row["Operation"],
+            run_id=row["RunId"],
+            table=table,
+            layer=row.get("Layer"),
+            table_version=row.get("TableVersion"),
+            event_time=_utc(row["EventTime"]),
+        )
+
+    def state(self, entity: str) -> WatermarkState | None:
+        """The entity's current state (value, kind, event that set it), or None if never set.
+
+        Example:
+            >>> # rt.watermarks.state("account").value
+        """
+        return self._state(self._latest(self._rows(EntityId=_check_entity(entity))))
+
+    def current(self, entity: str) -> str | None:
+        """The entity's stored watermark (as stored: canonical unless a legacy value awaits migration).
+
+        Example:
+            >>> # rt.watermarks.current("account") -> '2025-01-15T02:30:00.000000+00:00'
+        """
+        st = self.state(entity)
+        return st.value if st else None
+
+    def states(self) -> list[WatermarkState]:
+        """The current state of every entity, sorted by entity."""
+        by_entity: dict[str, list[dict[str, Any]]] = {}
+        for row in self._rows():
+            by_entity.setdefault(row["EntityId"], []).append(row)
+        found = (self._state(self._latest(rows)) for _, rows in sorted(by_entity.items()))
+        return [s for s in found if s is not None]
+
+    # -- writes --------------------------------------------------------------------------
+    def _row(self, entity: str, kind: str, operation: str, **values: Any) -> dict[str, Any]:
+        table = values.pop("table", None)
+        ref = self._rt.table(table) if table else None
+        return {
+            "EventId": str(uuid.uuid4()),
+            "EntityId": entity,
+            "Kind": kind,
+            "Operation": operation,
+            "SchemaName": ref.schema_name if ref else None,
+            "TableName": ref.table if ref else None,
+            "RunId": values.pop("run_id", None) or self._rt.context.run_id,
+            "EventTime": utcnow(),
+            **values,
+        }
+
+    def _resolve_kind(
+        self, entity: str, kind: str | None, st: WatermarkState | None, table: str | None
+    ) -> str:
+        if kind is not None:
+            k = check_kind(kind, entity=entity)
+            if st is not None and st.kind != k:
+                raise WatermarkError(
+                    f"the stored watermark is a {st.kind} watermark, begin asked for {k}",
+                    entity=entity,
+                    hint=f"to change the kind, reset it: rt.watermarks.reset({entity!r}, <value>, "
+                    f"reason=..., kind={k!r})",
+                )
+            return k
+        if st is not None:
+            return check_kind(st.kind, entity=entity)
+        configured = self._rt.table_config(table).watermark_kind if table else None
+        if configured:
+            return check_kind(configured, entity=entity)
+        raise WatermarkError(
+            "no watermark kind is known for this entity",
+            entity=entity,
+            hint="pass kind='datetime' (or date, int, rowversion, string), or set watermark_kind "
+            "in the table's PipelineConfig",
+        )
+
+    def _stored_value(
+        self, st: WatermarkState | None, kind: str, source_tz: str | None
+    ) -> str | None:
+        if st is None or st.value is None:
+            return None
+        try:
+            return parse_watermark(st.value, kind, source_tz, st.entity)
+        except WatermarkError as exc:
+            raise WatermarkError(
+                f"the stored watermark cannot be read: {exc.message}",
+                entity=st.entity,
+                hint="normalize stored values with `fmd watermarks migrate` (dry run first), or "
+                "rt.watermarks.reset(entity, value, reason)",
+            ) from exc
+
+    def begin(
+        self,
+        entity: str,
+        *,
+        kind: str | None = None,
+        lookback: timedelta | int | None = None,
+        inclusive: bool = False,
+        table: str | None = None,
+        layer: str | None = None,
+        initial: Any = None,
+        source_tz: str | None = None,
+        recover: bool = True,
+    ) -> Window:
+        """Open the copy window of an incremental load and record the attempt (a Begin event).
+
+        When the entity's table is known (``table=`` or from its stored events), ``begin`` first
+        runs `recover`: a data commit that landed after the last watermark commit (a crash between
+        the two) completes the watermark instead of being loaded again.
+
+        Args:
+            entity: the entity (source object) id.
+            kind: the watermark kind; defaults to the stored kind, then the table's
+                ``watermark_kind`` in PipelineConfig.
+            lookback: overlap for late rows (timedelta for datetimes, days or timedelta for
+                dates, units for int/rowversion); makes the low bound inclusive. The overlap
+                re-reads rows: load it with a merge/dedupe on the key, not a blind append.
+            inclusive: ``>=`` instead of ``>`` on the low bound.
+            table: the target table (``schema.table``), recorded and used for recovery.
+            layer: the layer loaded.
+            initial: the low bound of a first load (nothing stored yet); not stored until commit.
+            source_tz: zone of the source's naive datetimes (parsing and T-SQL rendering).
+            recover: look for a landed-but-uncommitted load first (default True).
+
+        Returns:
+            The frozen `Window`.
+
+        Raises:
+            WatermarkError: invalid entity/kind/initial/lookback, a kind that differs from the
+                stored one, or a stored value that cannot be read.
+
+        Example:
+            >>> # w = rt.watermarks.begin("account", kind="rowversion", table="bronze.account")
+            >>> # w.predicate("RowVersion") -> '[RowVersion] > 0x00000000000A1B2C'
+        """
+        entity = _check_entity(entity)
+        table = self._rt.table(table).name if table else None
+        st = self.state(entity)
+        k = self._resolve_kind(entity, kind, st, table)
+        source_tz = None if source_tz is None else str(source_tz)
+        _zone(source_tz, entity)
+        recovered = None
+        target = table or (st.table if st else None)
+        if recover and target:
+            recovered = self.recover(entity, table=target, layer=layer, kind=k)
+            if recovered is not None:
+                st = self.state(entity)
+        low = self._stored_value(st, k, source_tz)
+        if low is None and initial is not None:
+            low = parse_watermark(initial, k, source_tz, entity)
+        effective = _shift(low, k, lookback, entity) if low is not None and lookback else low
+        window = Window(
+            entity=entity,
+            kind=k,  # type: ignore[arg-type]
+            low=low,
+            effective_low=effective,
+            inclusive=bool(inclusive or lookback),
+            lookback=lookback,
+            run_id=self._rt.context.run_id,
+            table=target,
+            layer=layer,
+            source_tz=source_tz,
+            recovered=recovered,
+        )
+        self._buffer.add(
+            self._row(
+                entity,
+                k,
+                "Begin",
+                table=target,
+                Layer=layer,
+                Value=st.value if st else None,
+                WindowLow=effective,
+            ),
+            flush_when_full=True,
+        )
+        self._rt.audit.event(
+            "WatermarkBegin",
+            "Started",
+            table=target,
+            entity=entity,
+            layer=layer,
+            details={
+                "kind": k,
+                "low": low,
+                "effective_low": effective,
+                "inclusive": window.inclusive,
+                "lookback": str(lookback) if lookback else None,
+                "recovered": recovered,
+            },
+        )
+        return window
+
+    def commit(self, window: Window, high: Any, *, table_version: int | None = None) -> str | None:
+        """Advance the entity's watermark to ``high`` after the copy succeeded: forward only, once per run.
+
+        Args:
+            window: the window `begin` returned.
+            high: the new watermark (any accepted form; typically `high_from` the copied rows).
+                None means nothing was copied: the stored value stays.
+            table_version: the target version the data landed in (recorded; used by rollback).
+
+        Returns:
+            The stored (canonical) watermark after the call.
+
+        Raises:
+            WatermarkError: ``high`` is invalid, or lower than the stored value (use `reset`).
+
+        Example:
+            >>> # rt.watermarks.commit(w, "2025-01-16 02:30:00", table_version=res.version)
+        """
+        entity, kind = window.entity, window.kind
+        common = dict(table=window.table, entity=entity, layer=window.layer)
+        if high is None:
+            self._rt.audit.event(
+                "WatermarkCommit",
+                "Skipped",
+                **common,
+                details={"reason": "no rows copied", "value": window.low},
+                flush=True,
+            )
+            return self.current(entity)
+        value = parse_watermark(high, kind, window.source_tz, entity)
+        rows = self._rows(EntityId=entity)
+        done = [
+            r
+            for r in rows
+            if r["RunId"] == window.run_id
+            and r["Operation"] in ("Commit", "Recover")
+            and _is_live(r)
+        ]
+        if done:
+            self._rt.audit.event(
+                "WatermarkCommit",
+                "Skipped",
+                **common,
+                details={
+                    "reason": "already committed by this run",
+                    "value": done[-1]["Value"],
+                    "asked": value,
+                },
+            )
+            self._rt.audit.flush()
+            return self.current(entity)
+        st = self._state(self._latest(rows))
+        stored = self._stored_value(st, kind, window.source_tz)
+        if stored is not None and to_native(value, kind) < to_native(stored, kind):
+            error = WatermarkError(
+                f"commit would move the watermark backwards from {stored} to {value}",
+                entity=entity,
+                run_id=window.run_id,
+                hint="a watermark only moves forward; to move it back on purpose use "
+                f"rt.watermarks.reset({entity!r}, {value!r}, reason=...)",
+            )
+            self._rt.audit.event(
+                "WatermarkCommit",
+                "Failed",
+                **common,
+                error=error,
+                severity="HIGH",
+                details={"stored": stored, "asked": value},
+                flush=True,
+            )
+            raise error
+        self._rt.store.append(
+            "Watermarks",
+            [
+                self._row(
+                    entity,
+                    kind,
+                    "Commit",
+                    table=window.table,
+                    Layer=window.layer,
+                    Value=value,
+                    PreviousValue=st.value if st else None,
+                    WindowLow=window.effective_low,
+                    RunId=window.run_id,
+                    TableVersion=table_version,
+                )
+            ],
+        )
+        self._rt.audit.event(
+            "WatermarkCommit",
+            "Succeeded",
+            **common,
+            details={
+                "from": stored,
+                "to": value,
+                "window_low": window.effective_low,
+                "table_version": table_version,
+                "moved_since_begin": stored != window.low,
+            },
+        )
+        self._rt.audit.flush()
+        return value
+
+    def reset(
+        self,
+        entity: str,
+        value: Any,
+        reason: str,
+        *,
+        kind: str | None = None,
+        table: str | None = None,
+        layer: str | None = None,
+        source_tz: str | None = None,
+    ) -> str | None:
+        """Set an entity's watermark to any value, backwards included, with an audited reason.
+
+        Args:
+            entity: the entity.
+            value: the new value (any accepted form), or None to force a full first load.
+            reason: why (required; recorded and audited).
+            kind: the kind (defaults to the stored one; give it to change the kind).
+            table / layer: recorded with the event (default: the stored ones).
+            source_tz: zone of a naive datetime ``value``.
+
+        Returns:
+            The canonical value stored.
+
+        Raises:
+            WatermarkError: no reason, invalid value, or no kind known.
+
+        Example:
+            >>> # rt.watermarks.reset("account", "2025-01-01", reason="re-load January after a fix")
+        """
+        entity = _check_entity(entity)
+        if not isinstance(reason, str) or not reason.strip():
+            raise WatermarkError(
+                "a reset needs a reason",
+                entity=entity,
+                hint="say why, e.g. reason='re-load January after the source fix'",
+            )
+        st = self.state(entity)
+        k = check_kind(kind, entity=entity) if kind else self._resolve_kind(entity, None, st, table)
+        canonical = None if value is None else parse_watermark(value, k, source_tz, entity)
+        target = self._rt.table(table).name if table else (st.table if st else None)
+        lay = layer or (st.layer if st else None)
+        self._rt.store.append(
+            "Watermarks",
+            [
+                self._row(
+                    entity,
+                    k,
+                    "Reset",
+                    table=target,
+                    Layer=lay,
+                    Value=canonical,
+                    PreviousValue=st.value if st else None,
+                    Reason=reason.strip()[:1000],
+                )
+            ],
+        )
+        self._rt.audit.event(
+            "WatermarkReset",
+            "Succeeded",
+            table=target,
+            entity=entity,
+            layer=lay,
+            severity="MEDIUM",
+            details={
+                "from": st.value if st else None,
+                "to": canonical,
+                "kind": k,
+                "reason": reason,
+            },
+            flush=True,
+        )
+        return canonical
+
+    def recover(
+        self,
+        entity: str,
+        *,
+        table: str | None = None,
+        layer: str | None = None,
+        kind: str | None = None,
+    ) -> str | None:
+        """Complete a watermark whose data landed but whose commit never happened (a crash between).
+
+        Looks through the table's recent history (newest first) for the latest commit that
+        `RunLedger.write` made for this entity and that no RESTORE or rollback has undone. When
+        its proposed watermark (commit metadata ``fmd.watermark``) is newer than the stored one,
+        a Recover event stores it and the ledger records that run's load as done.
+
+        Args:
+            entity: the entity.
+            table: the target table (default: the one in the entity's stored events).
+            layer: only commits of this layer (default: any).
+            kind: the kind (default: the stored one).
+
+        Returns:
+            The recovered canonical value, or None when there was nothing to recover.
+
+        Example:
+            >>> # rt.watermarks.recover("account") -> '2025-01-16T02:30:00.000000+00:00' or None
+        """
+        entity = _check_entity(entity)
+        st = self.state(entity)
+        target = self._rt.table(table).name if table else (st.table if st else None)
+        if not target or not self._rt.engine.exists(self._rt.table(target)):
+            return None
+        k = self._resolve_kind(entity, kind, st, target)
+        stored = self._stored_value(st, k, None)
+        invalid = {r["RunId"] for r in self._rows(EntityId=entity) if not _is_live(r)}
+        for landed in self._rt.runs.landed(target, entity, layer=layer):
+            if landed.undone or landed.watermark is None or landed.run_id in invalid:
+                continue
+            try:
+                value = parse_watermark(landed.watermark, k, entity=entity)
+            except WatermarkError:
+                continue  # a malformed proposal is never trusted; the window is loaded again
+            if stored is not None and to_native(value, k) <= to_native(stored, k):
+                return None  # the newest load is already committed
+            self._rt.store.append(
+                "Watermarks",
+                [
+                    self._row(
+                        entity,
+                        k,
+                        "Recover",
+                        table=target,
+                        Layer=landed.layer or layer,
+                        Value=value,
+                        PreviousValue=st.value if st else None,
+                        RunId=landed.run_id,
+                        TableVersion=landed.version,
+                        Reason=f"completed from {target} version {landed.version} by run "
+                        f"{self._rt.context.run_id}",
+                    )
+                ],
+            )
+            self._rt.runs.record_landed(entity, landed, table=target)
+            self._rt.audit.event(
+                "WatermarkRecover",
+                "Succeeded",
+                table=target,
+                entity=entity,
+                layer=landed.layer or layer,
+                severity="MEDIUM",
+                details={
+                    "from": stored,
+                    "to": value,
+                    "table_version": landed.version,
+                    "landed_run_id": landed.run_id,
+                },
+                flush=True,
+            )
+            return value
+        return None
+
+    def high_from(
+        self, data: Any, column: str, kind: str, *, source_tz: str | None = None
+    ) -> str | None:
+        """The canonical maximum of ``column`` in copied data; see the module function `high_from`."""
+        return high_from(data, column, kind, source_tz=source_tz)
+
+    def migrate(
+        self,
+        dry_run: bool = True,
+        *,
+        source_tz: str | Mapping[str, str] | None = None,
+        entities: Iterable[str] | None = None,
+    ) -> MigrationReport:
+        """Normalize every entity's stored (legacy) watermark to canonical form.
+
+        Each entity's current value (its latest state event) is parsed with its kind; a value that
+        is not canonical gets a Migrate event with the canonical text; a value that cannot be
+        parsed is refused and listed (it stays as it is). Dry run by default.
+
+        Args:
+            dry_run: report only (default); False writes the Migrate events in one commit.
+            source_tz: zone of naive legacy datetimes: one IANA name, or entity -> name.
+            entities: only these entities (default: all).
+
+        Returns:
+            The `MigrationReport` (changes, refusals, unchanged count).
+
+        Example:
+            >>> # report = rt.watermarks.migrate()            # look first
+            >>> # rt.watermarks.migrate(dry_run=False)        # then apply
+        """
+        wanted = set(entities) if entities is not None else None
+        changes, refused, unchanged, rows = [], [], 0, []
+        for st in self.states():
+            if (wanted is not None and st.entity not in wanted) or st.value is None:
+                continue
+            zone = source_tz.get(st.entity) if isinstance(source_tz, Mapping) else source_tz
+            try:
+                new = parse_watermark(st.value, st.kind, zone, st.entity)
+            except WatermarkError as exc:
+                refused.append(
+                    MigrationRefusal(
+                        entity=st.entity, kind=st.kind, value=_show(st.value), error=exc.message
+                    )
+                )
+                continue
+            if new == st.value:
+                unchanged += 1
+                continue
+            changes.append(
+                MigrationChange(entity=st.entity, kind=st.kind.lower(), old=st.value, new=new)
+            )
+            rows.append(
+                self._row(
+                    st.entity,
+                    st.kind.lower(),
+                    "Migrate",
+                    table=st.table,
+                    Layer=st.layer,
+                    Value=new,
+                    PreviousValue=st.value,
+                    TableVersion=st.table_version,
+                    Reason="normalized a legacy value to canonical form",
+                )
+            )
+        if rows and not dry_run:
+            self._rt.store.append("Watermarks", rows)
+        for ch in changes:
+            self._rt.audit.event(
+                "WatermarkMigrate",
+                "Planned" if dry_run else "Succeeded",
+                entity=ch.entity,
+                dry_run=dry_run,
+                details=ch.model_dump(),
+            )
+        for ref in refused:
+            self._rt.audit.event(
+                "WatermarkMigrate",
+                "Refused",
+                entity=ref.entity,
+                dry_run=dry_run,
+                severity="MEDIUM",
+                error=ref.error,
+                details=ref.model_dump(),
+            )
+        self._rt.audit.flush()
+        return MigrationReport(
+            dry_run=dry_run, changes=tuple(changes), refused=tuple(refused), unchanged=unchanged
+        )
+
+    def invalidate_after(
+        self, table: str, after: datetime, *, by_run_id: str
+    ) -> list[dict[str, Any]]:
+        """Rewind the watermarks of the entities loading ``table`` to their value at ``after``.
+
+        Called by rollback after a RESTORE: state events newer than ``after`` are marked
+        Invalidated and a RollbackReset event stores the last value committed at or before it
+        (None when there was none: the next load is a first load). An event that records the
+        version its data landed in is dated by that version's commit time, so a watermark
+        committed a moment after its (kept) data is not rewound.
+
+        Args:
+            table: the restored table (``schema.table``).
+            after: the point the table was restored to (naive = UTC).
+            by_run_id: the rollback run (recorded on the events).
+
+        Returns:
+            One dict per rewound entity: entity, table, kind, from, to, invalidated_events.
+
+        Example:
+            >>> # rt.watermarks.invalidate_after("bronze.account", ckpt_time, by_run_id=rt.context.run_id)
+        """
+        ref = self._rt.table(table)
+        after = _utc(after)
+        times = self._rt.runs.version_times(ref.name)
+        mine = {r["EntityId"] for r in self._rows(SchemaName=ref.schema_name, TableName=ref.table)}
+
+        def when(row: Mapping[str, Any]) -> datetime:
+            v = row.get("TableVersion")
+            return times[v] if v is not None and v in times else _utc(row["EventTime"])
+
+        out, new_rows = [], []
+        for entity in sorted(mine):
+            rows = self._rows(EntityId=entity)
+            live = [r for r in rows if r["Operation"] in STATE_OPERATIONS and _is_live(r)]
+            later = [r for r in live if when(r) > after]
+            if not later:
+                continue
+            kept = [r for r in live if when(r) <= after]
+            to = kept[-1].get("Value") if kept else None
+            self._invalidate(later)
+            last = live[-1]
+            new_rows.append(
+                self._row(
+                    entity,
+                    last["Kind"],
+                    "RollbackReset",
+                    table=ref.name,
+                    Layer=last.get("Layer"),
+                    Value=to,
+                    PreviousValue=last.get("Value"),
+                    RunId=by_run_id,
+                    TableVersion=kept[-1].get("TableVersion") if kept else None,
+                    Reason=f"{ref.name} rolled back to its state at {after.isoformat()} by run {by_run_id}",
+                )
+            )
+            out.append(
+                {
+                    "entity": entity,
+                    "table": ref.name,
+                    "kind": last["Kind"],
+                    "from": last.get("Value"),
+                    "to": to,
+                    "invalidated_events": len(later),
+                }
+            )
+        if new_rows:
+            self._rt.store.append("Watermarks", new_rows)
+        for item in out:
+            self._rt.audit.event(
+                "WatermarkRollbackReset",
+                "Succeeded",
+                table=ref,
+                entity=item["entity"],
+                severity="MEDIUM",
+                details={**item, "after": after, "by_run_id": by_run_id},
+            )
+        self._rt.audit.flush()
+        return out
+
+    def _invalidate(self, rows: list[dict[str, Any]]) -> None:
+        ids = [r["EventId"] for r in rows if r.get("EventId")]
+        if ids:
+            self._rt.store.update("Watermarks", {"EventId": ids}, {"Invalidated": True})
+        for r in rows:
+            if not r.get("EventId"):  # rows written before EventId existed
+                self._rt.store.update(
+                    "Watermarks",
+                    {
+                        "EntityId": r["EntityId"],
+                        "EventTime": r["EventTime"],
+                        "Operation": r["Operation"],
+                    },
+                    {"Invalidated": True},
+                )
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def _cli(args: argparse.Namespace) -> int:
+    from fmd_runtime.cli import print_json, runtime_from
+
+    rt = runtime_from(args)
+    try:
+        if args.action == "show":
+            print_json(
+                [
+                    s.model_dump(mode="json")
+                    for s in rt.watermarks.states()
+                    if not args.entity or s.entity in args.entity
+                ]
+            )
+            return 0
+        if args.action == "reset":
+            if not args.entity or args.value is None or not args.reason:
+                print("fmd: error: reset needs --entity, --value and --reason")
+                return 2
+            print_json(
+                {
+                    "entity": args.entity[0],
+                    "value": rt.watermarks.reset(
+                        args.entity[0],
+                        args.value,
+                        args.reason,
+                        kind=args.kind,
+                        source_tz=args.source_tz,
+                    ),
+                }
+            )
+            return 0
+        report = rt.watermarks.migrate(
+            dry_run=not args.apply, source_tz=args.source_tz, entities=args.entity or None
+        )
+        print_json(report)
+        verb = "would change" if report.dry_run else "changed"
+        print(
+            f"{verb} {len(report.changes)}, refused {len(report.refused)}, "
+            f"already canonical {report.unchanged}"
+            + ("" if args.apply else " (dry run; --apply to write)")
+        )
+        for r in report.refused:
+            print(f"refused: entity {r.entity!r}: {r.error}")
+        return 0 if report.ok else 1
+    finally:
+        rt.close()
+
+
+def register(sub: Any) -> None:
+    """Add ``fmd watermarks {migrate,show,reset}`` to the CLI."""
+    from fmd_runtime.cli import add_lakehouse
+
+    p = sub.add_parser(
+        "watermarks", help="watermarks: migrate legacy values (dry run), show, reset"
+    )
+    p.add_argument("action", choices=["migrate", "show", "reset"])
+    p.add_argument("--entity", action="append", help="entity id (repeatable; reset takes one)")
+    p.add_argument(
+        "--apply", action="store_true", help="migrate: write the changes (default: dry run)"
+    )
+    p.add_argument(
+        "--source-tz", default=None, help="IANA zone of naive legacy datetimes (default UTC)"
+    )
+    p.add_argument("--value", default=None, help="reset: the new value")
+    p.add_argument("--kind", default=None, help="reset: the kind (default: the stored one)")
+    p.add_argument("--reason", default=None, help="reset: why (required)")
+    add_lakehouse(p)
+    p.set_defaults(func=_cli)
+
+
+# -- demo ------------------------------------------------------------------------------------
+def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Demo: one incremental load of bronze.account with begin/commit, then a re-run skip."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from fmd_runtime.demo import DEMO_TABLES
+    from fmd_runtime.engine import arrow_schema
+
+    entity, ref = "crm.account", rt.table("bronze.account")
+    seed = high_from(rt.engine.read(ref, columns=["LastSyncTime"]), "LastSyncTime", "datetime")
+    w = rt.watermarks.begin(entity, kind="datetime", table=ref.name, layer="bronze", initial=seed)
+    say(f"watermarks: window for {entity}: WHERE {w.predicate('LastSyncTime')}")
+    first = int(pc.max(rt.engine.read(ref, columns=["AccountId"]).column("AccountId")).as_py()) + 1
+    when = to_native(w.low, "datetime") + timedelta(days=1) if w.low else utcnow()
+    ids = list(range(first, first + 10))
+    source = pa.table(
+        {
+            "AccountId": ids,
+            "Name": [f"Account {i}" for i in ids],
+            "Country": ["NL"] * 10,
+            "IsDeleted": [False] * 10,
+            "IsPurged": [False] * 10,
+            "LastSyncTime": [when] * 10,
+        },
+        schema=arrow_schema(DEMO_TABLES["bronze.account"]),
+    )
+    copied = (
+        source
+        if w.low is None
+        else source.filter(
+            pc.greater(
+                source["LastSyncTime"],
+                pa.scalar(to_native(w.low, "datetime"), source["LastSyncTime"].type),
+            )
+        )
+    )
+    high = high_from(copied, "LastSyncTime", "datetime")
+    res = rt.runs.write(entity, ref.name, copied, layer="bronze", watermark=high)
+    rt.watermarks.commit(w, high, table_version=res.version)
+    say(
+        f"watermarks: loaded {res.rows_written} rows into {ref.name} version {res.version} "
+        f"(txn {res.txn_app_id} #{res.txn_version}); watermark now {rt.watermarks.current(entity)}"
+    )
+    if rt.runs.should_skip(entity, "bronze"):
+        say(f"watermarks: re-run of {entity} in this run skipped (audited SkippedAlreadyProcessed)")
+
+
+__all__ = [
+    "EXPECTED",
+    "KINDS",
+    "STATE_OPERATIONS",
+    "MigrationChange",
+    "MigrationRefusal",
+    "MigrationReport",
+    "WatermarkKind",
+    "WatermarkState",
+    "Watermarks",
+    "Window",
+    "check_kind",
+    "demo_step",
+    "high_from",
+    "is_canonical",
+    "parse_watermark",
+    "register",
+    "render_literal",
+    "to_native",
+]
