@@ -1,0 +1,397 @@
+"""Maintenance on real Delta tables (delta-rs in temporary lakehouses).
+
+The acceptance scenario needs a checkpoint that is 10 days old with later overwrites, and a VACUUM
+with a 168-hour retention. Nobody waits 10 days in a test, so `age_commits` moves the table's
+history back in time: it rewrites each commit of the ``_delta_log`` with its timestamps (commit
+time, the ``deletionTimestamp`` of every ``remove`` action, the ``modificationTime`` of every
+``add``) shifted into the past, and the checkpoint's rows (CreatedDate, VersionTimestamp,
+RetentionDate) shifted the same way. Delta's VACUUM decides what to delete only from those
+deletion timestamps compared with "now minus the retention", so an aged table is, for VACUUM and
+RESTORE, exactly the table as it would be 10 days later. The engine, the files, the VACUUM and the
+RESTORE are all real; nothing is mocked.
+
+What the scenario proves: with the same table, the same 168-hour retention and the same clock, a
+raw VACUUM deletes files the checkpoint's pinned version needs (it becomes unrestorable), and the
+library's VACUUM deletes the files nobody needs but keeps the checkpoint's, after which a RESTORE
+to the pinned version gives back the pinned version's rows, row for row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import fmd_runtime as fmd
+from fmd_runtime import cli
+from fmd_runtime.engine import Column
+from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.errors import EngineError, RetentionError
+from fmd_runtime.maintenance import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
+from fmd_runtime.tables import TableRef
+
+DAY_MS = 86_400_000
+COLUMNS = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string"), Column(name="IsDeleted", type="boolean")]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class NoKeepVersionsEngine(DeltaRsEngine):
+    """The real delta-rs engine with ``keep_versions`` switched off, as on Spark."""
+
+    supports_keep_versions = False
+
+    def vacuum(self, table: TableRef, *, retention_hours: int, dry_run: bool = True, keep_versions: Any = (), enforce_retention: bool = True) -> Any:
+        if keep_versions:
+            raise EngineError("vacuum: keep_versions is not supported", table=table.name)
+        return super().vacuum(table, retention_hours=retention_hours, dry_run=dry_run, enforce_retention=enforce_retention)
+
+
+class FailingVacuumEngine(DeltaRsEngine):
+    """The real delta-rs engine whose real (not dry-run) VACUUM fails for the named tables."""
+
+    def __init__(self, root: Path, failing: set[str]) -> None:
+        super().__init__(root)
+        self.failing = failing
+
+    def vacuum(self, table: TableRef, *, retention_hours: int, dry_run: bool = True, keep_versions: Any = (), enforce_retention: bool = True) -> Any:
+        if not dry_run and table.name in self.failing:
+            raise EngineError("vacuum failed: injected storage fault", table=table.name, hint="retry later")
+        return super().vacuum(table, retention_hours=retention_hours, dry_run=dry_run, keep_versions=keep_versions, enforce_retention=enforce_retention)
+
+
+def age_commits(table_path: str, days_by_version: dict[int, float]) -> None:
+    """Shift the timestamps of the given commits ``days`` into the past (see the module docstring)."""
+    for version, days in days_by_version.items():
+        shift = int(days * DAY_MS)
+        log = Path(table_path) / "_delta_log" / f"{version:020d}.json"
+        actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        for action in actions:
+            if "commitInfo" in action and action["commitInfo"].get("timestamp"):
+                action["commitInfo"]["timestamp"] -= shift
+            if "remove" in action and action["remove"].get("deletionTimestamp"):
+                action["remove"]["deletionTimestamp"] -= shift
+            if "add" in action and action["add"].get("modificationTime"):
+                action["add"]["modificationTime"] -= shift
+        log.write_text("".join(json.dumps(a) + "\n" for a in actions))
+        stamp = log.stat().st_mtime - shift / 1000
+        os.utime(log, (stamp, stamp))
+
+
+def age_checkpoint(rt: fmd.Runtime, checkpoint_id: str, days: float, *, retention_days: int) -> None:
+    """Move a checkpoint's dates ``days`` back (its retention date follows its creation date)."""
+    row = rt.store.read("CheckpointHistory", {"CheckpointId": checkpoint_id})[0]
+    created = row["CreatedDate"] - timedelta(days=days)
+    rt.store.update("CheckpointHistory", {"CheckpointId": checkpoint_id}, {"CreatedDate": created, "RetentionDate": (created + timedelta(days=retention_days)).date()})
+    for t in rt.store.read("CheckpointTables", {"CheckpointId": checkpoint_id}):
+        where = {"CheckpointId": checkpoint_id, "TableName": t["TableName"]}
+        rt.store.update("CheckpointTables", where, {"VersionTimestamp": t["VersionTimestamp"] - timedelta(days=days)})
+
+
+def rows(n0: int, n: int) -> pa.Table:
+    return pa.table({"Id": pa.array(range(n0, n0 + n), pa.int64()), "Name": [f"n{i}" for i in range(n0, n0 + n)], "IsDeleted": [False] * n})
+
+
+def build_scenario(rt: fmd.Runtime, name: str = "bronze.account") -> tuple[TableRef, int, str]:
+    """A table with a Manual checkpoint pinned 10 days ago, then overwrites 9 and 8 days ago and today.
+
+    Returns the table, the pinned version and the checkpoint id.
+    """
+    t = rt.table(name)
+    rt.engine.create(t, COLUMNS)
+    rt.configure_table(name, primary_key=["Id"], deleted_flag="IsDeleted", zorder_columns=["Id"])
+    pinned = rt.engine.write(t, rows(1, 50))  # v1: the state the checkpoint keeps
+    cp = rt.checkpoints.create([name], kind="Manual", name=f"cp_{t.table}_10_days_ago")
+    rt.engine.write(t, rows(100, 30), mode="overwrite")  # v2, 9 days ago: removes v1's file
+    rt.engine.update(t, {"Id": [100, 101]}, {"IsDeleted": True})  # v3, 8 days ago: removes v2's file
+    rt.engine.write(t, rows(200, 5))  # v4, today
+    age_commits(rt.engine.path(t), {0: 10, 1: 10, 2: 9, 3: 8})
+    age_checkpoint(rt, cp.checkpoint_id, 10, retention_days=30)
+    return t, pinned, cp.checkpoint_id
+
+
+def sorted_rows(table: Any) -> list[dict[str, Any]]:
+    return sorted(table.to_pylist(), key=lambda r: r["Id"])
+
+
+def files_state(root: Path, *, skip: tuple[str, ...] = ("SyncAuditLog",)) -> dict[str, tuple[int, int]]:
+    out = {}
+    for p in sorted((root / "Tables").rglob("*")):
+        if p.is_file() and not any(s in p.parts for s in skip):
+            out[str(p.relative_to(root))] = (p.stat().st_size, p.stat().st_mtime_ns)
+    return out
+
+
+def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
+    rt.audit.flush()
+    return rt.store.read("SyncAuditLog", {"RunId": rt.context.run_id, "Operation": operation})
+
+
+# --------------------------------------------------------------------------- the acceptance scenario
+
+
+def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuum_breaks_it(rt: fmd.Runtime, lakehouse: Path, tmp_path: Path) -> None:
+    t, pinned, _ = build_scenario(rt)
+    expected = sorted_rows(rt.engine.read(t, pinned))
+    raw_copy = tmp_path / "raw"
+    shutil.copytree(lakehouse, raw_copy)
+
+    # Without the library: the same VACUUM, 168 hours, on an identical copy.
+    raw = DeltaRsEngine(raw_copy)
+    removed = raw.vacuum(t, retention_hours=168, dry_run=False)
+    assert removed.files, "the raw VACUUM must have something to delete for this scenario to mean anything"
+    assert raw.missing_files(t, pinned), "the raw VACUUM deleted files the checkpoint's version needs"
+    with pytest.raises(EngineError):
+        raw.restore(t, pinned)
+        raw.read(t)
+
+    # Through the library.
+    plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
+    tp = plan.table(t.name)
+    assert tp.vacuum == "run" and tp.retention_hours == 168
+    assert tp.protection == "keep_versions" and tp.keep_versions == (pinned,)
+    assert tp.protected_files >= 1  # the unprotected VACUUM would have deleted the checkpoint's files
+    result = rt.maintenance.run(plan, dry_run=False)
+    assert result.status == "Succeeded", result.to_text()
+    run = result.tables[0]
+    assert run.files_removed >= 1 and run.bytes_reclaimed > 0  # storage was reclaimed ...
+    assert set(run.vacuum_files).isdisjoint(f.path for f in rt.engine.files(t, pinned))
+    assert rt.engine.missing_files(t, pinned) == []  # ... but not from the checkpoint
+
+    rt.engine.restore(t, pinned)
+    assert sorted_rows(rt.engine.read(t)) == expected  # restorable, row for row
+    vacuums = audit(rt, "Vacuum")
+    assert [v["Status"] for v in vacuums] == ["Succeeded"]
+    details = json.loads(vacuums[0]["Details"])
+    assert details["keep_versions"] == [pinned] and details["files_removed"] == run.files_removed
+    assert audit(rt, "Optimize") and audit(rt, "MaintenanceSummary")
+
+
+def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_and_lowers_it_later(lakehouse: Path) -> None:
+    rt = fmd.connect(engine=NoKeepVersionsEngine(lakehouse), run_id="no-keep", triggered_by="pytest")
+    t, pinned, cp_id = build_scenario(rt)
+    expected = sorted_rows(rt.engine.read(t, pinned))
+
+    plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
+    tp = plan.table(t.name)
+    assert tp.vacuum == "run" and tp.protection == "retention" and tp.keep_versions == ()
+    assert tp.retention_hours is not None and tp.retention_hours >= 31 * 24  # 10 days old + 20 to go + margin
+    raise_del = [c for c in tp.property_changes if c.property == DELETED_FILE_RETENTION]
+    assert raise_del and raise_del[0].direction == "raise"
+    result = rt.maintenance.run(plan, dry_run=False)
+    assert result.status == "Succeeded", result.to_text()
+    props = rt.engine.properties(t)
+    assert props[DELETED_FILE_RETENTION] == raise_del[0].new
+    assert props[BASELINE_PREFIX + DELETED_FILE_RETENTION] == "default"
+    assert rt.engine.missing_files(t, pinned) == []
+    rt.engine.restore(t, pinned)
+    assert sorted_rows(rt.engine.read(t)) == expected
+
+    # The checkpoint expires: the next plan lowers the retention back to the operator's value.
+    rt.store.update("CheckpointHistory", {"CheckpointId": cp_id}, {"IsActive": False})
+    later = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
+    lower = [c for c in later.property_changes if c.property == DELETED_FILE_RETENTION]
+    assert lower and lower[0].direction == "lower" and lower[0].new == "interval 7 days"
+    assert later.retention_hours == 168
+    rt.maintenance.run(rt.maintenance.plan(t.name, include_metadata_tables=False), dry_run=False)
+    assert rt.engine.properties(t)[DELETED_FILE_RETENTION] == "interval 7 days"
+    rt.close()
+
+
+# --------------------------------------------------------------------------- refusals and dry runs
+
+
+def test_a_24_hour_retention_is_refused_with_a_clear_message(rt: fmd.Runtime) -> None:
+    t = rt.table("bronze.account")
+    rt.engine.create(t, COLUMNS)
+    rt.engine.write(t, rows(1, 5))
+    with pytest.raises(RetentionError) as info:
+        rt.maintenance.plan(t.name, min_retention_hours=24)
+    assert "24 hours is below the safety floor of 168 hours" in str(info.value)
+    assert "What to do" in str(info.value)
+
+    rt.configure_table(t.name, vacuum_retention_hours=24)
+    tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
+    assert tp.vacuum == "refused" and "24 hours (VacuumRetentionHours) is below the safety floor" in (tp.error or "")
+    result = rt.maintenance.run(rt.maintenance.plan(t.name, include_metadata_tables=False), dry_run=False)
+    assert result.tables[0].status == "Refused" and result.files_removed == 0
+
+    with pytest.raises(RetentionError, match="below the safety floor"):
+        rt.maintenance.set_retention(t.name, deleted_file_days=1)
+    with pytest.raises(RetentionError, match="needs a reason"):
+        rt.maintenance.plan(t.name, allow_below_floor=True)
+    refusals = [r for r in audit(rt, "MaintenancePlan") if r["Status"] == "Refused"]
+    assert refusals and any("24 hours" in (r["ErrorSummary"] or "") for r in refusals)
+    assert [r["Status"] for r in audit(rt, "RetentionChange")] == ["Refused"]
+
+
+def test_below_the_tables_own_deleted_file_retention_is_refused(rt: fmd.Runtime) -> None:
+    t = rt.table("bronze.account")
+    rt.engine.create(t, COLUMNS, properties={DELETED_FILE_RETENTION: "interval 30 days"})
+    rt.engine.write(t, rows(1, 5))
+    tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
+    assert tp.vacuum == "refused"
+    assert "below the table's delta.deletedFileRetentionDuration of 720 hours" in (tp.error or "")
+    rt.configure_table(t.name, vacuum_retention_hours=720)
+    assert rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name).vacuum == "run"
+
+
+def test_dry_run_changes_no_file(rt: fmd.Runtime, lakehouse: Path) -> None:
+    t, pinned, _ = build_scenario(rt)
+    other = rt.table("bronze.contact")
+    rt.engine.create(other, COLUMNS)
+    for i in range(4):
+        rt.engine.write(other, rows(i * 10, 10))
+    before_files = files_state(lakehouse)
+    before_versions = {n: rt.engine.version(rt.table(n)) for n in ("bronze.account", "bronze.contact")}
+
+    plan = rt.maintenance.plan()
+    result = rt.maintenance.run(plan)  # dry run is the default
+    assert result.dry_run and result.status == "Succeeded"
+    account = next(r for r in result.tables if r.table == "bronze.account")
+    assert account.files_removed >= 1 and account.vacuum_files  # it says what it would delete ...
+    contact = next(r for r in result.tables if r.table == "bronze.contact")
+    assert "OPTIMIZE would rewrite 4 file(s)" in (contact.optimize_note or "")
+    assert files_state(lakehouse) == before_files  # ... and deletes / rewrites nothing
+    assert {n: rt.engine.version(rt.table(n)) for n in before_versions} == before_versions
+    assert all(r["DryRun"] for r in audit(rt, "Vacuum") + audit(rt, "Optimize"))
+
+
+# --------------------------------------------------------------------------- degradation, alerts
+
+
+def _tables(rt: fmd.Runtime, names: list[str]) -> None:
+    for name in names:
+        t = rt.table(name)
+        rt.engine.create(t, COLUMNS)
+        rt.engine.write(t, rows(1, 10))
+        rt.engine.write(t, rows(11, 10))
+        rt.configure_table(name, primary_key=["Id"])
+
+
+def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(lakehouse: Path) -> None:
+    rt = fmd.connect(engine=FailingVacuumEngine(lakehouse, {"bronze.contact"}), run_id="faulty", triggered_by="pytest")
+    names = ["bronze.account", "bronze.contact", "bronze.donation"]
+    _tables(rt, names)
+    result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
+    assert result.status == "PartiallyFailed"
+    assert result.tables_failed == 1 and list(result.failures) == ["bronze.contact"]
+    assert "injected storage fault" in result.failures["bronze.contact"]
+    for name in ("bronze.account", "bronze.donation"):
+        run = next(r for r in result.tables if r.table == name)
+        assert run.status == "Succeeded" and run.optimize_files_removed == 2 and run.optimize_files_added == 1
+        assert len(rt.engine.files(rt.table(name))) == 1  # compacted
+    assert "bronze.contact: Failed" in result.to_text()
+    failed = [r for r in audit(rt, "Vacuum") if r["Status"] == "Failed"]
+    assert [r["TableName"] for r in failed] == ["contact"]
+    assert not audit(rt, "Alert")  # one failure is reported, not alerted
+    rt.close()
+
+
+def test_more_than_three_failures_alert(lakehouse: Path) -> None:
+    names = [f"bronze.t{i}" for i in range(5)]
+    rt = fmd.connect(engine=FailingVacuumEngine(lakehouse, set(names[:4])), run_id="faulty4", triggered_by="pytest")
+    _tables(rt, names)
+    result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False, expected_duration_minutes=0)
+    assert result.tables_failed == 4 and result.tables_succeeded == 1
+    titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
+    assert "Maintenance: 4 tables failed" in titles
+    assert any(t.startswith("Maintenance took") for t in titles)  # longer than expected (0 minutes)
+    assert result.alerts and len(result.alerts) == 2
+    rt.close()
+
+
+# --------------------------------------------------------------------------- retention properties
+
+
+def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raised(rt: fmd.Runtime) -> None:
+    t = rt.table("bronze.account")
+    rt.engine.create(t, COLUMNS, properties={LOG_RETENTION: "interval 7 days"})
+    rt.engine.write(t, rows(1, 5))
+    rt.checkpoints.create([t.name], kind="Manual", name="manual_keep_30_days")
+    tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
+    assert [r.checkpoint for r in tp.at_risk] == ["manual_keep_30_days"]
+    assert tp.at_risk[0].recommended_log_retention == "interval 32 days"  # 30 days + today + margin
+    change = next(c for c in tp.property_changes if c.property == LOG_RETENTION)
+    assert change.direction == "raise" and change.new == "interval 32 days"
+    rt.maintenance.run(rt.maintenance.plan(t.name, include_metadata_tables=False), dry_run=False)
+    props = rt.engine.properties(t)
+    assert props[LOG_RETENTION] == "interval 32 days"
+    assert props[BASELINE_PREFIX + LOG_RETENTION] == "interval 7 days"
+    assert not rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name).at_risk
+
+
+def test_set_retention_is_a_dry_run_by_default_and_never_goes_below_what_checkpoints_need(rt: fmd.Runtime) -> None:
+    t, _, _ = build_scenario(rt)
+    preview = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=14)
+    assert preview.dry_run and preview.changes == {LOG_RETENTION: "interval 60 days", DELETED_FILE_RETENTION: "interval 14 days"}
+    assert DELETED_FILE_RETENTION not in rt.engine.properties(t)
+    with pytest.raises(RetentionError, match="active checkpoints need") as info:
+        rt.maintenance.set_retention(t.name, log_days=20, dry_run=False)
+    assert "cp_account_10_days_ago" in str(info.value)
+    done = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=31 + 1, dry_run=False)
+    assert not done.dry_run
+    assert rt.engine.properties(t)[LOG_RETENTION] == "interval 60 days"
+    with pytest.raises(RetentionError, match="needs a reason"):
+        rt.maintenance.set_retention(t.name, deleted_file_days=1, override_floor=True)
+
+
+def test_metadata_tables_keep_720_hours_and_z_order_by_their_query_columns(rt: fmd.Runtime) -> None:
+    plan = rt.maintenance.plan(include_metadata_tables=True)
+    audit_plan = plan.table(f"{rt.config.metadata_schema}.SyncAuditLog")
+    assert audit_plan.kind == "metadata" and audit_plan.retention_hours == 720
+    assert audit_plan.zorder_by == ("RunId", "TableName")
+    assert plan.table(f"{rt.config.metadata_schema}.CheckpointHistory").zorder_by == ("CheckpointName",)
+    assert "metadata tables keep at least this" in plan.to_text()
+    higher = rt.maintenance.plan(include_metadata_tables=True, min_retention_hours=1000)
+    assert higher.table(f"{rt.config.metadata_schema}.PipelineConfig").retention_hours == 1000
+
+
+def test_pre_maintenance_checkpoint_and_refresh_of_a_stale_plan(rt: fmd.Runtime) -> None:
+    _tables(rt, ["bronze.account"])
+    plan = rt.maintenance.plan(include_metadata_tables=False)
+    stale = plan.model_copy(update={"created_at": plan.created_at - timedelta(hours=3)})
+    result = rt.maintenance.run(stale, dry_run=False, pre_checkpoint=True)
+    assert result.status == "Succeeded"
+    pre = rt.checkpoints.list(kind="PreMaintenance")
+    assert [c.checkpoint_name for c in pre] == [result.pre_maintenance_checkpoint]
+    assert len(audit(rt, "MaintenancePlan")) == 2  # the stale plan was made again before running
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_dry_run_execute_and_refusal(lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rt = fmd.connect(lakehouse=lakehouse)
+    _tables(rt, ["bronze.account"])
+    rt.close()
+    base = ["maintenance", "--lakehouse", str(lakehouse), "--tables", "bronze.account"]
+    assert cli.main(base) == 0
+    out = capsys.readouterr().out
+    assert "Maintenance plan" in out and "DRY RUN" in out
+    assert cli.main([*base, "--execute", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["result"]["dry_run"] is False and data["result"]["tables"][0]["optimize_files_removed"] == 2
+    assert cli.main([*base, "--min-retention-hours", "24"]) == 2
+    assert "below the safety floor of 168 hours" in capsys.readouterr().err
+
+
+def test_deleted_files_are_checked_against_the_keep_set_after_vacuum(rt: fmd.Runtime) -> None:
+    """The post-VACUUM check sees a deletion a plan did not foresee (the plan claimed no protection)."""
+    t, pinned, _ = build_scenario(rt)
+    plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
+    tp = plan.table(t.name)
+    unprotected = tp.model_copy(update={"keep_versions": ()})
+    unprotected._keep = tp._keep
+    result = rt.maintenance.run(plan.model_copy(update={"tables": (unprotected,)}), dry_run=False)
+    assert result.status == "Failed" and "an active checkpoint needs" in result.failures[t.name]
+    titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
+    assert any("checkpoint file(s) of bronze.account" in x for x in titles)
+    assert datetime.now(timezone.utc) - plan.created_at < timedelta(minutes=5)
