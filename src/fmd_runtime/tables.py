@@ -41,7 +41,7 @@ def validate_identifier(name: str, *, what: str = "identifier", table: str | Non
         >>> validate_identifier("IsDeleted", what="column")
         'IsDeleted'
     """
-    if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > _MAX_IDENTIFIER:
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name) or len(name) > _MAX_IDENTIFIER:
         shown = repr(name)[:80]
         raise InvalidIdentifierError(
             f"{what} {shown} is not a plain identifier",

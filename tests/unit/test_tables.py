@@ -62,6 +62,8 @@ def test_quote_identifier_refuses_backticks() -> None:
         quote_identifier("a`b")
     with pytest.raises(InvalidIdentifierError):
         validate_identifier("x" * 200)
+    with pytest.raises(InvalidIdentifierError):
+        quote_identifier("abc\n")  # `$` would match before a trailing newline
 
 
 def test_parse_tables_dedupes_case_insensitively_and_keeps_order() -> None:

@@ -350,6 +350,10 @@ class DeltaEngine(Protocol):
     ) -> Any:
         """Run a read-only query; ``{alias}`` names a source, ``:name`` a parameter.
 
+        A list/tuple parameter is an IN list: write ``col IN :ids`` (each value bound
+        separately). Paths in `DataFile` / `VacuumResult` are relative to the table folder and
+        URL-decoded on both engines.
+
         Returns a pyarrow Table (small results: aggregates, metadata rows).
         """
         ...

@@ -713,7 +713,7 @@ class DeltaRsEngine:
     def set_properties(self, table: TableRef, properties: Mapping[str, str]) -> None:
         """Set table properties (one metadata commit)."""
         for key in properties:
-            if not re.match(r"^[A-Za-z0-9_.\-]+$", key):
+            if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key):
                 raise ConfigError(f"table property key {key!r} is not valid", table=table.name)
         dt = self._dt(table)
         with self._translate(table, "set properties"), self._lock(table):
