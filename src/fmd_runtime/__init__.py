@@ -29,6 +29,7 @@ from fmd_runtime.errors import (
     TableNotFoundError,
     WatermarkError,
 )
+from fmd_runtime.guards import guard
 from fmd_runtime.runtime import RunContext, Runtime, connect
 from fmd_runtime.tables import TableRef
 
@@ -60,4 +61,5 @@ __all__ = [
     "WatermarkError",
     "__version__",
     "connect",
+    "guard",
 ]

@@ -1,8 +1,18 @@
 """The audit envelope: every event carries the run context, the entity and an error summary.
 
 Events are buffered and written to ``SyncAuditLog`` in one commit per flush (a Delta commit costs
-seconds on Spark): at the end of the outermost activity, on `Audit.flush`, when the buffer is
-full, and at interpreter exit. A failure to write audit rows never hides the original error.
+seconds on Spark): when the outermost activity ends (no activity open in any thread), on
+`Audit.flush`, when the buffer holds ``config.audit_buffer_rows`` events, when the oldest buffered
+event is older than `Audit.max_age_seconds`, and at interpreter exit. A failure to write audit
+rows never hides the caller's own error: it is logged and counted, and the rows stay buffered.
+
+The run context (RunId, ParentRunId, PipelineRunId, PipelineName, NotebookName, WorkspaceId,
+TriggeredBy) comes from ``connect(...)`` / the Fabric runtime context and is stamped on every
+event. Events raised inside an activity inherit what the activity knows (entity, table, layer,
+source, activity name, dry run) unless they say otherwise.
+
+Local runs can also mirror every event to a JSON-lines file: `Audit.add_jsonl_sink`, or the
+environment variable ``FMD_AUDIT_JSONL`` (``{run_id}`` in it is replaced by the run id).
 
 Example:
     >>> import tempfile, fmd_runtime as fmd
@@ -16,43 +26,90 @@ Example:
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
+import os
 import re
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fmd_runtime.store import to_json, utcnow
 
 if TYPE_CHECKING:
+    from fmd_runtime.retry import RetryEvent
     from fmd_runtime.runtime import Runtime
 
 log = logging.getLogger("fmd_runtime.audit")
 
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
+F = TypeVar("F", bound=Callable[..., Any])
 
+LIFECYCLE = ("Start", "End", "Fail", "Skip")
+JSONL_ENV = "FMD_AUDIT_JSONL"
+
+# -- redaction -----------------------------------------------------------------------------
+
+_KV_KEYS = (
+    r"password|passwd|pwd|secret|token|api[_-]?key|apikey|account[_-]?key|sharedaccesskey"
+    r"|access[_-]?key|subscription[_-]?key|client[_-]?secret|signature|sig|credentials?"
+)
+_VALUE = r"(\"[^\"]*\"|'[^']*'|[^;&\s,'\"}\]]+)"
 _SECRET_PATTERNS = [
-    # key=value pairs in connection strings, URLs (SAS `sig=`) and messages
-    re.compile(
-        r"(?i)\b((?:password|pwd|secret|token|api[_-]?key|apikey|accountkey|sharedaccesskey"
-        r"|client[_-]?secret|access[_-]?key|sig)\s*[=:]\s*)([^;&\s,'\"]+)"
-    ),
-    # bearer tokens
-    re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]+=*)"),
+    # Authorization headers: keep the scheme, drop the credential
+    re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]+\s+)?)" + _VALUE),
+    # key=value / key: value pairs in connection strings, SAS URLs (sig=), JSON and messages
+    re.compile(r"(?i)\b([\w-]*?(?:" + _KV_KEYS + r")[\"']?\s*[=:]\s*)" + _VALUE),
+    # bearer tokens in prose
+    re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]{12,}=*)"),
     # credentials embedded in URLs: scheme://user:pass@host
     re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(?=@)"),
 ]
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_BASE64_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{80,}={0,2}")  # storage account keys
+
+
+def _mask_key(m: re.Match[str]) -> str:
+    text = m.group(0)
+    mixed = any(c.isdigit() for c in text) and any(c.isupper() for c in text) and any(c.islower() for c in text)
+    # random base64 mixes cases and digits; long words and paths rarely do
+    return "***" if text.endswith("=") or (mixed and text.count("/") < 3) else text
+
+
+def _mask(m: re.Match[str]) -> str:
+    value = m.group(2)
+    if value[:1] in "\"'" and len(value) >= 2:
+        return m.group(1) + value[0] + "***" + value[0]
+    return m.group(1) + "***"
+
+
+def _scrub(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(_mask, text)
+    text = _JWT.sub("***", text)
+    return _BASE64_KEY.sub(_mask_key, text)
 
 
 def redact(text: str | None, *, max_length: int = 1000) -> str | None:
-    """Remove secrets (passwords, keys, SAS signatures, tokens, URL credentials) and fold to one line.
+    """Remove secrets (passwords, keys, SAS signatures, tokens, URL credentials); fold to one line.
+
+    Covers ``Password=``/``pwd=``/``AccountKey=``/``SharedAccessKey=`` pairs in connection
+    strings, ``sig=`` in SAS URLs, ``"password": "..."`` in JSON, Authorization headers, bearer
+    tokens, JWTs, long base64 keys and ``scheme://user:pass@host``.
+
+    Args:
+        text: the text (an error message, a detail).
+        max_length: longest result kept.
+
+    Returns:
+        The text on one line with secret values replaced by ``***`` (None stays None).
 
     Example:
         >>> redact("login failed: Server=x;User Id=u;Password=hunter2;")
@@ -60,14 +117,31 @@ def redact(text: str | None, *, max_length: int = 1000) -> str | None:
     """
     if text is None:
         return None
-    out = " ".join(str(text).split())
-    for pattern in _SECRET_PATTERNS:
-        out = pattern.sub(lambda m: m.group(1) + "***", out)
-    return out[:max_length]
+    return _scrub(" ".join(str(text).split()))[:max_length]
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's message, never raising (pyspark's ``__str__`` needs a live JVM)."""
+    try:
+        return str(exc)
+    except Exception:
+        desc = getattr(exc, "desc", None)
+        return str(desc) if desc else " ".join(str(a) for a in getattr(exc, "args", ()))
+
+
+# -- the envelope --------------------------------------------------------------------------
 
 
 class AuditEnvelope(BaseModel):
-    """One ``SyncAuditLog`` row. Field names are the table's PascalCase columns."""
+    """One ``SyncAuditLog`` row. Field names are the table's PascalCase columns.
+
+    Run context: EventId, EventTime (UTC), RunId, ParentRunId, PipelineRunId, PipelineName,
+    NotebookName, WorkspaceId, TriggeredBy. What happened: Operation (Start, End, Fail, Skip,
+    Summary, Alert, or a capability's name such as CheckpointCreated), Status, Severity, DryRun.
+    To what: Layer, EntityId, SchemaName, TableName, SourceName, ConnectionType, ActivityName.
+    Measures: RowsRead, RowsWritten, DurationMs. Failure: ErrorType, ErrorSummary (one line,
+    redacted). Details: a JSON object.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,14 +173,38 @@ class AuditEnvelope(BaseModel):
     Details: dict[str, Any] = Field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
-        """The row as written (Details serialized to JSON)."""
+        """The row as written (Details serialized to JSON, secrets scrubbed)."""
         row = self.model_dump()
-        row["Details"] = to_json(self.Details) if self.Details else None
+        row["Details"] = _scrub(to_json(self.Details)) if self.Details else None
         return row
+
+    @property
+    def entity_key(self) -> str | None:
+        """What the run-status view groups by: EntityId, else ``schema.table``."""
+        return entity_key(self.EntityId, self.SchemaName, self.TableName)
+
+
+def entity_key(entity: str | None, schema: str | None, table: str | None) -> str | None:
+    """EntityId, else ``SchemaName.TableName``, else None (the key `vw_RunStatus` groups by)."""
+    if entity:
+        return entity
+    if table:
+        return f"{schema}.{table}" if schema else table
+    return None
+
+
+# -- activities ----------------------------------------------------------------------------
 
 
 class Activity:
-    """What a block under `Audit.activity` reports: set counts and details before it ends."""
+    """What a block under `Audit.activity` reports: set counts, status and details before it ends.
+
+    Attributes:
+        name: the activity name.
+        rows_read / rows_written: counts written on the End event.
+        details: JSON-able details written on the End (or Fail) event; retries are counted here.
+        status: End status (``Succeeded``; set ``Warning`` or use `skip`).
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -114,16 +212,355 @@ class Activity:
         self.rows_written: int | None = None
         self.details: dict[str, Any] = {}
         self.status = "Succeeded"
+        self.started: float = time.perf_counter()
+
+    def skip(self, reason: str | None = None) -> None:
+        """End as Skip (Status Skipped) instead of End, e.g. already loaded in this run."""
+        self.status = "Skipped"
+        if reason:
+            self.details["skip_reason"] = reason
+
+    def note_retry(self, event: RetryEvent) -> None:
+        """Count a retry of work inside this activity (called by `fmd_runtime.retry`)."""
+        self.details["retries"] = int(self.details.get("retries", 0)) + 1
+        errors = self.details.setdefault("retry_errors", [])
+        if len(errors) < 10:
+            errors.append(event.error_type)
+
+
+_STACK = threading.local()
+
+
+def _stack() -> list[tuple[Activity, dict[str, Any]]]:
+    if not hasattr(_STACK, "items"):
+        _STACK.items = []
+    return _STACK.items
+
+
+def current_activity() -> Activity | None:
+    """The innermost activity open in this thread, or None.
+
+    Example:
+        >>> current_activity() is None
+        True
+    """
+    items = _stack()
+    return items[-1][0] if items else None
+
+
+class ActivityScope:
+    """`Audit.activity`'s result: a context manager yielding an `Activity`, and a decorator.
+
+    As a decorator each call of the function is one activity (Start, End/Fail); inside it,
+    `current_activity` gives the `Activity` to set counts on.
+    """
+
+    def __init__(
+        self, audit: Audit, name: str, fields: dict[str, Any], *, names_target: bool
+    ) -> None:
+        self._audit = audit
+        self._name = name
+        self._fields = fields
+        self._names_target = names_target
+        self._resolved: dict[str, Any] = fields
+        self._act: Activity | None = None
+
+    def __enter__(self) -> Activity:
+        fields = dict(self._fields)
+        items = _stack()
+        if items:  # nested: inherit what the enclosing activity knows
+            outer = items[-1][1]
+            if not self._names_target:
+                for k in ("EntityId", "SchemaName", "TableName"):
+                    fields[k] = outer.get(k)
+            for k in ("Layer", "SourceName", "ConnectionType", "DryRun"):
+                if fields.get(k) is None:
+                    fields[k] = outer.get(k)
+        self._resolved = fields
+        act = Activity(self._name)
+        self._act = act
+        self._audit._opened()
+        items.append((act, fields))
+        self._audit._safe_event("Start", "Started", fields)
+        act.started = time.perf_counter()
+        return act
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        act = self._act
+        assert act is not None
+        duration = int((time.perf_counter() - act.started) * 1000)
+        measures = {
+            "rows_read": act.rows_read,
+            "rows_written": act.rows_written,
+            "duration_ms": duration,
+        }
+        try:
+            if exc is not None:
+                self._audit._safe_event(
+                    "Fail",
+                    "Failed",
+                    self._resolved,
+                    error=exc,
+                    severity="HIGH",
+                    details=act.details,
+                    **measures,
+                )
+            elif act.status == "Skipped":
+                self._audit._safe_event(
+                    "Skip", "Skipped", self._resolved, details=act.details, **measures
+                )
+            else:
+                self._audit._safe_event(
+                    "End", act.status, self._resolved, details=act.details, **measures
+                )
+        finally:
+            items = _stack()
+            if items and items[-1][0] is act:
+                items.pop()
+            self._audit._closed()
+        return False
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            with ActivityScope(
+                self._audit, self._name, self._fields, names_target=self._names_target
+            ):
+                return fn(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+
+# -- summaries -----------------------------------------------------------------------------
+
+
+class EntityResult(BaseModel):
+    """The outcome of one entity of a fan-out (what `Audit.summarize` counts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str
+    status: Literal["Succeeded", "Failed", "Skipped", "Running", "Warning", "Info"]
+    activity: str | None = None
+    error_type: str | None = None
+    error_summary: str | None = None
+
+
+class RunSummary(BaseModel):
+    """Totals of a run (or one activity of it) and the first failed entities with their errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    name: str | None = None
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    running: int = 0
+    failed_entities: tuple[str, ...] = ()
+    top_failed: tuple[EntityResult, ...] = ()
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and nothing is still running."""
+        return self.failed == 0 and self.running == 0
+
+    @property
+    def status(self) -> str:
+        """Failed, Running or Succeeded (the Summary row's Status)."""
+        return "Failed" if self.failed else "Running" if self.running else "Succeeded"
+
+    def line(self) -> str:
+        """One line for logs and notebook output."""
+        head = f"{self.name or 'run'} {self.run_id}: {self.total} entities, {self.succeeded} succeeded, "
+        head += f"{self.failed} failed, {self.skipped} skipped"
+        if self.running:
+            head += f", {self.running} running"
+        if self.top_failed:
+            head += " — " + "; ".join(
+                f"{f.entity}: {f.error_type or 'Error'}" for f in self.top_failed
+            )
+        return head
+
+    def details(self) -> dict[str, Any]:
+        """The Summary row's Details."""
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "running": self.running,
+            "failed_entities": list(self.failed_entities[:200]),
+            "top_failed": [f.model_dump(exclude_none=True) for f in self.top_failed],
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+def derive_status(
+    *, failures: int, open_activities: int, skips: int, successes: int, warnings: int = 0
+) -> str:
+    """An entity's status from its events; the same rules as ``vw_RunStatus`` in sql/views.sql.
+
+    Failed if any event failed; Running if an activity started and has not ended; Skipped if it
+    was skipped and nothing succeeded; Succeeded if anything ended well; else Warning or Info.
+
+    Example:
+        >>> derive_status(failures=0, open_activities=0, skips=0, successes=2)
+        'Succeeded'
+    """
+    if failures:
+        return "Failed"
+    if open_activities > 0:
+        return "Running"
+    if skips and not successes:
+        return "Skipped"
+    if successes:
+        return "Succeeded"
+    return "Warning" if warnings else "Info"
+
+
+def _entities_from_events(
+    rows: Iterable[Mapping[str, Any]], name: str | None
+) -> list[EntityResult]:
+    """Group event rows by entity and derive each entity's status (rows in any order)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (r["EventTime"], r.get("EventId") or "")):
+        if r.get("Operation") in ("Summary", "Alert"):
+            continue
+        if name is not None and r.get("ActivityName") != name:
+            continue
+        key = entity_key(r.get("EntityId"), r.get("SchemaName"), r.get("TableName"))
+        if key is None:
+            continue
+        g = groups.setdefault(
+            key, {"f": 0, "starts": 0, "closes": 0, "skips": 0, "ok": 0, "warn": 0, "last": None}
+        )
+        op, status = r.get("Operation"), r.get("Status")
+        if status == "Failed":
+            g["f"] += 1
+            g["last"] = r
+        g["starts"] += op == "Start"
+        g["closes"] += op in ("End", "Fail", "Skip")
+        g["skips"] += op == "Skip" or status == "Skipped"
+        g["ok"] += op == "End" or (op not in LIFECYCLE and status == "Succeeded")
+        g["warn"] += status == "Warning"
+    out = []
+    for key, g in groups.items():
+        status = derive_status(
+            failures=g["f"],
+            open_activities=g["starts"] - g["closes"],
+            skips=g["skips"],
+            successes=g["ok"],
+            warnings=g["warn"],
+        )
+        last = g["last"] if status == "Failed" else None
+        out.append(
+            EntityResult(
+                entity=key,
+                status=status,  # type: ignore[arg-type]
+                activity=last.get("ActivityName") if last else None,
+                error_type=last.get("ErrorType") if last else None,
+                error_summary=last.get("ErrorSummary") if last else None,
+            )
+        )
+    # failed entities in the order they failed, the rest by name
+    order = {k: i for i, k in enumerate(k for k, g in groups.items() if g["last"] is not None)}
+    out.sort(key=lambda e: (order.get(e.entity, len(order)), e.entity))
+    return out
+
+
+def entity_results(results: Any) -> list[EntityResult]:
+    """Normalize explicit results to `EntityResult`s.
+
+    Args:
+        results: `Outcome`s (``rt.map_tables``), `EntityResult`s, or a mapping entity -> None /
+            True / "Succeeded" (succeeded), "Skipped", an exception, error text or False (failed).
+
+    Example:
+        >>> [r.status for r in entity_results({"a": None, "b": ValueError("x"), "c": "Skipped"})]
+        ['Succeeded', 'Failed', 'Skipped']
+    """
+    out: list[EntityResult] = []
+    items = results.items() if isinstance(results, Mapping) else ((None, r) for r in results)
+    for entity, r in items:
+        if isinstance(r, EntityResult):
+            out.append(r)
+            continue
+        if entity is None and hasattr(r, "item"):  # runtime.Outcome
+            value = getattr(r, "value", None)
+            entity, r = (
+                str(r.item),
+                (_Failure(r.error_type, r.error) if r.error is not None else value),
+            )
+        name = str(entity)
+        if isinstance(r, _Failure):
+            out.append(
+                EntityResult(
+                    entity=name,
+                    status="Failed",
+                    error_type=r.error_type,
+                    error_summary=redact(r.error),
+                )
+            )
+        elif isinstance(r, BaseException):
+            out.append(
+                EntityResult(
+                    entity=name,
+                    status="Failed",
+                    error_type=type(r).__name__,
+                    error_summary=redact(error_text(r)),
+                )
+            )
+        elif r is False or (isinstance(r, str) and r.lower() not in ("skipped", "succeeded", "ok")):
+            out.append(
+                EntityResult(
+                    entity=name,
+                    status="Failed",
+                    error_summary=redact(r) if isinstance(r, str) else None,
+                )
+            )
+        elif (isinstance(r, str) and r.lower() == "skipped") or getattr(
+            r, "skipped", False
+        ) is True:
+            out.append(EntityResult(entity=name, status="Skipped"))
+        else:
+            out.append(EntityResult(entity=name, status="Succeeded"))
+    return out
+
+
+class _Failure:
+    def __init__(self, error_type: str | None, error: str | None) -> None:
+        self.error_type, self.error = error_type, error
+
+
+# -- the capability ------------------------------------------------------------------------
 
 
 class Audit:
-    """The audit capability (``rt.audit``)."""
+    """The audit capability (``rt.audit``).
+
+    Attributes:
+        write_failures: flushes that failed (their rows stay buffered for the next flush).
+        max_age_seconds: flush when the oldest buffered event is this old (long jobs stay visible).
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._buffer = runtime.store.buffer("SyncAuditLog")
-        self._depth = threading.local()
+        self._open = 0
+        self._open_lock = threading.Lock()
+        self._oldest: float | None = None
+        self._sinks: list[Callable[[Mapping[str, Any]], None]] = []
+        self._sink_lock = threading.Lock()
+        self._marks: dict[str, dict[str, Any]] = {}
+        self._marks_lock = threading.Lock()
         self.write_failures = 0
+        self.max_age_seconds = 60.0
+        env_path = os.environ.get(JSONL_ENV)
+        if env_path:
+            self.add_jsonl_sink(env_path.replace("{run_id}", runtime.context.run_id))
         _register_exit_flush(self)
 
     # -- events ----------------------------------------------------------------------------
@@ -149,25 +586,99 @@ class Audit:
     ) -> AuditEnvelope:
         """Buffer one event stamped with the run context; return it.
 
+        Inside an activity (same thread) the event inherits the activity's entity/table (when it
+        names neither), layer, source, connection type, activity name and dry-run flag.
+
         Args:
             operation: Start, End, Fail, Skip, Summary, or a capability's operation name.
             status: Succeeded, Failed, Skipped, Warning, Info ...
             table: ``schema.table`` or `TableRef` (split into SchemaName / TableName).
+            entity: the metadata entity (EntityId or name).
             error: an exception or message; becomes ErrorType + a redacted one-line ErrorSummary.
-            details: JSON-able operation details (secrets must not be put here).
+            severity: CRITICAL, HIGH, MEDIUM, LOW or INFO.
+            dry_run: True for dry runs.
+            details: JSON-able operation details (secret-looking values are scrubbed anyway).
             flush: write now (one commit) instead of waiting for the next flush.
+
+        Returns:
+            The buffered `AuditEnvelope`.
+
+        Raises:
+            InvalidIdentifierError: ``table`` is not a valid table name.
+            StoreError: the row does not fit the table (a bug; never raised for write failures).
 
         Example:
             >>> # rt.audit.event("CheckpointCreated", table="bronze.account", details={"version": 4})
         """
-        ctx = self._rt.context
-        schema_name = table_name = None
+        fields: dict[str, Any] = {
+            "Layer": layer,
+            "EntityId": entity,
+            "SourceName": source,
+            "ConnectionType": connection_type,
+            "ActivityName": activity,
+            "DryRun": dry_run,
+        }
         if table is not None:
             ref = self._rt.table(table)
-            schema_name, table_name = ref.schema_name, ref.table
+            fields["SchemaName"], fields["TableName"] = ref.schema_name, ref.table
+        items = _stack()
+        if items:
+            inherited = items[-1][1]
+            if entity is None and table is None:
+                for k in ("EntityId", "SchemaName", "TableName"):
+                    fields[k] = inherited.get(k)
+            for k in ("Layer", "SourceName", "ConnectionType", "ActivityName", "DryRun"):
+                if fields.get(k) is None:
+                    fields[k] = inherited.get(k)
+        return self._emit(
+            operation,
+            status,
+            fields,
+            rows_read=rows_read,
+            rows_written=rows_written,
+            duration_ms=duration_ms,
+            error=error,
+            severity=severity,
+            details=details,
+            flush=flush,
+        )
+
+    def skip(
+        self,
+        *,
+        entity: str | None = None,
+        table: Any = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> AuditEnvelope:
+        """Record that an entity was skipped (Operation Skip, Status Skipped), e.g. already loaded.
+
+        Example:
+            >>> # rt.audit.skip(entity="account", reason="already loaded in this run")
+        """
+        details = dict(kwargs.pop("details", None) or {})
+        if reason:
+            details["skip_reason"] = reason
+        return self.event("Skip", "Skipped", entity=entity, table=table, details=details, **kwargs)
+
+    def _emit(
+        self,
+        operation: str,
+        status: str,
+        fields: Mapping[str, Any],
+        *,
+        rows_read: int | None = None,
+        rows_written: int | None = None,
+        duration_ms: int | None = None,
+        error: BaseException | str | None = None,
+        severity: Severity = "INFO",
+        details: Mapping[str, Any] | None = None,
+        flush: bool = False,
+    ) -> AuditEnvelope:
+        ctx = self._rt.context
         error_type = error_summary = None
         if isinstance(error, BaseException):
-            error_type, error_summary = type(error).__name__, redact(str(error))
+            error_type, error_summary = type(error).__name__, redact(error_text(error))
         elif error:
             error_summary = redact(str(error))
         env = AuditEnvelope(
@@ -179,43 +690,147 @@ class Audit:
             WorkspaceId=ctx.workspace_id,
             Operation=operation,
             Status=status,
-            Layer=layer,
-            EntityId=entity,
-            SchemaName=schema_name,
-            TableName=table_name,
-            SourceName=source,
-            ConnectionType=connection_type,
-            ActivityName=activity,
+            Layer=fields.get("Layer"),
+            EntityId=fields.get("EntityId"),
+            SchemaName=fields.get("SchemaName"),
+            TableName=fields.get("TableName"),
+            SourceName=fields.get("SourceName"),
+            ConnectionType=fields.get("ConnectionType"),
+            ActivityName=fields.get("ActivityName"),
             RowsRead=rows_read,
             RowsWritten=rows_written,
             DurationMs=duration_ms,
             ErrorType=error_type,
             ErrorSummary=error_summary,
             Severity=severity,
-            DryRun=dry_run,
+            DryRun=fields.get("DryRun"),
             TriggeredBy=ctx.triggered_by,
             Details=dict(details or {}),
         )
-        self._buffer.add(env.to_row(), flush_when_full=False)
-        if flush or len(self._buffer) >= self._buffer.max_rows:
+        row = env.to_row()
+        self._buffer.add(row, flush_when_full=False)
+        self._remember(row)
+        self._to_sinks(env)
+        now = time.monotonic()
+        if self._oldest is None:
+            self._oldest = now
+        if (
+            flush
+            or len(self._buffer) >= self._buffer.max_rows
+            or now - self._oldest >= self.max_age_seconds
+        ):
             self.flush()
         return env
 
-    def flush(self) -> int:
+    def _safe_event(
+        self, operation: str, status: str, fields: Mapping[str, Any], **kwargs: Any
+    ) -> None:
+        """Emit for an activity; a failure here must never replace the block's own error."""
+        try:
+            self._emit(operation, status, fields, **kwargs)
+        except Exception as exc:
+            self.write_failures += 1
+            log.warning(
+                "fmd audit: could not record %s event: %s", operation, redact(error_text(exc))
+            )
+
+    def _remember(self, row: Mapping[str, Any]) -> None:
+        # what summarize() needs of this run's entity events, before they reach the table
+        if entity_key(row["EntityId"], row["SchemaName"], row["TableName"]) is None:
+            return
+        keep = (
+            "EventId",
+            "EventTime",
+            "Operation",
+            "Status",
+            "EntityId",
+            "SchemaName",
+            "TableName",
+            "ActivityName",
+            "ErrorType",
+            "ErrorSummary",
+        )
+        with self._marks_lock:
+            if len(self._marks) < 200_000:
+                self._marks[row["EventId"]] = {k: row[k] for k in keep}
+
+    def flush(self, *, retry: bool = True) -> int:
         """Write buffered events in one commit; never raises (failures are logged and counted).
+
+        Transient write conflicts are retried under the ``metadata_write`` policy.
+
+        Args:
+            retry: retry transient failures (off at interpreter exit).
 
         Returns:
             Rows written (0 when nothing was buffered or the write failed; rows stay buffered).
         """
         try:
-            return self._buffer.flush()
+            if retry and len(self._buffer):
+                from fmd_runtime.retry import retryer
+
+                written = int(
+                    retryer("metadata_write", operation="audit flush")(self._buffer.flush)
+                )
+            else:
+                written = self._buffer.flush()
+            self._oldest = None
+            return written
         except Exception as exc:  # audit must never hide the caller's own error
             self.write_failures += 1
-            log.warning("fmd audit: could not write %d event(s): %s", len(self._buffer), redact(str(exc)))
+            log.warning(
+                "fmd audit: could not write %d event(s): %s",
+                len(self._buffer),
+                redact(error_text(exc)),
+            )
             return 0
 
+    @property
+    def pending(self) -> int:
+        """Events buffered and not yet written."""
+        return len(self._buffer)
+
+    # -- sinks -----------------------------------------------------------------------------
+    def add_sink(self, sink: Callable[[Mapping[str, Any]], None]) -> None:
+        """Also send every event (as a JSON-able dict) to ``sink``; sink errors are logged only."""
+        with self._sink_lock:
+            self._sinks.append(sink)
+
+    def add_jsonl_sink(self, path: str | Path) -> Path:
+        """Mirror every event to a JSON-lines file (one object per line, appended as it happens).
+
+        Args:
+            path: the file (parent folders are created).
+
+        Returns:
+            The file's path.
+
+        Example:
+            >>> # rt.audit.add_jsonl_sink("./audit.jsonl")   # or FMD_AUDIT_JSONL=./audit.jsonl
+        """
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = threading.Lock()
+
+        def write(record: Mapping[str, Any]) -> None:
+            line = _scrub(to_json(record)) + "\n"
+            with lock, target.open("a", encoding="utf-8") as fh:
+                fh.write(line)
+
+        self.add_sink(write)
+        return target
+
+    def _to_sinks(self, env: AuditEnvelope) -> None:
+        if not self._sinks:
+            return
+        record = env.model_dump(mode="json")
+        for sink in list(self._sinks):
+            try:
+                sink(record)
+            except Exception as exc:  # a local mirror must never break the job
+                log.warning("fmd audit: sink failed: %s", redact(error_text(exc)))
+
     # -- activities ------------------------------------------------------------------------
-    @contextmanager
     def activity(
         self,
         name: str,
@@ -226,52 +841,148 @@ class Audit:
         table: Any = None,
         connection_type: str | None = None,
         dry_run: bool | None = None,
-    ) -> Iterator[Activity]:
-        """Audit a block: Start, then End (duration, counts) or Fail (error, re-raised).
+    ) -> ActivityScope:
+        """Audit a block or a function: Start, then End (duration, counts) or Fail (re-raised).
 
-        The outermost activity flushes the buffer when it ends.
+        Fail carries ErrorType and a one-line redacted ErrorSummary; the original exception is
+        re-raised unchanged even if the audit write fails. When the outermost activity (none
+        open in any thread) ends, the buffer is flushed in one commit. Set ``act.skip(reason)``
+        to end as Skip.
+
+        Args:
+            name: the activity name (ActivityName).
+            layer, entity, source, table, connection_type, dry_run: what the block works on.
+
+        Returns:
+            An `ActivityScope`: ``with`` it (yields an `Activity`) or decorate a function with it.
+
+        Raises:
+            InvalidIdentifierError: ``table`` is not a valid table name.
 
         Example:
             >>> # with rt.audit.activity("LoadBronze", layer="bronze", entity="account") as act:
             >>> #     act.rows_written = write(...)
+            >>> # @rt.audit.activity("LoadSilver", layer="silver")
+            >>> # def load(): current_activity().rows_written = ...
         """
-        common = dict(
-            table=table, entity=entity, layer=layer, source=source, connection_type=connection_type, activity=name, dry_run=dry_run
+        fields: dict[str, Any] = {
+            "Layer": layer,
+            "EntityId": entity,
+            "SourceName": source,
+            "ConnectionType": connection_type,
+            "ActivityName": name,
+            "DryRun": dry_run,
+            "SchemaName": None,
+            "TableName": None,
+        }
+        if table is not None:
+            ref = self._rt.table(table)
+            fields["SchemaName"], fields["TableName"] = ref.schema_name, ref.table
+        return ActivityScope(
+            self, name, fields, names_target=entity is not None or table is not None
         )
-        act = Activity(name)
-        depth = getattr(self._depth, "n", 0)
-        self._depth.n = depth + 1
-        start = time.perf_counter()
-        self.event("Start", "Started", **common)
+
+    def _opened(self) -> None:
+        with self._open_lock:
+            self._open += 1
+
+    def _closed(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+            outermost = self._open <= 0
+        if outermost:
+            self.flush()
+
+    # -- summaries -------------------------------------------------------------------------
+    def summarize(
+        self,
+        results: Any = None,
+        *,
+        name: str | None = None,
+        top_n: int = 5,
+        flush: bool = True,
+    ) -> RunSummary:
+        """Write one Summary row for a fan-out and return it as a `RunSummary`; never raises.
+
+        Without ``results`` the entities are derived from this run's events (buffered ones and
+        those already in ``SyncAuditLog``), with the same rules as ``vw_RunStatus``.
+
+        Args:
+            results: explicit outcomes: `Outcome`s from ``rt.map_tables``, `EntityResult`s, or a
+                mapping entity -> None / exception / error text / "Skipped".
+            name: the activity summarized (only its events count; also the row's ActivityName).
+            top_n: how many failed entities to list with their error summaries.
+            flush: write the Summary row (and everything buffered) now.
+
+        Returns:
+            The `RunSummary` (``failed_entities`` lists every failed entity, ``top_failed`` the
+            first ``top_n`` with errors).
+
+        Example:
+            >>> # outcomes = rt.map_tables(load, entities); s = rt.audit.summarize(outcomes, name="Load")
+            >>> # print(s.line())
+        """
+        run_id = self._rt.context.run_id
         try:
-            yield act
-        except BaseException as exc:
-            self.event(
-                "Fail",
-                "Failed",
-                **common,
-                rows_read=act.rows_read,
-                rows_written=act.rows_written,
-                duration_ms=int((time.perf_counter() - start) * 1000),
-                error=exc,
-                severity="HIGH",
-                details=act.details,
+            if results is not None:
+                entities = entity_results(results)
+            else:
+                entities = _entities_from_events(self._run_events(), name)
+            failed = [e for e in entities if e.status == "Failed"]
+            summary = RunSummary(
+                run_id=run_id,
+                name=name,
+                total=len(entities),
+                succeeded=sum(e.status == "Succeeded" for e in entities),
+                failed=len(failed),
+                skipped=sum(e.status == "Skipped" for e in entities),
+                running=sum(e.status == "Running" for e in entities),
+                failed_entities=tuple(e.entity for e in failed),
+                top_failed=tuple(failed[: max(0, top_n)]),
             )
-            raise
-        else:
-            self.event(
-                "End",
-                act.status,
-                **common,
-                rows_read=act.rows_read,
-                rows_written=act.rows_written,
-                duration_ms=int((time.perf_counter() - start) * 1000),
-                details=act.details,
+        except Exception as exc:  # a summary must never fail the job it summarizes
+            log.warning("fmd audit: summary failed: %s", redact(error_text(exc)))
+            summary = RunSummary(
+                run_id=run_id, name=name, note=f"summary incomplete: {type(exc).__name__}"
             )
-        finally:
-            self._depth.n = depth
-            if depth == 0:
-                self.flush()
+        try:
+            self._emit(
+                "Summary",
+                summary.status,
+                {"ActivityName": name},
+                severity="HIGH" if summary.failed else "INFO",
+                details=summary.details(),
+                flush=flush,
+            )
+        except Exception as exc:
+            self.write_failures += 1
+            log.warning("fmd audit: could not record the summary: %s", redact(error_text(exc)))
+        return summary
+
+    def _run_events(self) -> list[dict[str, Any]]:
+        """This run's entity events: the table's rows merged with the ones not yet written."""
+        with self._marks_lock:
+            events = {k: dict(v) for k, v in self._marks.items()}
+        try:
+            cols = [
+                "EventId",
+                "EventTime",
+                "Operation",
+                "Status",
+                "EntityId",
+                "SchemaName",
+                "TableName",
+                "ActivityName",
+                "ErrorType",
+                "ErrorSummary",
+            ]
+            for row in self._rt.store.read(
+                "SyncAuditLog", {"RunId": self._rt.context.run_id}, columns=cols
+            ):
+                events.setdefault(row["EventId"], row)
+        except Exception as exc:  # the table may be unreachable; what this process saw still counts
+            log.warning("fmd audit: could not read the run's events: %s", redact(error_text(exc)))
+        return list(events.values())
 
 
 _LIVE: weakref.WeakSet[Audit] = weakref.WeakSet()
@@ -288,7 +999,32 @@ def _register_exit_flush(audit: Audit) -> None:
 
 def _flush_all() -> None:
     for audit in list(_LIVE):
-        audit.flush()
+        audit.flush(retry=False)
 
 
-__all__ = ["Activity", "Audit", "AuditEnvelope", "Severity", "redact"]
+def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Demo: summarize the simulated sync from its audit events (one Summary row)."""
+    summary = rt.audit.summarize(name="DailySync")
+    say(f"audit summary: {summary.line()}")
+    say(
+        f"  per entity: SELECT * FROM {rt.config.metadata_schema}.vw_RunStatus "
+        f"WHERE RunId = '{rt.context.run_id}'  (sql/views.sql)"
+    )
+
+
+__all__ = [
+    "LIFECYCLE",
+    "Activity",
+    "ActivityScope",
+    "Audit",
+    "AuditEnvelope",
+    "EntityResult",
+    "RunSummary",
+    "Severity",
+    "current_activity",
+    "derive_status",
+    "entity_key",
+    "entity_results",
+    "error_text",
+    "redact",
+]

@@ -1,5 +1,32 @@
 """Retry policies (tenacity) and the transient-error classifier.
 
+Three named policies, one per operation class, each exponential backoff with jitter, bounded by
+attempts and by a total time budget:
+
+==================  ========  ==============  ==========  ============
+policy              attempts  first wait (s)  cap (s)     budget (s)
+==================  ========  ==============  ==========  ============
+``metadata_write``  5         1               30          120
+``table_operation`` 3         2               60          300
+``http``            4         1               30          120
+==================  ========  ==============  ==========  ============
+
+A 429 that carries ``Retry-After`` waits what the server asked (capped), not the backoff.
+
+What is retried (`is_transient`), checked along the exception and its ``__cause__`` chain:
+
+- delta-spark commit conflicts, by class name along the MRO (the Python classes exist only after
+  ``import delta``, and they do not share one base class) and by error class in the message or
+  ``getErrorClass()`` (``DELTA_CONCURRENT_APPEND``, ``DELTA_CONCURRENT_*``,
+  ``DELTA_METADATA_CHANGED``, ``DELTA_PROTOCOL_CHANGED``);
+- delta-rs ``CommitFailedError`` and `ConcurrentWriteError` (any `FmdError` with ``transient``);
+- HTTP/storage 408, 429, 500, 502, 503 (``ServerBusy``), 504, timeouts and connection resets.
+
+Never retried: Fabric capacity throttling (429 ``CapacityLimitExceeded``, Spark 430
+``TooManyRequestsForCapacity``: waiting seconds does not give capacity back), authorization
+(401/403, ``PermissionError``) and validation errors (`ContractViolation`, `ConfigError`,
+``ValueError``, ``TypeError``).
+
 Example:
     >>> calls = []
     >>> def flaky():
@@ -7,66 +34,601 @@ Example:
     ...     if len(calls) < 2:
     ...         raise TimeoutError("timed out")
     ...     return "ok"
-    >>> retrying("table_operation", wait_seconds=0)(flaky)()
-    'ok'
+    >>> stats = RetryStats()
+    >>> retrying("table_operation", wait_seconds=0, stats=stats)(flaky)(), stats.retries
+    ('ok', 1)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from pydantic import BaseModel, ConfigDict
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_none,
+    wait_random,
+)
+from tenacity.wait import wait_base
 
-from fmd_runtime.errors import FmdError
+from fmd_runtime.errors import ConfigError, ContractViolation, FmdError, InvalidIdentifierError
+
+log = logging.getLogger("fmd_runtime.retry")
 
 T = TypeVar("T")
 
-POLICIES: dict[str, dict[str, float]] = {
-    "metadata_write": {"attempts": 5, "initial": 1.0, "max": 30.0},
-    "table_operation": {"attempts": 3, "initial": 2.0, "max": 60.0},
-    "http": {"attempts": 4, "initial": 1.0, "max": 30.0},
+
+class RetryPolicy(BaseModel):
+    """A named retry policy: exponential backoff with jitter, bounded by attempts and time.
+
+    Attributes:
+        name: the operation class (``metadata_write``, ``table_operation``, ``http``).
+        attempts: total attempts, the first one included.
+        initial: first backoff wait in seconds (doubles each retry).
+        max_wait: cap of one backoff wait.
+        jitter: random seconds (0..jitter) added to each wait, so writers do not retry in step.
+        max_delay: total time budget from the first attempt.
+        retry_after_cap: the longest ``Retry-After`` honoured.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    attempts: int
+    initial: float
+    max_wait: float
+    jitter: float
+    max_delay: float
+    retry_after_cap: float = 120.0
+
+
+POLICIES: dict[str, RetryPolicy] = {
+    "metadata_write": RetryPolicy(
+        name="metadata_write", attempts=5, initial=1.0, max_wait=30.0, jitter=1.0, max_delay=120.0
+    ),
+    "table_operation": RetryPolicy(
+        name="table_operation", attempts=3, initial=2.0, max_wait=60.0, jitter=2.0, max_delay=300.0
+    ),
+    "http": RetryPolicy(
+        name="http", attempts=4, initial=1.0, max_wait=30.0, jitter=1.0, max_delay=120.0
+    ),
 }
 
 
+class RetryEvent(BaseModel):
+    """One retry about to happen: what failed, which attempt, how long it will wait."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: str
+    operation: str
+    attempt: int
+    error_type: str
+    error_summary: str
+    wait_seconds: float
+
+
+class RetryStats:
+    """Counts attempts and retries of one or more retried calls (thread-safe).
+
+    Put `as_details` into an audit event's Details so the retries show up in the audit log.
+
+    Example:
+        >>> stats = RetryStats()
+        >>> stats.as_details()
+        {'attempts': 0, 'retries': 0, 'waited_seconds': 0.0, 'retry_errors': []}
+    """
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.retries = 0
+        self.waited_seconds = 0.0
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+
+    def record_attempt(self) -> None:
+        """Count one attempt (called by the policy after each attempt)."""
+        with self._lock:
+            self.attempts += 1
+
+    def record_retry(self, event: RetryEvent) -> None:
+        """Count one retry (called by the policy before it waits)."""
+        with self._lock:
+            self.retries += 1
+            self.waited_seconds += event.wait_seconds
+            self.errors.append(event.error_type)
+
+    def as_details(self) -> dict[str, Any]:
+        """The counts as a JSON-able dict for audit Details."""
+        with self._lock:
+            return {
+                "attempts": self.attempts,
+                "retries": self.retries,
+                "waited_seconds": round(self.waited_seconds, 3),
+                "retry_errors": list(self.errors[:20]),
+            }
+
+
+# -- classification ------------------------------------------------------------------------
+
+# delta-spark conflict exceptions (io.delta.exceptions.*); several do not inherit one base class.
+DELTA_SPARK_CONFLICTS = frozenset(
+    {
+        "DeltaConcurrentModificationException",
+        "ConcurrentWriteException",
+        "ConcurrentAppendException",
+        "ConcurrentDeleteReadException",
+        "ConcurrentDeleteDeleteException",
+        "ConcurrentTransactionException",
+        "MetadataChangedException",
+        "ProtocolChangedException",
+    }
+)
+_DELTA_ERROR_CLASS = re.compile(
+    r"\bDELTA_(?:CONCURRENT_[A-Z_]+|METADATA_CHANGED|PROTOCOL_CHANGED)\b"
+)
+_DELTA_EXC_IN_TEXT = re.compile(r"\b(?:" + "|".join(sorted(DELTA_SPARK_CONFLICTS)) + r")\b")
+_CAPACITY = re.compile(r"CapacityLimitExceeded|TooManyRequestsForCapacity", re.I)
+_AUTH_NAMES = frozenset(
+    {
+        "ClientAuthenticationError",
+        "AuthenticationError",
+        "AuthorizationError",
+        "CredentialUnavailableError",
+        "PermissionDenied",
+        "Unauthorized",
+        "Forbidden",
+    }
+)
+_TIMEOUT_NAMES = frozenset(
+    {
+        "ReadTimeout",
+        "ConnectTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "Timeout",
+        "TimeoutException",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ServiceRequestError",
+        "ServiceResponseError",
+        "ServiceRequestTimeoutError",
+        "ServiceResponseTimeoutError",
+        "IncompleteRead",
+        "RemoteDisconnected",
+    }
+)
+_TRANSIENT_TEXT = re.compile(
+    r"ServerBusy|server is busy|OperationTimedOut|\btimed out\b|\btimeout\b|connection (?:reset|aborted)"
+    r"|Service Unavailable|Request Timeout|Gateway Time-?out|Bad Gateway|Too Many Requests",
+    re.I,
+)
+_STATUS_TEXT = re.compile(
+    r"(?i)\b(?:status(?:\s*code)?|http(?:\s*(?:status|response))?(?:\s*code)?|response\s*code"
+    r"|error\s*code)\s*[:=]?\s*['\"(]?(\d{3})\b"
+)
+_TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_AUTH_STATUS = frozenset({401, 403})
+_CAPACITY_STATUS = 430  # Fabric Spark: TooManyRequestsForCapacity
+
+
+def _text(exc: BaseException) -> str:
+    """The exception's message; never raises (pyspark's __str__ needs a live JVM)."""
+    try:
+        return str(exc)
+    except Exception:
+        desc = getattr(exc, "desc", None)
+        return str(desc) if desc else " ".join(str(a) for a in getattr(exc, "args", ()))
+
+
+def _mro_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _error_class(exc: BaseException) -> str | None:
+    """Spark's error class (``getErrorClass`` / ``getCondition``) when the JVM can tell it."""
+    for method in ("getCondition", "getErrorClass"):
+        fn = getattr(exc, method, None)
+        if callable(fn):
+            try:
+                value = fn()
+            except Exception:  # needs a live gateway; absent in tests and after shutdown
+                continue
+            if value:
+                return str(value)
+    return None
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status an exception carries (attribute, response, or ``status code NNN`` text).
+
+    Example:
+        >>> status_of(RuntimeError("Request failed with status code 503 (ServerBusy)"))
+        503
+    """
+    for holder in (exc, getattr(exc, "response", None)):
+        if holder is None:
+            continue
+        for attr in ("status_code", "status", "code", "http_status"):
+            value = getattr(holder, attr, None)
+            if isinstance(value, int) and 100 <= value <= 599:
+                return value
+    m = _STATUS_TEXT.search(_text(exc))
+    return int(m.group(1)) if m else None
+
+
+def _headers_of(exc: BaseException) -> Any:
+    for holder in (exc, getattr(exc, "response", None)):
+        if holder is None:
+            continue
+        headers = getattr(holder, "headers", None) or getattr(holder, "hdrs", None)
+        if headers is not None:
+            return headers
+    return None
+
+
+def _header(headers: Any, name: str) -> str | None:
+    try:
+        items = list(headers.items())
+    except Exception:
+        return None
+    for key, value in items:
+        if str(key).lower() == name.lower():
+            return str(value)
+    return None
+
+
+def retry_after_seconds(exc: BaseException | None, *, now: datetime | None = None) -> float | None:
+    """Seconds a server asked to wait (``Retry-After`` seconds or HTTP date, ``retry-after-ms``).
+
+    Args:
+        exc: the failed attempt's exception (an attribute ``retry_after`` also counts).
+        now: the current time (for HTTP-date values; default now, UTC).
+
+    Returns:
+        Seconds (>= 0), or None when the exception carries no such instruction.
+
+    Example:
+        >>> class Throttled(Exception):
+        ...     headers = {"Retry-After": "7"}
+        >>> retry_after_seconds(Throttled())
+        7.0
+    """
+    if exc is None:
+        return None
+    direct = getattr(exc, "retry_after", None)
+    if isinstance(direct, (int, float)) and not isinstance(direct, bool):
+        return max(0.0, float(direct))
+    headers = _headers_of(exc)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001)):
+        raw = _header(headers, name)
+        if raw is not None:
+            try:
+                return max(0.0, float(raw) * scale)
+            except ValueError:
+                pass
+    raw = _header(headers, "Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _codes(exc: BaseException) -> str:
+    """Service error codes an exception carries besides its message (Azure SDKs, headers)."""
+    found = []
+    for attr in ("error_code", "errorCode", "reason"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            found.append(value)
+    headers = _headers_of(exc)
+    if headers is not None:
+        for name in ("x-ms-error-code", "x-ms-public-api-error-code"):
+            value = _header(headers, name)
+            if value:
+                found.append(value)
+    return " ".join(found)
+
+
+def _classify_one(exc: BaseException) -> bool | None:
+    """True/False when this exception decides; None to look at its cause."""
+    text = f"{_text(exc)} {_codes(exc)}"
+    names = _mro_names(exc)
+    status = status_of(exc)
+    # never retried: capacity throttling, authorization, validation
+    if _CAPACITY.search(text) or status == _CAPACITY_STATUS:
+        return False
+    if status in _AUTH_STATUS or names & _AUTH_NAMES or isinstance(exc, PermissionError):
+        return False
+    if isinstance(
+        exc, (ContractViolation, ConfigError, InvalidIdentifierError, ValueError, TypeError)
+    ):
+        return False
+    if isinstance(exc, FmdError) and exc.transient:
+        return True
+    # commit conflicts: delta-spark by name / error class, delta-rs by class
+    if names & DELTA_SPARK_CONFLICTS:
+        return True
+    error_class = _error_class(exc) or ""
+    if _DELTA_ERROR_CLASS.search(error_class) or _DELTA_ERROR_CLASS.search(text):
+        return True
+    if "CommitFailedError" in names or _is_deltars_commit_failure(exc):
+        return True
+    if _DELTA_EXC_IN_TEXT.search(text):  # e.g. a Py4JJavaError before `import delta` converts it
+        return True
+    # HTTP / storage
+    if status is not None:
+        if status in _TRANSIENT_STATUS:
+            return True
+        if 400 <= status < 500:
+            return False
+    if isinstance(exc, (TimeoutError, ConnectionError)) or names & _TIMEOUT_NAMES:
+        return True
+    if _TRANSIENT_TEXT.search(text):
+        return True
+    return None
+
+
+def _is_deltars_commit_failure(exc: BaseException) -> bool:
+    try:
+        from deltalake.exceptions import CommitFailedError
+    except Exception:  # delta-rs not installed (Spark-only runtime)
+        return False
+    return isinstance(exc, CommitFailedError)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)  # urllib URLError wraps the socket error here
+        nxt = current.__cause__
+        if nxt is None and isinstance(reason, BaseException):
+            nxt = reason
+        if nxt is None:
+            inner = getattr(current, "cause", None)  # pyspark CapturedException.cause
+            nxt = inner if isinstance(inner, BaseException) else None
+        current = nxt
+
+
 def is_transient(exc: BaseException) -> bool:
-    """True when a retry may cure ``exc`` (FmdError.transient, timeouts, connection resets).
+    """True when a retry may cure ``exc``; see the module docstring for the rules.
+
+    The first exception along the ``__cause__`` chain that decides wins, so a terminal error
+    wrapped around a conflict is terminal, and a wrapper around a conflict is transient.
 
     Example:
         >>> is_transient(TimeoutError()), is_transient(ValueError())
         (True, False)
     """
-    if isinstance(exc, FmdError):
-        if exc.transient:
-            return True
-        cause = exc.__cause__
-        return cause is not None and cause is not exc and is_transient(cause)
-    return isinstance(exc, (TimeoutError, ConnectionError))
+    for current in _causes(exc):
+        verdict = _classify_one(current)
+        if verdict is not None:
+            return verdict
+    return False
 
 
-def retrying(policy: str, *, wait_seconds: float | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Decorator retrying transient errors under a named policy.
+# -- policies ------------------------------------------------------------------------------
+
+
+class wait_retry_after(wait_base):
+    """Wait what ``Retry-After`` asks (capped) when the failure carries it, else ``fallback``.
+
+    Example:
+        >>> wait = wait_retry_after(wait_none(), cap=60)
+        >>> # wait(retry_state) -> the Retry-After seconds of the last exception, or fallback's
+    """
+
+    def __init__(self, fallback: wait_base, *, cap: float) -> None:
+        self.fallback = fallback
+        self.cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        asked = retry_after_seconds(exc) if exc is not None else None
+        if asked is not None:
+            return min(asked, self.cap)
+        return float(self.fallback(retry_state))
+
+
+def policy_of(policy: str | RetryPolicy) -> RetryPolicy:
+    """The `RetryPolicy` named ``policy`` (or ``policy`` itself).
+
+    Raises:
+        ConfigError: unknown policy name.
+    """
+    if isinstance(policy, RetryPolicy):
+        return policy
+    try:
+        return POLICIES[policy]
+    except KeyError:
+        raise ConfigError(
+            f"unknown retry policy {policy!r}", hint=f"use one of {sorted(POLICIES)}"
+        ) from None
+
+
+def retryer(
+    policy: str | RetryPolicy,
+    *,
+    wait_seconds: float | None = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+    stats: RetryStats | None = None,
+    classify: Callable[[BaseException], bool] = is_transient,
+    sleep: Callable[[float], None] | None = None,
+    operation: str = "call",
+) -> Retrying:
+    """A configured tenacity `Retrying` for a policy (use `retrying` to decorate a function).
 
     Args:
-        policy: one of `POLICIES`.
-        wait_seconds: override the initial wait (0 in tests).
+        policy: a name in `POLICIES` or a `RetryPolicy`.
+        wait_seconds: override the first backoff wait (0 turns backoff off, e.g. in tests);
+            a server's ``Retry-After`` is still honoured.
+        on_retry: called with a `RetryEvent` before each wait (errors in it are logged, ignored).
+        stats: a `RetryStats` to count attempts and retries into.
+        classify: the retry predicate (default `is_transient`).
+        sleep: the sleep function (tests pass a recorder instead of sleeping).
+        operation: a name for log lines (the function's name when decorating).
+
+    Returns:
+        A tenacity ``Retrying`` that re-raises the last error when it gives up.
+
+    Example:
+        >>> for attempt in retryer("http", wait_seconds=0):
+        ...     with attempt:
+        ...         pass
     """
-    spec = POLICIES[policy]
+    spec = policy_of(policy)
+    initial = spec.initial if wait_seconds is None else wait_seconds
+    backoff: wait_base
+    if initial <= 0:
+        backoff = wait_none()
+    else:
+        # exponential (capped) plus random jitter; built from pieces that tenacity 8 and 9 share
+        backoff = wait_exponential(multiplier=initial, max=spec.max_wait) + wait_random(
+            0, min(spec.jitter, initial)
+        )
+    options: dict[str, Any] = {}
+    if sleep is not None:
+        options["sleep"] = sleep
+    return Retrying(
+        stop=stop_after_attempt(spec.attempts) | stop_after_delay(spec.max_delay),
+        wait=wait_retry_after(backoff, cap=spec.retry_after_cap),
+        retry=retry_if_exception(classify),
+        before_sleep=functools.partial(_before_sleep, spec, operation, stats, on_retry),
+        before=functools.partial(_before_attempt, stats),
+        reraise=True,
+        **options,
+    )
+
+
+def retrying(
+    policy: str | RetryPolicy,
+    *,
+    wait_seconds: float | None = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+    stats: RetryStats | None = None,
+    classify: Callable[[BaseException], bool] = is_transient,
+    sleep: Callable[[float], None] | None = None,
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator retrying transient errors under a named policy; the last error is re-raised.
+
+    Each retry is logged (``fmd_runtime.retry`` logger, error redacted), counted in ``stats``,
+    passed to ``on_retry``, and counted in the Details of the enclosing audit activity
+    (``retries``, ``retry_errors``) when there is one.
+
+    Args:
+        policy: one of `POLICIES` (``metadata_write``, ``table_operation``, ``http``).
+        wait_seconds: override the first backoff wait (0 in tests).
+        on_retry: callback per retry (a `RetryEvent`).
+        stats: a `RetryStats` to count into.
+        classify: the retry predicate (default `is_transient`).
+        sleep: the sleep function (tests record instead of sleeping).
+
+    Example:
+        >>> # @retrying("table_operation")
+        >>> # def restore(table): ...
+    """
 
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> T:
-            initial = spec["initial"] if wait_seconds is None else wait_seconds
-            retryer = Retrying(
-                stop=stop_after_attempt(int(spec["attempts"])),
-                wait=wait_exponential_jitter(initial=initial, max=spec["max"], jitter=initial),
-                retry=retry_if_exception(is_transient),
-                reraise=True,
+            r = retryer(
+                policy,
+                wait_seconds=wait_seconds,
+                on_retry=on_retry,
+                stats=stats,
+                classify=classify,
+                sleep=sleep,
+                operation=getattr(fn, "__qualname__", "call"),
             )
-            return retryer(fn, *args, **kwargs)
+            return r(fn, *args, **kwargs)
 
         return wrapper
 
     return decorate
 
 
-__all__ = ["POLICIES", "is_transient", "retrying"]
+def _before_attempt(stats: RetryStats | None, state: RetryCallState) -> None:
+    if stats is not None:
+        stats.record_attempt()
+
+
+def _before_sleep(
+    spec: RetryPolicy,
+    operation: str,
+    stats: RetryStats | None,
+    on_retry: Callable[[RetryEvent], None] | None,
+    state: RetryCallState,
+) -> None:
+    from fmd_runtime.audit import current_activity, redact
+
+    exc = state.outcome.exception() if state.outcome is not None else None
+    wait = float(state.next_action.sleep) if state.next_action is not None else 0.0
+    event = RetryEvent(
+        policy=spec.name,
+        operation=operation,
+        attempt=state.attempt_number,
+        error_type=type(exc).__name__ if exc else "",
+        error_summary=(redact(_text(exc), max_length=300) or "") if exc else "",
+        wait_seconds=wait,
+    )
+    log.warning(
+        "fmd retry [%s] %s: attempt %d failed (%s: %s); retrying in %.1fs",
+        spec.name,
+        operation,
+        event.attempt,
+        event.error_type,
+        event.error_summary,
+        wait,
+    )
+    if stats is not None:
+        stats.record_retry(event)
+    act = current_activity()
+    if act is not None:
+        act.note_retry(event)
+    if on_retry is not None:
+        try:
+            on_retry(event)
+        except Exception as cb_exc:  # a broken callback must not turn a retry into a failure
+            log.warning("fmd retry: on_retry callback failed: %s", type(cb_exc).__name__)
+
+
+__all__ = [
+    "DELTA_SPARK_CONFLICTS",
+    "POLICIES",
+    "RetryEvent",
+    "RetryPolicy",
+    "RetryStats",
+    "is_transient",
+    "policy_of",
+    "retry_after_seconds",
+    "retryer",
+    "retrying",
+    "status_of",
+    "wait_retry_after",
+]
