@@ -32,6 +32,7 @@ from fmd_runtime.errors import (
 from fmd_runtime.guards import guard
 from fmd_runtime.runtime import RunContext, Runtime, connect
 from fmd_runtime.tables import TableRef
+from fmd_runtime.watermarks import parse_watermark
 
 __version__ = "0.1.0"
 
@@ -62,4 +63,5 @@ __all__ = [
     "__version__",
     "connect",
     "guard",
+    "parse_watermark",
 ]

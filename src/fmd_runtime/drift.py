@@ -263,19 +263,30 @@ def _arrow_type_name(t: Any) -> str:
     return str(t)
 
 
-def _column(name: str, type_name: str, nullable: bool) -> Column:
+class RawColumn(BaseModel):
+    """An incoming column whose type the engines do not model (unsigned, nested): compared by spelling."""
+
+    model_config = _FROZEN
+
+    name: str
+    type: str
+    nullable: bool = True
+    comment: str | None = None
+
+
+def _column(name: str, type_name: str, nullable: bool) -> Column | RawColumn:
     validate_identifier(name, what="incoming column")
     try:
         return Column(name=name, type=type_name, nullable=nullable)
-    except ConfigError:  # complex or unsigned types: compared by their spelling
-        return Column.model_construct(name=name, type=type_name, nullable=nullable, comment=None)
+    except ConfigError:
+        return RawColumn(name=name, type=type_name, nullable=nullable)
 
 
 def _is_arrow(obj: Any) -> bool:
     return type(obj).__module__.startswith("pyarrow")
 
 
-def columns_of(incoming: Any) -> list[Column]:
+def columns_of(incoming: Any) -> list[Column | RawColumn]:
     """The columns of a Spark StructType or DataFrame, an Arrow schema or table, or a list of `Column`.
 
     Raises:
@@ -308,7 +319,7 @@ def columns_of(incoming: Any) -> list[Column]:
 
 
 def compare_schemas(
-    incoming: Sequence[Column], target: Sequence[Column], *, table: str
+    incoming: Sequence[Column | RawColumn], target: Sequence[Column], *, table: str
 ) -> DriftReport:
     """Compare two column lists, matching names case-insensitively (as Spark and Fabric resolve them).
 
@@ -717,6 +728,7 @@ class Drift:
 __all__ = [
     "POLICIES",
     "ColumnDrift",
+    "RawColumn",
     "Drift",
     "DriftDecision",
     "DriftReport",

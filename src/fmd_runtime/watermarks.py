@@ -655,7 +655,6 @@ class Watermarks:
     def _state(row: Mapping[str, Any] | None) -> WatermarkState | None:
         if row is None:
             return None
-        table = f"{row['SchemaName']}.{row['TableName']}" if row.get("TableName") else None
         kind = str(row["Kind"]).lower() if str(row["Kind"]).lower() in KINDS else str(row["Kind"])
         return WatermarkState(
             entity=row["EntityId"],
@@ -663,7 +662,7 @@ class Watermarks:
             value=row.get("Value"),
             operation=row["Operation"],
             run_id=row["RunId"],
-            table=table,
+            table=f"{row['SchemaName']}.{row['TableName']}" if row.get("TableName") else None,
             layer=row.get("Layer"),
             table_version=row.get("TableVersion"),
             event_time=_utc(row["EventTime"]),
@@ -678,7 +677,7 @@ class Watermarks:
         return self._state(self._latest(self._rows(EntityId=_check_entity(entity))))
 
     def current(self, entity: str) -> str | None:
-        """The entity's stored watermark (as stored: canonical unless a legacy value awaits migration).
+        """The entity's stored watermark (canonical unless a legacy value awaits migration).
 
         Example:
             >>> # rt.watermarks.current("account") -> '2025-01-15T02:30:00.000000+00:00'
@@ -710,6 +709,11 @@ class Watermarks:
             **values,
         }
 
+    def _audit(self, operation: str, status: str, where: tuple[Any, ...], **kw: Any) -> None:
+        """One audit event; ``where`` is (entity, table, layer)."""
+        entity, table, layer = where
+        self._rt.audit.event(operation, status, entity=entity, table=table, layer=layer, **kw)
+
     def _resolve_kind(
         self, entity: str, kind: str | None, st: WatermarkState | None, table: str | None
     ) -> str:
@@ -735,13 +739,11 @@ class Watermarks:
             "in the table's PipelineConfig",
         )
 
-    def _stored_value(
-        self, st: WatermarkState | None, kind: str, source_tz: str | None
-    ) -> str | None:
+    def _stored_value(self, st: WatermarkState | None, kind: str, tz: str | None) -> str | None:
         if st is None or st.value is None:
             return None
         try:
-            return parse_watermark(st.value, kind, source_tz, st.entity)
+            return parse_watermark(st.value, kind, tz, st.entity)
         except WatermarkError as exc:
             raise WatermarkError(
                 f"the stored watermark cannot be read: {exc.message}",
@@ -795,20 +797,16 @@ class Watermarks:
             >>> # w.predicate("RowVersion") -> '[RowVersion] > 0x00000000000A1B2C'
         """
         entity = _check_entity(entity)
-        table = self._rt.table(table).name if table else None
         st = self.state(entity)
-        k = self._resolve_kind(entity, kind, st, table)
-        source_tz = None if source_tz is None else str(source_tz)
-        _zone(source_tz, entity)
-        recovered = None
-        target = table or (st.table if st else None)
-        if recover and target:
-            recovered = self.recover(entity, table=target, layer=layer, kind=k)
-            if recovered is not None:
-                st = self.state(entity)
-        low = self._stored_value(st, k, source_tz)
+        target = self._rt.table(table).name if table else (st.table if st else None)
+        k = self._resolve_kind(entity, kind, st, target)
+        tz = None if source_tz is None else str(source_tz)
+        _zone(tz, entity)
+        recovered = self.recover(entity, table=target, layer=layer, kind=k) if recover else None
+        st = self.state(entity) if recovered is not None else st
+        low = self._stored_value(st, k, tz)
         if low is None and initial is not None:
-            low = parse_watermark(initial, k, source_tz, entity)
+            low = parse_watermark(initial, k, tz, entity)
         effective = _shift(low, k, lookback, entity) if low is not None and lookback else low
         window = Window(
             entity=entity,
@@ -820,36 +818,18 @@ class Watermarks:
             run_id=self._rt.context.run_id,
             table=target,
             layer=layer,
-            source_tz=source_tz,
+            source_tz=tz,
             recovered=recovered,
         )
-        self._buffer.add(
-            self._row(
-                entity,
-                k,
-                "Begin",
-                table=target,
-                Layer=layer,
-                Value=st.value if st else None,
-                WindowLow=effective,
-            ),
-            flush_when_full=True,
+        value = st.value if st else None
+        row = self._row(
+            entity, k, "Begin", table=target, Layer=layer, Value=value, WindowLow=effective
         )
-        self._rt.audit.event(
-            "WatermarkBegin",
-            "Started",
-            table=target,
-            entity=entity,
-            layer=layer,
-            details={
-                "kind": k,
-                "low": low,
-                "effective_low": effective,
-                "inclusive": window.inclusive,
-                "lookback": str(lookback) if lookback else None,
-                "recovered": recovered,
-            },
+        self._buffer.add(row)
+        details = window.model_dump(
+            mode="json", include={"kind", "low", "effective_low", "inclusive"}
         )
+        self._audit("WatermarkBegin", "Started", (entity, target, layer), details=details)
         return window
 
     def commit(self, window: Window, high: Any, *, table_version: int | None = None) -> str | None:
@@ -870,38 +850,30 @@ class Watermarks:
         Example:
             >>> # rt.watermarks.commit(w, "2025-01-16 02:30:00", table_version=res.version)
         """
-        entity, kind = window.entity, window.kind
-        common = dict(table=window.table, entity=entity, layer=window.layer)
+        entity, kind, where = (
+            window.entity,
+            window.kind,
+            (window.entity, window.table, window.layer),
+        )
         if high is None:
-            self._rt.audit.event(
-                "WatermarkCommit",
-                "Skipped",
-                **common,
-                details={"reason": "no rows copied", "value": window.low},
-                flush=True,
-            )
+            details = {"reason": "no rows copied", "value": window.low}
+            self._audit("WatermarkCommit", "Skipped", where, details=details, flush=True)
             return self.current(entity)
         value = parse_watermark(high, kind, window.source_tz, entity)
         rows = self._rows(EntityId=entity)
+        mine = ("Commit", "Recover")
         done = [
             r
             for r in rows
-            if r["RunId"] == window.run_id
-            and r["Operation"] in ("Commit", "Recover")
-            and _is_live(r)
+            if r["RunId"] == window.run_id and r["Operation"] in mine and _is_live(r)
         ]
         if done:
-            self._rt.audit.event(
-                "WatermarkCommit",
-                "Skipped",
-                **common,
-                details={
-                    "reason": "already committed by this run",
-                    "value": done[-1]["Value"],
-                    "asked": value,
-                },
-            )
-            self._rt.audit.flush()
+            details = {
+                "reason": "already committed by this run",
+                "value": done[-1]["Value"],
+                "asked": value,
+            }
+            self._audit("WatermarkCommit", "Skipped", where, details=details, flush=True)
             return self.current(entity)
         st = self._state(self._latest(rows))
         stored = self._stored_value(st, kind, window.source_tz)
@@ -913,46 +885,38 @@ class Watermarks:
                 hint="a watermark only moves forward; to move it back on purpose use "
                 f"rt.watermarks.reset({entity!r}, {value!r}, reason=...)",
             )
-            self._rt.audit.event(
+            details = {"stored": stored, "asked": value}
+            self._audit(
                 "WatermarkCommit",
                 "Failed",
-                **common,
+                where,
                 error=error,
                 severity="HIGH",
-                details={"stored": stored, "asked": value},
+                details=details,
                 flush=True,
             )
             raise error
-        self._rt.store.append(
-            "Watermarks",
-            [
-                self._row(
-                    entity,
-                    kind,
-                    "Commit",
-                    table=window.table,
-                    Layer=window.layer,
-                    Value=value,
-                    PreviousValue=st.value if st else None,
-                    WindowLow=window.effective_low,
-                    RunId=window.run_id,
-                    TableVersion=table_version,
-                )
-            ],
+        row = self._row(
+            entity,
+            kind,
+            "Commit",
+            table=window.table,
+            Layer=window.layer,
+            Value=value,
+            PreviousValue=st.value if st else None,
+            WindowLow=window.effective_low,
+            RunId=window.run_id,
+            TableVersion=table_version,
         )
-        self._rt.audit.event(
-            "WatermarkCommit",
-            "Succeeded",
-            **common,
-            details={
-                "from": stored,
-                "to": value,
-                "window_low": window.effective_low,
-                "table_version": table_version,
-                "moved_since_begin": stored != window.low,
-            },
-        )
-        self._rt.audit.flush()
+        self._rt.store.append("Watermarks", [row])
+        details = {
+            "from": stored,
+            "to": value,
+            "window_low": window.effective_low,
+            "table_version": table_version,
+            "moved_since_begin": stored != window.low,
+        }
+        self._audit("WatermarkCommit", "Succeeded", where, details=details, flush=True)
         return value
 
     def reset(
@@ -987,44 +951,31 @@ class Watermarks:
         """
         entity = _check_entity(entity)
         if not isinstance(reason, str) or not reason.strip():
-            raise WatermarkError(
-                "a reset needs a reason",
-                entity=entity,
-                hint="say why, e.g. reason='re-load January after the source fix'",
-            )
+            hint = "say why, e.g. reason='re-load January after the source fix'"
+            raise WatermarkError("a reset needs a reason", entity=entity, hint=hint)
         st = self.state(entity)
         k = check_kind(kind, entity=entity) if kind else self._resolve_kind(entity, None, st, table)
         canonical = None if value is None else parse_watermark(value, k, source_tz, entity)
         target = self._rt.table(table).name if table else (st.table if st else None)
-        lay = layer or (st.layer if st else None)
-        self._rt.store.append(
-            "Watermarks",
-            [
-                self._row(
-                    entity,
-                    k,
-                    "Reset",
-                    table=target,
-                    Layer=lay,
-                    Value=canonical,
-                    PreviousValue=st.value if st else None,
-                    Reason=reason.strip()[:1000],
-                )
-            ],
+        lay, old = layer or (st.layer if st else None), st.value if st else None
+        row = self._row(
+            entity,
+            k,
+            "Reset",
+            table=target,
+            Layer=lay,
+            Value=canonical,
+            PreviousValue=old,
+            Reason=reason.strip()[:1000],
         )
-        self._rt.audit.event(
+        self._rt.store.append("Watermarks", [row])
+        details = {"from": old, "to": canonical, "kind": k, "reason": reason}
+        self._audit(
             "WatermarkReset",
             "Succeeded",
-            table=target,
-            entity=entity,
-            layer=lay,
+            (entity, target, lay),
             severity="MEDIUM",
-            details={
-                "from": st.value if st else None,
-                "to": canonical,
-                "kind": k,
-                "reason": reason,
-            },
+            details=details,
             flush=True,
         )
         return canonical
@@ -1073,38 +1024,34 @@ class Watermarks:
                 continue  # a malformed proposal is never trusted; the window is loaded again
             if stored is not None and to_native(value, k) <= to_native(stored, k):
                 return None  # the newest load is already committed
-            self._rt.store.append(
-                "Watermarks",
-                [
-                    self._row(
-                        entity,
-                        k,
-                        "Recover",
-                        table=target,
-                        Layer=landed.layer or layer,
-                        Value=value,
-                        PreviousValue=st.value if st else None,
-                        RunId=landed.run_id,
-                        TableVersion=landed.version,
-                        Reason=f"completed from {target} version {landed.version} by run "
-                        f"{self._rt.context.run_id}",
-                    )
-                ],
+            lay = landed.layer or layer
+            reason = f"completed from {target} v{landed.version} by run {self._rt.context.run_id}"
+            row = self._row(
+                entity,
+                k,
+                "Recover",
+                table=target,
+                Layer=lay,
+                Value=value,
+                PreviousValue=st.value if st else None,
+                RunId=landed.run_id,
+                TableVersion=landed.version,
+                Reason=reason,
             )
+            self._rt.store.append("Watermarks", [row])
             self._rt.runs.record_landed(entity, landed, table=target)
-            self._rt.audit.event(
+            details = {
+                "from": stored,
+                "to": value,
+                "table_version": landed.version,
+                "landed_run_id": landed.run_id,
+            }
+            self._audit(
                 "WatermarkRecover",
                 "Succeeded",
-                table=target,
-                entity=entity,
-                layer=landed.layer or layer,
+                (entity, target, lay),
                 severity="MEDIUM",
-                details={
-                    "from": stored,
-                    "to": value,
-                    "table_version": landed.version,
-                    "landed_run_id": landed.run_id,
-                },
+                details=details,
                 flush=True,
             )
             return value
@@ -1150,22 +1097,20 @@ class Watermarks:
             try:
                 new = parse_watermark(st.value, st.kind, zone, st.entity)
             except WatermarkError as exc:
+                shown = _show(st.value)
                 refused.append(
-                    MigrationRefusal(
-                        entity=st.entity, kind=st.kind, value=_show(st.value), error=exc.message
-                    )
+                    MigrationRefusal(entity=st.entity, kind=st.kind, value=shown, error=str(exc))
                 )
                 continue
             if new == st.value:
                 unchanged += 1
                 continue
-            changes.append(
-                MigrationChange(entity=st.entity, kind=st.kind.lower(), old=st.value, new=new)
-            )
+            kind = st.kind.lower()
+            changes.append(MigrationChange(entity=st.entity, kind=kind, old=st.value, new=new))
             rows.append(
                 self._row(
                     st.entity,
-                    st.kind.lower(),
+                    kind,
                     "Migrate",
                     table=st.table,
                     Layer=st.layer,
@@ -1178,18 +1123,19 @@ class Watermarks:
         if rows and not dry_run:
             self._rt.store.append("Watermarks", rows)
         for ch in changes:
-            self._rt.audit.event(
+            status = "Planned" if dry_run else "Succeeded"
+            self._audit(
                 "WatermarkMigrate",
-                "Planned" if dry_run else "Succeeded",
-                entity=ch.entity,
+                status,
+                (ch.entity, None, None),
                 dry_run=dry_run,
                 details=ch.model_dump(),
             )
         for ref in refused:
-            self._rt.audit.event(
+            self._audit(
                 "WatermarkMigrate",
                 "Refused",
-                entity=ref.entity,
+                (ref.entity, None, None),
                 dry_run=dry_run,
                 severity="MEDIUM",
                 error=ref.error,
@@ -1220,10 +1166,9 @@ class Watermarks:
             One dict per rewound entity: entity, table, kind, from, to, invalidated_events.
 
         Example:
-            >>> # rt.watermarks.invalidate_after("bronze.account", ckpt_time, by_run_id=rt.context.run_id)
+            >>> # rt.watermarks.invalidate_after("bronze.account", ckpt_time, by_run_id=run_id)
         """
-        ref = self._rt.table(table)
-        after = _utc(after)
+        ref, after = self._rt.table(table), _utc(after)
         times = self._rt.runs.version_times(ref.name)
         mine = {r["EntityId"] for r in self._rows(SchemaName=ref.schema_name, TableName=ref.table)}
 
@@ -1233,15 +1178,20 @@ class Watermarks:
 
         out, new_rows = [], []
         for entity in sorted(mine):
-            rows = self._rows(EntityId=entity)
-            live = [r for r in rows if r["Operation"] in STATE_OPERATIONS and _is_live(r)]
+            live = [
+                r
+                for r in self._rows(EntityId=entity)
+                if r["Operation"] in STATE_OPERATIONS and _is_live(r)
+            ]
             later = [r for r in live if when(r) > after]
             if not later:
                 continue
             kept = [r for r in live if when(r) <= after]
-            to = kept[-1].get("Value") if kept else None
+            to, last = (kept[-1].get("Value") if kept else None), live[-1]
             self._invalidate(later)
-            last = live[-1]
+            reason = (
+                f"{ref.name} rolled back to its state at {after.isoformat()} by run {by_run_id}"
+            )
             new_rows.append(
                 self._row(
                     entity,
@@ -1252,8 +1202,8 @@ class Watermarks:
                     Value=to,
                     PreviousValue=last.get("Value"),
                     RunId=by_run_id,
+                    Reason=reason,
                     TableVersion=kept[-1].get("TableVersion") if kept else None,
-                    Reason=f"{ref.name} rolled back to its state at {after.isoformat()} by run {by_run_id}",
                 )
             )
             out.append(
@@ -1269,13 +1219,13 @@ class Watermarks:
         if new_rows:
             self._rt.store.append("Watermarks", new_rows)
         for item in out:
-            self._rt.audit.event(
+            details = {**item, "after": after, "by_run_id": by_run_id}
+            self._audit(
                 "WatermarkRollbackReset",
                 "Succeeded",
-                table=ref,
-                entity=item["entity"],
+                (item["entity"], ref.name, None),
                 severity="MEDIUM",
-                details={**item, "after": after, "by_run_id": by_run_id},
+                details=details,
             )
         self._rt.audit.flush()
         return out
@@ -1286,15 +1236,8 @@ class Watermarks:
             self._rt.store.update("Watermarks", {"EventId": ids}, {"Invalidated": True})
         for r in rows:
             if not r.get("EventId"):  # rows written before EventId existed
-                self._rt.store.update(
-                    "Watermarks",
-                    {
-                        "EntityId": r["EntityId"],
-                        "EventTime": r["EventTime"],
-                        "Operation": r["Operation"],
-                    },
-                    {"Invalidated": True},
-                )
+                where = {k: r[k] for k in ("EntityId", "EventTime", "Operation")}
+                self._rt.store.update("Watermarks", where, {"Invalidated": True})
 
 
 # -- CLI -------------------------------------------------------------------------------------

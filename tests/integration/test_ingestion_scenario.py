@@ -1,0 +1,180 @@
+"""A scripted incremental load over several runs with a failure injected between copy and commit.
+
+Each run is what a bronze notebook does: guard, begin, copy the window from the source, write
+exactly once, commit the watermark. The failure is injected at three points; in every case the
+stored watermark never advances on the failed run, the re-run copies the window at most once,
+and the target ends with every source key exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import fmd_runtime as fmd
+from fmd_runtime.engine import Column
+from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.watermarks import Window, high_from, to_native
+
+ENTITY, TABLE = "crm.account", "bronze.account"
+DAY = datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc)
+SCHEMA = pa.schema(
+    [pa.field("AccountId", pa.int64(), nullable=False), pa.field("Name", pa.string()),
+     pa.field("ModifiedOn", pa.timestamp("us", tz="UTC"))]
+)
+
+
+class InjectedFailure(RuntimeError):
+    """The notebook died here."""
+
+
+class CrashingEngine(DeltaRsEngine):
+    """The real engine; when armed, the next data write lands and then the driver is 'lost'."""
+
+    armed = False
+
+    def write(self, table, data, **kw):  # type: ignore[override]
+        version = super().write(table, data, **kw)
+        if self.armed and table.schema_name != "metadata":
+            self.armed = False
+            raise InjectedFailure("driver lost right after the data commit")
+        return version
+
+
+class Source:
+    """The source system: rows keyed by AccountId with a ModifiedOn cursor; counts window copies."""
+
+    def __init__(self) -> None:
+        self.rows = pa.Table.from_pylist([], schema=SCHEMA)
+        self.copies: Counter[str | None] = Counter()
+
+    def add(self, first: int, count: int, when: datetime) -> None:
+        ids = list(range(first, first + count))
+        new = pa.table({"AccountId": ids, "Name": [f"A{i}" for i in ids], "ModifiedOn": [when] * count}, schema=SCHEMA)
+        self.rows = pa.concat_tables([self.rows, new])
+
+    def copy(self, w: Window) -> pa.Table:
+        """SELECT * FROM Account WHERE <w.predicate('ModifiedOn')>, evaluated on the Arrow rows."""
+        assert w.predicate("ModifiedOn").startswith("[ModifiedOn] >" if w.low else "1 = 1")
+        self.copies[w.effective_low] += 1
+        if w.effective_low is None:
+            return self.rows
+        low = pa.scalar(to_native(w.effective_low, "datetime"), SCHEMA.field("ModifiedOn").type)
+        return self.rows.filter(pc.greater(self.rows["ModifiedOn"], low))
+
+
+def run_pipeline(lakehouse, engine, source: Source, *, run_id: str, batch: str, fail_at: str | None = None) -> str:
+    """One notebook run; returns what it did: skipped, loaded or failed."""
+    rt = fmd.connect(lakehouse=lakehouse, engine=engine, run_id=run_id, pipeline_run_id=batch, triggered_by="test")
+    try:
+        if rt.runs.should_skip(ENTITY, "bronze"):
+            return "skipped"
+        w = rt.watermarks.begin(ENTITY, kind="datetime", table=TABLE, layer="bronze")
+        rows = source.copy(w)
+        high = high_from(rows, "ModifiedOn", "datetime")
+        if fail_at == "before_write":
+            raise InjectedFailure("notebook died after the copy, before the write")
+        engine.armed = fail_at == "after_landing"
+        res = rt.runs.write(ENTITY, TABLE, rows, layer="bronze", watermark=high)
+        if fail_at == "before_commit":
+            raise InjectedFailure("notebook died after the write, before the watermark commit")
+        rt.watermarks.commit(w, high, table_version=res.version)
+        return "loaded"
+    except InjectedFailure:
+        return "failed"
+    finally:
+        rt.close()
+
+
+def _keys(engine, ref) -> list[int]:
+    return engine.read(ref, columns=["AccountId"]).column("AccountId").to_pylist()
+
+
+@pytest.mark.parametrize("fail_at", ["before_write", "after_landing", "before_commit"])
+def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail_at: str) -> None:
+    engine = CrashingEngine(lakehouse)
+    ref = fmd.TableRef.parse(TABLE)
+    engine.create(ref, [Column(name="AccountId", type="bigint", nullable=False), Column(name="Name", type="string"),
+                        Column(name="ModifiedOn", type="timestamp")])
+    source = Source()
+    watch = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="observer")
+    day1, day2, day3 = DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)
+    canon = {d: d.isoformat(timespec="microseconds") for d in (day1, day2, day3)}
+
+    # run 1: the first load
+    source.add(1, 5, day1)
+    assert run_pipeline(lakehouse, engine, source, run_id="run-1", batch="batch-1") == "loaded"
+    assert watch.watermarks.current(ENTITY) == canon[day1]
+
+    # run 2: new rows arrive; the run fails between copy and commit
+    source.add(6, 3, day2)
+    assert run_pipeline(lakehouse, engine, source, run_id="run-2", batch="batch-2", fail_at=fail_at) == "failed"
+    assert watch.watermarks.current(ENTITY) == canon[day1]  # never advanced on the failed run
+    assert source.copies[canon[day1]] == 1
+
+    # run 3: the re-run of batch 2
+    outcome = run_pipeline(lakehouse, engine, source, run_id="run-3", batch="batch-2")
+    keys = _keys(engine, ref)
+    assert sorted(keys) == list(range(1, 9)) and len(keys) == len(set(keys))  # no duplicate keys
+    if fail_at == "before_write":
+        # nothing landed: the re-run copies the same window once and loads it once
+        assert outcome == "loaded" and source.copies[canon[day1]] == 2
+        assert watch.watermarks.current(ENTITY) == canon[day2]
+    elif fail_at == "after_landing":
+        # the data landed but nobody recorded it: begin() recovers the watermark from the
+        # commit's metadata instead of copying the window again
+        assert outcome == "loaded" and source.copies[canon[day1]] == 1
+        assert source.copies[canon[day2]] == 1  # the re-run's window starts after the landed load
+        state = watch.watermarks.state(ENTITY)
+        assert (state.operation, state.value) == ("Recover", canon[day2])  # the new window was empty
+        recover = [r for r in watch.store.read("Watermarks", {"EntityId": ENTITY, "Operation": "Recover"})]
+        assert [r["Value"] for r in recover] == [canon[day2]] and recover[0]["RunId"] == "run-2"
+    else:
+        # the load completed in the ledger: the re-run skips it (audited); the watermark lags
+        # until the next begin() recovers it from the landed commit
+        assert outcome == "skipped" and source.copies[canon[day1]] == 1
+        assert watch.watermarks.current(ENTITY) == canon[day1]
+        watch.audit.flush()
+        assert watch.store.read("SyncAuditLog", {"Operation": "SkippedAlreadyProcessed", "RunId": "run-3"})
+
+    # run 4: the next day loads only the new rows
+    source.add(9, 2, day3)
+    assert run_pipeline(lakehouse, engine, source, run_id="run-4", batch="batch-3") == "loaded"
+    keys = _keys(engine, ref)
+    assert sorted(keys) == list(range(1, 11)) and len(keys) == len(set(keys))
+    assert watch.watermarks.current(ENTITY) == canon[day3]
+    assert source.copies[canon[day1]] == (2 if fail_at == "before_write" else 1)  # never a third time
+    # every appended version carried the entity's idempotent identity
+    assert engine.transaction_version(ref, "fmd:bronze:crm.account") == len(
+        [e for e in engine.history(ref) if e.user_metadata.get("fmd.entity") == ENTITY]
+    )
+    watch.close()
+
+
+def test_a_retry_of_the_same_window_is_skipped_by_delta_when_recovery_is_off(lakehouse) -> None:
+    engine = CrashingEngine(lakehouse)
+    ref = fmd.TableRef.parse(TABLE)
+    engine.create(ref, [Column(name="AccountId", type="bigint", nullable=False), Column(name="Name", type="string"),
+                        Column(name="ModifiedOn", type="timestamp")])
+    source = Source()
+    source.add(1, 4, DAY)
+    rt = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="run-1", pipeline_run_id="batch-1")
+    w = rt.watermarks.begin(ENTITY, kind="datetime", table=TABLE, layer="bronze")
+    rows = source.copy(w)
+    engine.armed = True
+    with pytest.raises(InjectedFailure):
+        rt.runs.write(ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime"))
+    rt.close()
+    retry = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="run-2", pipeline_run_id="batch-1")
+    w = retry.watermarks.begin(ENTITY, kind="datetime", table=TABLE, layer="bronze", recover=False)
+    assert w.is_first_load
+    rows = source.copy(w)  # the same window, copied again
+    res = retry.runs.write(ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime"))
+    assert not res.applied and res.txn_version == 1  # Delta already has txn 1 for this app id
+    retry.watermarks.commit(w, high_from(rows, "ModifiedOn", "datetime"), table_version=res.version)
+    assert sorted(_keys(engine, ref)) == [1, 2, 3, 4]
+    retry.close()
