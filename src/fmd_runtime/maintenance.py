@@ -167,6 +167,7 @@ class TablePlan(BaseModel):
     retention_hours: int | None = None
     keep_versions: tuple[int, ...] = ()
     pinned_versions: tuple[int, ...] = ()
+    proof_versions: tuple[int, ...] = ()
     checkpoints: tuple[str, ...] = ()
     protection: Literal["none", "keep_versions", "retention"] = "none"
     protected_files: int = 0
@@ -459,11 +460,12 @@ class Maintenance:
     ) -> TablePlan:
         rt, (ref, cfg, kind) = self._rt, spec
         engine, floor = rt.engine, rt.config.vacuum_retention_floor_hours
-        if not engine.exists(ref):
+        try:
+            props = engine.properties(ref)
+        except TableNotFoundError:
             return TablePlan(table=ref.name, kind=kind, vacuum="skip",  # type: ignore[arg-type]
                              error=str(TableNotFoundError("the table does not exist", table=ref.name,
                                                           hint="create it, or remove it from PipelineConfig / the scope")))
-        props = engine.properties(ref)
         pins = [p for p in all_pins if p.table.lower() == ref.name.lower()]
         versions = tuple(sorted({p.version for p in pins}))
         margin_h = rt.config.retention_margin_days * 24 if pins else 0
@@ -505,11 +507,7 @@ class Maintenance:
                 table=ref.name, hint=f"set VacuumRetentionHours to at least {math.ceil(operator_del_h)}, or lower "
                 "the property with rt.maintenance.set_retention(table, deleted_file_days=...)")))
         reasons.insert(0, f"RETAIN {requested} hours: {why}")
-        try:
-            keep = self._keep_set(ref, versions)
-        except MaintenanceError as exc:
-            return finish("skip", str(exc))
-        supports_keep = bool(getattr(engine, "supports_keep_versions", False))
+        supports_keep = engine.supports_keep_versions
         managed = BASELINE_PREFIX + DELETED_FILE_RETENTION in props
         target_del = del_h
         if not supports_keep and (managed or (pins and need_h > requested)):
@@ -529,6 +527,16 @@ class Maintenance:
         # The engine's own retention check is kept unless a planned lowering has not happened yet.
         enforce = retention >= del_h
         dry = engine.vacuum(ref, retention_hours=retention, dry_run=True, enforce_retention=enforce)
+        # Only a version committed before the retention window can own a candidate: its files leave
+        # the table after its commit. Younger pinned versions are left out of the keep-set (with a
+        # margin for clock skew); VACUUM still gets every pinned version in keep_versions.
+        horizon = now - timedelta(hours=retention) + timedelta(days=rt.config.retention_margin_days)
+        proof_versions = tuple(sorted({p.version for p in pins if p.timestamp <= horizon})) if dry.files else ()
+        try:
+            keep = self._keep_set(ref, proof_versions)
+        except MaintenanceError as exc:
+            return finish("skip", str(exc))
+        base["proof_versions"] = proof_versions
         overlap = _overlap(dry.files, keep)
         if overlap:
             reasons.append(f"the unprotected VACUUM would delete {len(overlap)} file(s) active checkpoints need")
@@ -543,8 +551,8 @@ class Maintenance:
                 hint="raise the table's delta.deletedFileRetentionDuration (rt.maintenance.set_retention) "
                 "or deactivate the old checkpoint")), retention_hours=retention, protected_files=len(overlap))
         protection = "none" if not pins else "keep_versions" if supports_keep else "retention"
-        reasons.append(f"safety proved: {len(dry.files)} VACUUM candidate(s), none in the keep-set of "
-                       f"{len(keep)} file(s) of {len(versions)} pinned version(s)")
+        reasons.append(f"safety proved: {len(dry.files)} VACUUM candidate(s), none in the {len(keep)} file(s) of the "
+                       f"{len(proof_versions)} pinned version(s) old enough to own one ({len(versions)} pinned)")
         tp = finish("run", retention_hours=retention, keep_versions=versions if supports_keep else (),
                     protection=protection, protected_files=len(overlap), candidate_files=dry.files,
                     candidate_bytes=dry.bytes)
@@ -637,7 +645,7 @@ class Maintenance:
                     cp = rt.checkpoints.create(data, kind="PreMaintenance")
                     pre_name = cp.checkpoint_name
                 except FmdError as exc:
-                    alerts.append(self._alert("CRITICAL", "PreMaintenance checkpoint failed: maintenance did not run",
+                    alerts.append(self._alert("pre-checkpoint", "CRITICAL", "PreMaintenance checkpoint failed: maintenance did not run",
                                               {"checkpoint": str(exc)}, ["fix the checkpoint error, then re-run"]))
                     return self._finish(plan, [], start, dry_run, alerts=alerts, failed_early=str(exc),
                                         expected_minutes=expected_duration_minutes)
@@ -651,7 +659,7 @@ class Maintenance:
             deactivated = _deactivated_names(rt.checkpoints.enforce_retention(dry_run=dry_run))
         except Exception as exc:  # the summary must report it and alert, never hide it
             deactivation_error = f"{type(exc).__name__}: {exc}"
-            alerts.append(self._alert("CRITICAL", "Checkpoint retention enforcement failed",
+            alerts.append(self._alert("retention-enforcement", "CRITICAL", "Checkpoint retention enforcement failed",
                                       {"checkpoints": deactivation_error},
                                       ["check CheckpointHistory is writable", "re-run rt.checkpoints.enforce_retention()"]))
         return self._finish(plan, runs, start, dry_run, deactivated=deactivated, deactivation_error=deactivation_error,
@@ -701,7 +709,7 @@ class Maintenance:
                 res = rt.engine.vacuum(ref, retention_hours=int(tp.retention_hours or 0), dry_run=False,
                                        keep_versions=tp.keep_versions)
                 files, size = res.files, res.bytes or 0
-                broken = _overlap(files, tp._keep or self._keep_set(ref, tp.pinned_versions))
+                broken = _overlap(files, tp._keep or self._keep_set(ref, tp.proof_versions))
                 if broken:
                     rt.alerts.send("CRITICAL", f"VACUUM deleted {len(broken)} checkpoint file(s) of {ref.name}",
                                    tables=[ref.name], errors={ref.name: ", ".join(broken[:5])},
@@ -756,9 +764,9 @@ class Maintenance:
             self._rt.audit.event("RetentionChange", "Succeeded", table=ref, severity="LOW",
                                  details=c.model_dump(mode="json"))
 
-    def _alert(self, severity: Any, title: str, errors: dict[str, str], steps: Sequence[str] = ()) -> str:
-        self._rt.alerts.send(severity, title, key=f"maintenance:{title.split(':')[0]}",
-                             tables=[t for t in errors if "." in t], errors=errors, first_steps=list(steps))
+    def _alert(self, key: str, severity: Any, title: str, errors: dict[str, str], steps: Sequence[str] = ()) -> str:
+        self._rt.alerts.send(severity, title, key=f"maintenance:{key}", tables=[t for t in errors if "." in t],
+                             errors=errors, first_steps=list(steps))
         return title
 
     def _finish(
@@ -779,14 +787,14 @@ class Maintenance:
         failed = {r.table: r.error or "failed" for r in runs if r.status == "Failed"}
         seconds = time.perf_counter() - start
         if len(failed) > 3:
-            alerts.append(self._alert("HIGH", f"Maintenance: {len(failed)} tables failed", failed,
+            alerts.append(self._alert("failures", "HIGH", f"Maintenance: {len(failed)} tables failed", failed,
                                       ["read each table's error in the summary", "re-run the failed tables with tables_scope"]))
         unsafe = {tp.table: tp.error or "" for tp in plan.tables if tp.vacuum == "skip" and tp.checkpoints}
         if unsafe and not failed_early:
-            alerts.append(self._alert("HIGH", f"VACUUM skipped on {len(unsafe)} table(s) to protect checkpoints", unsafe,
+            alerts.append(self._alert("unsafe-skip", "HIGH", f"VACUUM skipped on {len(unsafe)} table(s) to protect checkpoints", unsafe,
                                       ["raise the table's retention, or deactivate the old checkpoint"]))
         if seconds > expected_minutes * 60:
-            alerts.append(self._alert("MEDIUM", f"Maintenance took {seconds / 60:.1f} min (expected {expected_minutes:g})",
+            alerts.append(self._alert("duration", "MEDIUM", f"Maintenance took {seconds / 60:.1f} min (expected {expected_minutes:g})",
                                       {}, ["check the slowest tables in the Vacuum / Optimize audit events"]))
         if failed_early or (runs and len(failed) == len(runs)):
             status = "Failed"
