@@ -324,7 +324,7 @@ class Alerts:
         self, key: str, *, operation: str = "Alert", window: timedelta | None = None
     ) -> bool:
         """True when an alert with ``key`` was raised within the window (this process or the log)."""
-        since = utcnow() - (window or self.window)
+        since = utcnow() - (self.window if window is None else window)
         with self._lock:
             seen = self._history.get(key)
         if seen is not None and seen >= since:

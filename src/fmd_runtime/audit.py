@@ -53,6 +53,8 @@ Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 LIFECYCLE = ("Start", "End", "Fail", "Skip")
+# run-level operations: never counted per entity (the same list as sql/views.sql)
+RUN_LEVEL = ("Summary", "Alert", "ValidationAlert", "AlertNotification")
 JSONL_ENV = "FMD_AUDIT_JSONL"
 
 # -- redaction -----------------------------------------------------------------------------
@@ -78,7 +80,11 @@ _BASE64_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{80,}={0,2}")  # stora
 
 def _mask_key(m: re.Match[str]) -> str:
     text = m.group(0)
-    mixed = any(c.isdigit() for c in text) and any(c.isupper() for c in text) and any(c.islower() for c in text)
+    mixed = (
+        any(c.isdigit() for c in text)
+        and any(c.isupper() for c in text)
+        and any(c.islower() for c in text)
+    )
     # random base64 mixes cases and digits; long words and paths rarely do
     return "***" if text.endswith("=") or (mixed and text.count("/") < 3) else text
 
@@ -248,6 +254,42 @@ def current_activity() -> Activity | None:
     return items[-1][0] if items else None
 
 
+# RunContext attribute of each run-context column, stamped on every event
+_CONTEXT = {
+    "RunId": "run_id",
+    "ParentRunId": "parent_run_id",
+    "PipelineRunId": "pipeline_run_id",
+    "PipelineName": "pipeline_name",
+    "NotebookName": "notebook_name",
+    "WorkspaceId": "workspace_id",
+    "TriggeredBy": "triggered_by",
+}
+_TARGET = ("EntityId", "SchemaName", "TableName")
+_INHERITED = ("Layer", "SourceName", "ConnectionType", "ActivityName", "DryRun")
+# what summarize() needs of each entity event
+_MARKED = (
+    "EventId",
+    "EventTime",
+    "Operation",
+    "Status",
+    *_TARGET,
+    "ActivityName",
+    "ErrorType",
+    "ErrorSummary",
+)
+
+
+def _inherit(fields: dict[str, Any], *, names_target: bool) -> dict[str, Any]:
+    """Fill what the caller left out from the innermost activity open in this thread."""
+    items = _stack()
+    if items:
+        outer = items[-1][1]
+        for k in _INHERITED if names_target else _INHERITED + _TARGET:
+            if fields.get(k) is None:
+                fields[k] = outer.get(k)
+    return fields
+
+
 class ActivityScope:
     """`Audit.activity`'s result: a context manager yielding an `Activity`, and a decorator.
 
@@ -255,32 +297,18 @@ class ActivityScope:
     `current_activity` gives the `Activity` to set counts on.
     """
 
-    def __init__(
-        self, audit: Audit, name: str, fields: dict[str, Any], *, names_target: bool
-    ) -> None:
+    def __init__(self, audit: Audit, fields: dict[str, Any], *, names_target: bool) -> None:
         self._audit = audit
-        self._name = name
         self._fields = fields
         self._names_target = names_target
         self._resolved: dict[str, Any] = fields
         self._act: Activity | None = None
 
     def __enter__(self) -> Activity:
-        fields = dict(self._fields)
-        items = _stack()
-        if items:  # nested: inherit what the enclosing activity knows
-            outer = items[-1][1]
-            if not self._names_target:
-                for k in ("EntityId", "SchemaName", "TableName"):
-                    fields[k] = outer.get(k)
-            for k in ("Layer", "SourceName", "ConnectionType", "DryRun"):
-                if fields.get(k) is None:
-                    fields[k] = outer.get(k)
-        self._resolved = fields
-        act = Activity(self._name)
-        self._act = act
+        self._resolved = fields = _inherit(dict(self._fields), names_target=self._names_target)
+        act = self._act = Activity(fields["ActivityName"])
         self._audit._opened()
-        items.append((act, fields))
+        _stack().append((act, fields))
         self._audit._safe_event("Start", "Started", fields)
         act.started = time.perf_counter()
         return act
@@ -288,12 +316,8 @@ class ActivityScope:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         act = self._act
         assert act is not None
-        duration = int((time.perf_counter() - act.started) * 1000)
-        measures = {
-            "rows_read": act.rows_read,
-            "rows_written": act.rows_written,
-            "duration_ms": duration,
-        }
+        ms = int((time.perf_counter() - act.started) * 1000)
+        kw = dict(rows_read=act.rows_read, rows_written=act.rows_written, duration_ms=ms)
         try:
             if exc is not None:
                 self._audit._safe_event(
@@ -302,17 +326,12 @@ class ActivityScope:
                     self._resolved,
                     error=exc,
                     severity="HIGH",
+                    **kw,
                     details=act.details,
-                    **measures,
-                )
-            elif act.status == "Skipped":
-                self._audit._safe_event(
-                    "Skip", "Skipped", self._resolved, details=act.details, **measures
                 )
             else:
-                self._audit._safe_event(
-                    "End", act.status, self._resolved, details=act.details, **measures
-                )
+                op = "Skip" if act.status == "Skipped" else "End"
+                self._audit._safe_event(op, act.status, self._resolved, details=act.details, **kw)
         finally:
             items = _stack()
             if items and items[-1][0] is act:
@@ -323,9 +342,7 @@ class ActivityScope:
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
-            with ActivityScope(
-                self._audit, self._name, self._fields, names_target=self._names_target
-            ):
+            with ActivityScope(self._audit, self._fields, names_target=self._names_target):
                 return fn(*args, **kwargs)
 
         return inner  # type: ignore[return-value]
@@ -427,48 +444,36 @@ def _entities_from_events(
     """Group event rows by entity and derive each entity's status (rows in any order)."""
     groups: dict[str, dict[str, Any]] = {}
     for r in sorted(rows, key=lambda r: (r["EventTime"], r.get("EventId") or "")):
-        if r.get("Operation") in ("Summary", "Alert"):
-            continue
-        if name is not None and r.get("ActivityName") != name:
-            continue
         key = entity_key(r.get("EntityId"), r.get("SchemaName"), r.get("TableName"))
-        if key is None:
+        op, status = r.get("Operation"), r.get("Status")
+        if key is None or op in RUN_LEVEL or name not in (None, r.get("ActivityName")):
             continue
         g = groups.setdefault(
-            key, {"f": 0, "starts": 0, "closes": 0, "skips": 0, "ok": 0, "warn": 0, "last": None}
+            key, dict.fromkeys(("failures", "starts", "skips", "successes", "warnings"), 0)
         )
-        op, status = r.get("Operation"), r.get("Status")
         if status == "Failed":
-            g["f"] += 1
+            g["failures"] += 1
             g["last"] = r
-        g["starts"] += op == "Start"
-        g["closes"] += op in ("End", "Fail", "Skip")
+        g["starts"] += (op == "Start") - (op in ("End", "Fail", "Skip"))
         g["skips"] += op == "Skip" or status == "Skipped"
-        g["ok"] += op == "End" or (op not in LIFECYCLE and status == "Succeeded")
-        g["warn"] += status == "Warning"
-    out = []
+        g["successes"] += op == "End" or (op not in LIFECYCLE and status == "Succeeded")
+        g["warnings"] += status == "Warning"
+    out, order = [], []
     for key, g in groups.items():
-        status = derive_status(
-            failures=g["f"],
-            open_activities=g["starts"] - g["closes"],
-            skips=g["skips"],
-            successes=g["ok"],
-            warnings=g["warn"],
-        )
-        last = g["last"] if status == "Failed" else None
+        last = g.pop("last", None) or {}
+        status = derive_status(open_activities=g.pop("starts"), **g)
         out.append(
             EntityResult(
                 entity=key,
                 status=status,  # type: ignore[arg-type]
-                activity=last.get("ActivityName") if last else None,
-                error_type=last.get("ErrorType") if last else None,
-                error_summary=last.get("ErrorSummary") if last else None,
+                activity=last.get("ActivityName"),
+                error_type=last.get("ErrorType"),
+                error_summary=last.get("ErrorSummary"),
             )
         )
-    # failed entities in the order they failed, the rest by name
-    order = {k: i for i, k in enumerate(k for k, g in groups.items() if g["last"] is not None)}
-    out.sort(key=lambda e: (order.get(e.entity, len(order)), e.entity))
-    return out
+        order.append((0, last["EventTime"]) if last else (1, len(order)))
+    # failed entities in the order they (last) failed, like vw_RunStatus.FailedAt; then the rest
+    return [e for _, e in sorted(zip(order, out, strict=True), key=lambda pair: pair[0])]
 
 
 def entity_results(results: Any) -> list[EntityResult]:
@@ -482,57 +487,32 @@ def entity_results(results: Any) -> list[EntityResult]:
         >>> [r.status for r in entity_results({"a": None, "b": ValueError("x"), "c": "Skipped"})]
         ['Succeeded', 'Failed', 'Skipped']
     """
-    out: list[EntityResult] = []
-    items = results.items() if isinstance(results, Mapping) else ((None, r) for r in results)
-    for entity, r in items:
-        if isinstance(r, EntityResult):
-            out.append(r)
-            continue
-        if entity is None and hasattr(r, "item"):  # runtime.Outcome
-            value = getattr(r, "value", None)
-            entity, r = (
-                str(r.item),
-                (_Failure(r.error_type, r.error) if r.error is not None else value),
-            )
-        name = str(entity)
-        if isinstance(r, _Failure):
-            out.append(
-                EntityResult(
-                    entity=name,
-                    status="Failed",
-                    error_type=r.error_type,
-                    error_summary=redact(r.error),
-                )
-            )
-        elif isinstance(r, BaseException):
-            out.append(
-                EntityResult(
-                    entity=name,
-                    status="Failed",
-                    error_type=type(r).__name__,
-                    error_summary=redact(error_text(r)),
-                )
-            )
-        elif r is False or (isinstance(r, str) and r.lower() not in ("skipped", "succeeded", "ok")):
-            out.append(
-                EntityResult(
-                    entity=name,
-                    status="Failed",
-                    error_summary=redact(r) if isinstance(r, str) else None,
-                )
-            )
-        elif (isinstance(r, str) and r.lower() == "skipped") or getattr(
-            r, "skipped", False
-        ) is True:
-            out.append(EntityResult(entity=name, status="Skipped"))
-        else:
-            out.append(EntityResult(entity=name, status="Succeeded"))
-    return out
+    return [_entity_result(entity, r) for entity, r in _result_items(results)]
 
 
-class _Failure:
-    def __init__(self, error_type: str | None, error: str | None) -> None:
-        self.error_type, self.error = error_type, error
+def _result_items(results: Any) -> Iterable[tuple[str | None, Any]]:
+    return results.items() if isinstance(results, Mapping) else ((None, r) for r in results)
+
+
+def _entity_result(entity: str | None, r: Any) -> EntityResult:
+    if isinstance(r, EntityResult):
+        return r
+    error_type = error = None
+    if entity is None and hasattr(r, "item"):  # runtime.Outcome
+        entity, error_type, error = str(r.item), r.error_type, r.error
+        r = False if error is not None else getattr(r, "value", None)
+    elif isinstance(r, BaseException):
+        error_type, error, r = type(r).__name__, error_text(r), False
+    elif isinstance(r, str) and r.lower() not in ("skipped", "succeeded", "ok"):
+        error, r = r, False
+    name = str(entity)
+    if r is False:
+        return EntityResult(
+            entity=name, status="Failed", error_type=error_type, error_summary=redact(error)
+        )
+    if (isinstance(r, str) and r.lower() == "skipped") or getattr(r, "skipped", False) is True:
+        return EntityResult(entity=name, status="Skipped")
+    return EntityResult(entity=name, status="Succeeded")
 
 
 # -- the capability ------------------------------------------------------------------------
@@ -610,26 +590,10 @@ class Audit:
         Example:
             >>> # rt.audit.event("CheckpointCreated", table="bronze.account", details={"version": 4})
         """
-        fields: dict[str, Any] = {
-            "Layer": layer,
-            "EntityId": entity,
-            "SourceName": source,
-            "ConnectionType": connection_type,
-            "ActivityName": activity,
-            "DryRun": dry_run,
-        }
-        if table is not None:
-            ref = self._rt.table(table)
-            fields["SchemaName"], fields["TableName"] = ref.schema_name, ref.table
-        items = _stack()
-        if items:
-            inherited = items[-1][1]
-            if entity is None and table is None:
-                for k in ("EntityId", "SchemaName", "TableName"):
-                    fields[k] = inherited.get(k)
-            for k in ("Layer", "SourceName", "ConnectionType", "ActivityName", "DryRun"):
-                if fields.get(k) is None:
-                    fields[k] = inherited.get(k)
+        fields = _inherit(
+            self._fields(table, entity, layer, source, connection_type, activity, dry_run),
+            names_target=entity is not None or table is not None,
+        )
         return self._emit(
             operation,
             status,
@@ -642,6 +606,15 @@ class Audit:
             details=details,
             flush=flush,
         )
+
+    def _fields(self, table: Any, entity: str | None, *inherited: Any) -> dict[str, Any]:
+        """Target and context columns; ``inherited`` in the order of ``_INHERITED``."""
+        ref = self._rt.table(table) if table is not None else None
+        target = (entity, ref.schema_name if ref else None, ref.table if ref else None)
+        return {
+            **dict(zip(_TARGET, target, strict=True)),
+            **dict(zip(_INHERITED, inherited, strict=True)),
+        }
 
     def skip(
         self,
@@ -682,29 +655,16 @@ class Audit:
         elif error:
             error_summary = redact(str(error))
         env = AuditEnvelope(
-            RunId=ctx.run_id,
-            ParentRunId=ctx.parent_run_id,
-            PipelineRunId=ctx.pipeline_run_id,
-            PipelineName=ctx.pipeline_name,
-            NotebookName=ctx.notebook_name,
-            WorkspaceId=ctx.workspace_id,
+            **{column: getattr(ctx, attr) for column, attr in _CONTEXT.items()},
+            **{k: fields.get(k) for k in _TARGET + _INHERITED},
             Operation=operation,
             Status=status,
-            Layer=fields.get("Layer"),
-            EntityId=fields.get("EntityId"),
-            SchemaName=fields.get("SchemaName"),
-            TableName=fields.get("TableName"),
-            SourceName=fields.get("SourceName"),
-            ConnectionType=fields.get("ConnectionType"),
-            ActivityName=fields.get("ActivityName"),
             RowsRead=rows_read,
             RowsWritten=rows_written,
             DurationMs=duration_ms,
             ErrorType=error_type,
             ErrorSummary=error_summary,
             Severity=severity,
-            DryRun=fields.get("DryRun"),
-            TriggeredBy=ctx.triggered_by,
             Details=dict(details or {}),
         )
         row = env.to_row()
@@ -738,21 +698,9 @@ class Audit:
         # what summarize() needs of this run's entity events, before they reach the table
         if entity_key(row["EntityId"], row["SchemaName"], row["TableName"]) is None:
             return
-        keep = (
-            "EventId",
-            "EventTime",
-            "Operation",
-            "Status",
-            "EntityId",
-            "SchemaName",
-            "TableName",
-            "ActivityName",
-            "ErrorType",
-            "ErrorSummary",
-        )
         with self._marks_lock:
             if len(self._marks) < 200_000:
-                self._marks[row["EventId"]] = {k: row[k] for k in keep}
+                self._marks[row["EventId"]] = {k: row[k] for k in _MARKED}
 
     def flush(self, *, retry: bool = True) -> int:
         """Write buffered events in one commit; never raises (failures are logged and counted).
@@ -865,22 +813,8 @@ class Audit:
             >>> # @rt.audit.activity("LoadSilver", layer="silver")
             >>> # def load(): current_activity().rows_written = ...
         """
-        fields: dict[str, Any] = {
-            "Layer": layer,
-            "EntityId": entity,
-            "SourceName": source,
-            "ConnectionType": connection_type,
-            "ActivityName": name,
-            "DryRun": dry_run,
-            "SchemaName": None,
-            "TableName": None,
-        }
-        if table is not None:
-            ref = self._rt.table(table)
-            fields["SchemaName"], fields["TableName"] = ref.schema_name, ref.table
-        return ActivityScope(
-            self, name, fields, names_target=entity is not None or table is not None
-        )
+        fields = self._fields(table, entity, layer, source, connection_type, name, dry_run)
+        return ActivityScope(self, fields, names_target=entity is not None or table is not None)
 
     def _opened(self) -> None:
         with self._open_lock:
@@ -964,18 +898,7 @@ class Audit:
         with self._marks_lock:
             events = {k: dict(v) for k, v in self._marks.items()}
         try:
-            cols = [
-                "EventId",
-                "EventTime",
-                "Operation",
-                "Status",
-                "EntityId",
-                "SchemaName",
-                "TableName",
-                "ActivityName",
-                "ErrorType",
-                "ErrorSummary",
-            ]
+            cols = list(_MARKED)
             for row in self._rt.store.read(
                 "SyncAuditLog", {"RunId": self._rt.context.run_id}, columns=cols
             ):
@@ -1014,6 +937,7 @@ def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
 
 __all__ = [
     "LIFECYCLE",
+    "RUN_LEVEL",
     "Activity",
     "ActivityScope",
     "Audit",

@@ -429,6 +429,64 @@ def _bypass_instance(model: type[M], values: Mapping[str, Any]) -> M:
 # -- the guards ----------------------------------------------------------------------------
 
 
+def _assert_safe_model(model: type[BaseModel]) -> None:
+    problems = check_model(model)
+    if problems:
+        raise ContractViolation(
+            _render(
+                f"the contract `{model.__name__}` itself is unsafe:",
+                [f"  - {p.line()}" for p in problems],
+            ),
+            hint="remove defaults from environment-sensitive fields",
+            details={
+                "model": model.__name__,
+                "violations": [p.model_dump(exclude_none=True) for p in problems],
+            },
+        )
+
+
+def check_params(params: Mapping[str, Any] | str | None, model: type[M]) -> RowsCheck:
+    """Validate parameters like `guard`, but return the violations instead of raising them.
+
+    Args:
+        params: the parameters (a mapping, or one JSON object string).
+        model: the pydantic model declaring the contract.
+
+    Returns:
+        `RowsCheck` with the instance in ``valid``, or the violations and an unvalidated instance
+        in ``bypassed`` (fields that validate are typed, the others as passed, missing ones None).
+
+    Raises:
+        ContractViolation: ``params`` is not a mapping/JSON object, or the model itself is unsafe.
+
+    Example:
+        >>> from pydantic import BaseModel
+        >>> class P(BaseModel):
+        ...     n: int
+        >>> [v.field for v in check_params({}, P).violations]
+        ['n']
+    """
+    name = model.__name__
+    if isinstance(params, str):
+        try:
+            params = json.loads(params) if params.strip() else {}
+        except ValueError:
+            params = None
+        if not isinstance(params, Mapping):
+            raise ContractViolation(
+                f"parameters for `{name}` are not a JSON object", hint="pass a mapping or JSON"
+            )
+    _assert_safe_model(model)
+    values = coerce_params(params or {}, model)
+    try:
+        return RowsCheck(model=name, checked=1, valid=(model.model_validate(values),))
+    except ValidationError as exc:
+        violations = tuple(_violations(exc, model))
+    return RowsCheck(
+        model=name, checked=1, bypassed=(_bypass_instance(model, values),), violations=violations
+    )
+
+
 def guard(
     params: Mapping[str, Any] | str | None,
     model: type[M],
@@ -447,7 +505,8 @@ def guard(
         model: the pydantic model declaring the contract.
         bypass: report violations as warnings (logged, audited as ContractBypass with Severity
             MEDIUM) and return an unvalidated instance instead of raising: fields that validate
-            are typed, the others keep what was passed (missing ones are None).
+            are typed, the others keep what was passed (missing ones are None). `check_params`
+            returns the violations themselves.
         audit: an `Audit` or `Runtime`; refusals are audited as ContractViolation (HIGH).
 
     Returns:
@@ -461,40 +520,16 @@ def guard(
         >>> # p = fmd.guard(params, LoadParams, audit=rt)
     """
     name = model.__name__
-    if isinstance(params, str):
-        try:
-            params = json.loads(params) if params.strip() else {}
-        except ValueError:
-            raise ContractViolation(
-                f"parameters for `{name}` are not a JSON object", hint="pass a mapping or JSON"
-            ) from None
-        if not isinstance(params, Mapping):
-            raise ContractViolation(
-                f"parameters for `{name}` are not a JSON object", hint="pass a mapping or JSON"
-            )
-    problems = check_model(model)
-    if problems:
-        raise ContractViolation(
-            _render(
-                f"the contract `{name}` itself is unsafe:", [f"  - {p.line()}" for p in problems]
-            ),
-            hint="remove defaults from environment-sensitive fields",
-            details={
-                "model": name,
-                "violations": [p.model_dump(exclude_none=True) for p in problems],
-            },
-        )
-    values = coerce_params(params or {}, model)
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        violations = _violations(exc, model)
+    check = check_params(params, model)
+    if check.ok:
+        return check.valid[0]
+    violations = check.violations
     header = f"{len(violations)} parameter problem(s) break the contract `{name}`:"
     message = _render(header, [f"  - {v.line()}" for v in violations])
     if bypass:
         log.warning("fmd guards: contract bypassed: %s", message)
         _record(audit, "ContractBypass", "Warning", "MEDIUM", name, violations)
-        return _bypass_instance(model, values)
+        return check.bypassed[0]
     error = ContractViolation(
         message,
         hint="pass these parameters from the pipeline's Notebook activity (base parameters) and re-run",
@@ -541,14 +576,7 @@ def check_rows(
         >>> # check = check_rows(spark.table("meta.Entities").collect(), EntityRow, key="EntityId")
     """
     name = model.__name__
-    problems = check_model(model)
-    if problems:
-        raise ContractViolation(
-            _render(
-                f"the contract `{name}` itself is unsafe:", [f"  - {p.line()}" for p in problems]
-            ),
-            hint="remove defaults from environment-sensitive fields",
-        )
+    _assert_safe_model(model)
     valid: list[Any] = []
     bypassed: list[Any] = []
     violations: list[Violation] = []
@@ -627,6 +655,7 @@ __all__ = [
     "RowsCheck",
     "Violation",
     "check_model",
+    "check_params",
     "check_rows",
     "coerce_params",
     "expected_form",

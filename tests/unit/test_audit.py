@@ -35,7 +35,15 @@ CONTEXT = dict(
     workspace_id="ws-1",
     triggered_by="scheduler",
 )
-RUN_CONTEXT_COLUMNS = ("RunId", "ParentRunId", "PipelineRunId", "PipelineName", "NotebookName", "WorkspaceId", "TriggeredBy")
+RUN_CONTEXT_COLUMNS = (
+    "RunId",
+    "ParentRunId",
+    "PipelineRunId",
+    "PipelineName",
+    "NotebookName",
+    "WorkspaceId",
+    "TriggeredBy",
+)
 
 
 @pytest.fixture
@@ -57,7 +65,9 @@ def audit_version(runtime: Runtime) -> int:
 
 
 def test_every_event_carries_the_run_context(full: Runtime) -> None:
-    full.audit.event("CheckpointCreated", table="bronze.account", details={"version": 3}, flush=True)
+    full.audit.event(
+        "CheckpointCreated", table="bronze.account", details={"version": 3}, flush=True
+    )
     (row,) = audit_rows(full)
     assert {c: row[c] for c in RUN_CONTEXT_COLUMNS} == {
         "RunId": "run-42",
@@ -89,13 +99,25 @@ def test_envelope_has_every_issue_field() -> None:
 
 
 def test_activity_writes_start_and_end_with_duration_and_counts(full: Runtime) -> None:
-    with full.audit.activity("LoadBronze", layer="bronze", entity="account", source="crm", table="bronze.account") as act:
+    with full.audit.activity(
+        "LoadBronze", layer="bronze", entity="account", source="crm", table="bronze.account"
+    ) as act:
         act.rows_read, act.rows_written = 120, 118
         act.details["note"] = "incremental"
     start, end = audit_rows(full)
-    assert (start["Operation"], start["Status"], end["Operation"], end["Status"]) == ("Start", "Started", "End", "Succeeded")
+    assert (start["Operation"], start["Status"], end["Operation"], end["Status"]) == (
+        "Start",
+        "Started",
+        "End",
+        "Succeeded",
+    )
     for row in (start, end):
-        assert (row["ActivityName"], row["Layer"], row["EntityId"], row["SourceName"]) == ("LoadBronze", "bronze", "account", "crm")
+        assert (row["ActivityName"], row["Layer"], row["EntityId"], row["SourceName"]) == (
+            "LoadBronze",
+            "bronze",
+            "account",
+            "crm",
+        )
         assert row["TableName"] == "account"
     assert (end["RowsRead"], end["RowsWritten"]) == (120, 118)
     assert end["DurationMs"] is not None and end["DurationMs"] >= 0
@@ -198,7 +220,9 @@ def test_outermost_across_threads_flushes_when_the_last_activity_closes(full: Ru
 
 
 def test_buffer_size_triggers_a_flush(lakehouse: Path) -> None:
-    runtime = fmd.connect(lakehouse=lakehouse, run_id="r", config=fmd.RuntimeConfig(audit_buffer_rows=10))
+    runtime = fmd.connect(
+        lakehouse=lakehouse, run_id="r", config=fmd.RuntimeConfig(audit_buffer_rows=10)
+    )
     runtime.store.ensure()
     before = audit_version(runtime)
     for i in range(25):
@@ -227,7 +251,9 @@ def test_interpreter_exit_flushes_buffered_events(lakehouse: Path) -> None:
         assert rt.audit.pending == 2
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     runtime = fmd.connect(lakehouse=lakehouse, run_id="reader")
     rows = runtime.store.read("SyncAuditLog", {"RunId": "exit-run"})
@@ -287,7 +313,9 @@ def test_jsonl_sink_mirrors_every_event(full: Runtime, tmp_path: Path) -> None:
     assert "hunter2" not in path.read_text()
 
 
-def test_jsonl_sink_from_the_environment(lakehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jsonl_sink_from_the_environment(
+    lakehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FMD_AUDIT_JSONL", str(tmp_path / "audit-{run_id}.jsonl"))
     runtime = fmd.connect(lakehouse=lakehouse, run_id="env-run")
     runtime.audit.event("Ping", entity="x")
@@ -335,7 +363,13 @@ def test_summarize_from_the_run_events(full: Runtime) -> None:
             pass
     full.audit.event("Start", "Started", entity="e9", activity="Load")  # never ended
     summary = full.audit.summarize(name="Load", top_n=1)
-    assert (summary.total, summary.succeeded, summary.failed, summary.skipped, summary.running) == (7, 3, 2, 1, 1)
+    assert (summary.total, summary.succeeded, summary.failed, summary.skipped, summary.running) == (
+        7,
+        3,
+        2,
+        1,
+        1,
+    )
     assert summary.failed_entities == ("e1", "e3")
     assert [f.entity for f in summary.top_failed] == ["e1"]
     assert summary.top_failed[0].error_type == "ConnectionError"
@@ -374,8 +408,15 @@ def test_summarize_explicit_outcomes_from_map_tables(full: Runtime) -> None:
 
 def test_summarize_mappings_and_entity_results(full: Runtime) -> None:
     results = {"a": None, "b": RuntimeError("x"), "c": "Skipped", "d": "timeout talking to source"}
-    assert [r.status for r in entity_results(results)] == ["Succeeded", "Failed", "Skipped", "Failed"]
-    summary = full.audit.summarize([EntityResult(entity="z", status="Failed", error_summary="boom")])
+    assert [r.status for r in entity_results(results)] == [
+        "Succeeded",
+        "Failed",
+        "Skipped",
+        "Failed",
+    ]
+    summary = full.audit.summarize(
+        [EntityResult(entity="z", status="Failed", error_summary="boom")]
+    )
     assert summary.failed_entities == ("z",)
 
 

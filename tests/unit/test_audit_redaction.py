@@ -30,24 +30,36 @@ def raised(fn: Any, *args: Any) -> BaseException:
 
 REAL_ERRORS = {
     # int() echoes its input: a connection string passed to the wrong parameter
-    "password in a connection string": lambda: raised(int, f"Server=tcp:db.example.net;User ID=etl;Password={SECRET};"),
+    "password in a connection string": lambda: raised(
+        int, f"Server=tcp:db.example.net;User ID=etl;Password={SECRET};"
+    ),
     "pwd": lambda: raised(int, f"Driver={{ODBC}};Uid=etl;Pwd={SECRET}"),
     "storage account key": lambda: raised(
-        float, f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={SECRET}==;EndpointSuffix=core.windows.net"
+        float,
+        f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={SECRET}==;EndpointSuffix=core.windows.net",
     ),
     "service bus shared access key": lambda: raised(
-        int, f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey={SECRET}="
+        int,
+        f"Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey={SECRET}=",
     ),
     "SAS token in a URL": lambda: raised(
-        datetime.fromisoformat, f"https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&se=2030&sp=r&sig={SECRET}%3D"
+        datetime.fromisoformat,
+        f"https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&se=2030&sp=r&sig={SECRET}%3D",
     ),
     "bearer token": lambda: raised(float, f"Authorization: Bearer {SECRET}"),
-    "bearer token in prose": lambda: raised(uuid.UUID, "x") and ConnectionError(f"request with bearer {SECRET} was refused"),
-    "credentials in a URL": lambda: raised(int, f"abfss://user:{SECRET}@onelake.dfs.fabric.microsoft.com/ws/lh"),
-    "JSON password": lambda: raised(json.loads, f'{{"user": "etl", "password": "{SECRET}", "x": }}') and ValueError(
-        f'bad config {{"user": "etl", "password": "{SECRET}"}}'
+    "bearer token in prose": lambda: (
+        raised(uuid.UUID, "x") and ConnectionError(f"request with bearer {SECRET} was refused")
     ),
-    "client secret": lambda: raised(int, f"client_id=abc&client_secret={SECRET}&grant_type=client_credentials"),
+    "credentials in a URL": lambda: raised(
+        int, f"abfss://user:{SECRET}@onelake.dfs.fabric.microsoft.com/ws/lh"
+    ),
+    "JSON password": lambda: (
+        raised(json.loads, f'{{"user": "etl", "password": "{SECRET}", "x": }}')
+        and ValueError(f'bad config {{"user": "etl", "password": "{SECRET}"}}')
+    ),
+    "client secret": lambda: raised(
+        int, f"client_id=abc&client_secret={SECRET}&grant_type=client_credentials"
+    ),
     "api key header": lambda: raised(int, f"x-api-key: {SECRET}"),
     "quoted password with spaces": lambda: raised(int, f'Password="{SECRET} and more words"'),
     "JWT": lambda: raised(int, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0." + SECRET),
@@ -90,8 +102,13 @@ def test_a_secret_in_an_exception_never_reaches_the_audit_table(rt, tmp_path: Pa
         with rt.audit.activity("LoadBronze", entity="account"):
             int(connection)  # a real ValueError whose message echoes the connection string
     # a capability passing a secret-bearing dict in Details, and an error chained inside a store error
-    rt.audit.event("Copy", "Failed", entity="contact", error=StoreError(f"copy failed: sig={SECRET}"),
-                   details={"source": {"password": SECRET, "url": f"https://u:{SECRET}@host/x"}})
+    rt.audit.event(
+        "Copy",
+        "Failed",
+        entity="contact",
+        error=StoreError(f"copy failed: sig={SECRET}"),
+        details={"source": {"password": SECRET, "url": f"https://u:{SECRET}@host/x"}},
+    )
     rt.audit.flush()
     rows = rt.store.read("SyncAuditLog")
     assert len(rows) == 3

@@ -17,6 +17,7 @@ from fmd_runtime.guards import (
     Guid,
     NotPlaceholder,
     check_model,
+    check_params,
     check_rows,
     coerce_params,
     expected_form,
@@ -52,8 +53,14 @@ def params(**overrides: str) -> dict[str, str]:
 
 def test_pipeline_strings_become_typed_values() -> None:
     p = guard(
-        params(full_load="TRUE", batch_size=" 250 ", tables="bronze.account, bronze.contact,", options='{"sep": ";"}',
-               load_date="2025-01-31", mode="overwrite"),
+        params(
+            full_load="TRUE",
+            batch_size=" 250 ",
+            tables="bronze.account, bronze.contact,",
+            options='{"sep": ";"}',
+            load_date="2025-01-31",
+            mode="overwrite",
+        ),
         LoadParams,
     )
     assert p.full_load is True and p.batch_size == 250 and p.entity_id == 42
@@ -84,7 +91,12 @@ def test_missing_two_fields_raise_one_error_naming_both() -> None:
 def test_every_invalid_field_is_listed_with_its_expected_form_and_never_its_value() -> None:
     secret = "Password=hunter2-top-secret"
     with pytest.raises(ContractViolation) as info:
-        guard(params(entity_id=secret, full_load="maybe", mode="merge", batch_size="1.5", unknown="x"), LoadParams)
+        guard(
+            params(
+                entity_id=secret, full_load="maybe", mode="merge", batch_size="1.5", unknown="x"
+            ),
+            LoadParams,
+        )
     message = str(info.value)
     for field, form in [
         ("entity_id", "a whole number"),
@@ -112,12 +124,24 @@ def test_every_invalid_field_is_listed_with_its_expected_form_and_never_its_valu
 def test_guid_fields_reject_nil_and_placeholders(value: str, problem: str) -> None:
     with pytest.raises(ContractViolation) as info:
         guard(params(workspace_id=value), LoadParams)
-    assert f"workspace_id: invalid: {'is ' if problem != 'is not a GUID' else ''}" in str(info.value)
+    assert f"workspace_id: invalid: {'is ' if problem != 'is not a GUID' else ''}" in str(
+        info.value
+    )
     assert problem in str(info.value)
 
 
 def test_placeholder_detection() -> None:
-    for text in ("REPLACE_ME", "replace-me", "TODO", "tbd", "<your lakehouse>", "https://<ws>.dfs/x", "${ID}", "", "  "):
+    for text in (
+        "REPLACE_ME",
+        "replace-me",
+        "TODO",
+        "tbd",
+        "<your lakehouse>",
+        "https://<ws>.dfs/x",
+        "${ID}",
+        "",
+        "  ",
+    ):
         assert is_placeholder(text), text
     for text in ("bronze.account", "TODO_list_table", "Todo app", WS):
         assert not is_placeholder(text), text
@@ -166,13 +190,22 @@ def test_refusal_is_audited_without_values(rt) -> None:
     with pytest.raises(ContractViolation):
         guard(params(entity_id="pwd=s3cr3t-value"), LoadParams, audit=rt)
     (row,) = rt.store.read("SyncAuditLog", {"Operation": "ContractViolation"})
-    assert (row["Status"], row["Severity"], row["ErrorType"]) == ("Failed", "HIGH", "ContractViolation")
+    assert (row["Status"], row["Severity"], row["ErrorType"]) == (
+        "Failed",
+        "HIGH",
+        "ContractViolation",
+    )
     assert "s3cr3t" not in json.dumps(row, default=str)
     assert json.loads(row["Details"])["violations"][0]["field"] == "entity_id"
 
 
 def test_bypass_turns_violations_into_audited_warnings(rt) -> None:
-    p = guard({"workspace_id": NIL_GUID, "entity_id": "7", "batch_size": "lots"}, LoadParams, bypass=True, audit=rt.audit)
+    p = guard(
+        {"workspace_id": NIL_GUID, "entity_id": "7", "batch_size": "lots"},
+        LoadParams,
+        bypass=True,
+        audit=rt.audit,
+    )
     assert p.entity_id == 7  # valid fields are typed
     assert p.workspace_id == NIL_GUID and p.batch_size == "lots"  # the rest as passed
     assert p.lakehouse_id is None  # missing
@@ -204,7 +237,11 @@ class EntityRow(BaseModel):
 
 
 def rows() -> list[dict[str, object]]:
-    good = {"SourceDataRetrieval": "SELECT * FROM crm.account", "ConnectionGuid": WS, "KeyColumns": "AccountId"}
+    good = {
+        "SourceDataRetrieval": "SELECT * FROM crm.account",
+        "ConnectionGuid": WS,
+        "KeyColumns": "AccountId",
+    }
     return [
         {"EntityId": "1", **good},
         {"EntityId": "2", **good, "ConnectionGuid": NIL_GUID, "IsIncremental": "yes please"},
@@ -224,7 +261,11 @@ def test_check_rows_reports_every_violation_by_entity() -> None:
     assert "IsIncremental: invalid" in message
     assert "entity 3:" in message and "SourceDataRetrieval: invalid: is a placeholder" in message
     assert "EntityId: duplicate key (also row 4)" in message
-    assert "entity row 6:" in message and "EntityId: missing" in message and "KeyColumns: missing" in message
+    assert (
+        "entity row 6:" in message
+        and "EntityId: missing" in message
+        and "KeyColumns: missing" in message
+    )
     assert info.value.details["entities"] == ["2", "3", "4", "row 6"]
 
 
@@ -253,4 +294,18 @@ def test_check_rows_refusal_marks_entities_failed_in_the_audit(rt) -> None:
     with pytest.raises(ContractViolation):
         check_rows(rows()[:3], EntityRow, audit=rt)
     audited = rt.store.read("SyncAuditLog", {"Operation": "ContractViolation"})
-    assert sorted((r["EntityId"], r["Status"]) for r in audited) == [("2", "Failed"), ("3", "Failed")]
+    assert sorted((r["EntityId"], r["Status"]) for r in audited) == [
+        ("2", "Failed"),
+        ("3", "Failed"),
+    ]
+
+
+def test_check_params_returns_violations_in_hand() -> None:
+    check = check_params({"workspace_id": WS, "entity_id": "x"}, LoadParams)
+    assert not check.ok and check.checked == 1
+    assert [(v.field, v.problem.split(":")[0]) for v in check.violations] == [
+        ("lakehouse_id", "missing (required)"),
+        ("entity_id", "invalid"),
+    ]
+    assert check.bypassed[0].workspace_id == WS
+    assert check_params(params(), LoadParams).valid[0].entity_id == 42

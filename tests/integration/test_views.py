@@ -1,0 +1,217 @@
+"""sql/views.sql and the queries documented in docs/audit.md, executed by the local Spark session.
+
+The test tier has no Delta for Spark, so the audit rows written by the real (delta-rs) store are
+saved by Spark as a parquet table ``SyncAuditLog`` in a scratch database, and the ``metadata.``
+prefix of the SQL is replaced by that database (the same substitution an operator makes for a
+metadata schema other than ``metadata``). Everything else is the SQL text as shipped.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from test_audit_scenario import ENTITIES, FAILING, SECRET, run_scenario
+
+import fmd_runtime as fmd
+from fmd_runtime.audit import _entities_from_events
+from fmd_runtime.errors import ContractViolation
+from fmd_runtime.store.schemas import SCHEMAS
+
+pytestmark = pytest.mark.spark
+
+ROOT = Path(__file__).resolve().parents[2]
+VIEWS = ROOT / "sql" / "views.sql"
+DOC = ROOT / "docs" / "audit.md"
+
+
+def statements(sql: str) -> list[str]:
+    """Statements of a SQL file: comment lines dropped, split at semicolons ending a line."""
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
+
+
+def documented_queries() -> dict[str, str]:
+    """The ```sql blocks of docs/audit.md that start with ``-- query: <name>``."""
+    out = {}
+    for block in re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S):
+        m = re.match(r"--\s*query:\s*(\w+)\s*\n", block)
+        if m:
+            out[m.group(1)] = block[m.end() :].strip()
+    return out
+
+
+def in_schema(sql: str, schema: str) -> str:
+    return re.sub(r"\bmetadata\.", f"{schema}.", sql)
+
+
+class Params(BaseModel):
+    entity_id: int
+    lakehouse_id: str
+
+
+@pytest.fixture(scope="module")
+def audit_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    lakehouse = tmp_path_factory.mktemp("views") / "lakehouse"
+    run_scenario(lakehouse)  # scenario-run: 20 entities, 3 failed
+    # run-b: one entity still running, one skipped, one succeeded
+    b = fmd.connect(lakehouse=lakehouse, run_id="run-b", pipeline_name="Hourly Sync")
+    b.audit.event("Start", "Started", entity="x_running", activity="LoadBronze")
+    with b.audit.activity("LoadBronze", entity="y_skipped") as act:
+        act.skip("already loaded")
+    with b.audit.activity("LoadBronze", entity="z_done") as act:
+        act.rows_written = 3
+    # run-c: refused at the first second by a parameter guard (a run-level failure, no entity)
+    c = fmd.connect(lakehouse=lakehouse, run_id="run-c", pipeline_name="Daily Sync")
+    with pytest.raises(ContractViolation):
+        fmd.guard({"lakehouse_id": "x"}, Params, audit=c)
+    # old-run: succeeded ten days ago (shifted below; the envelope always stamps "now")
+    old = fmd.connect(lakehouse=lakehouse, run_id="old-run", pipeline_name="Daily Sync")
+    with old.audit.activity("LoadBronze", entity="entity_01"):
+        pass
+    rows = b.store.read("SyncAuditLog")
+    for row in rows:
+        if row["RunId"] == "old-run":
+            row["EventTime"] -= timedelta(days=10)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def db(spark: Any, audit_rows: list[dict[str, Any]]) -> Iterator[str]:
+    name = f"fmd_views_{uuid.uuid4().hex[:8]}"
+    ddl = ", ".join(f"`{c.name}` {c.type}" for c in SCHEMAS["SyncAuditLog"].columns)
+    spark.sql(f"CREATE DATABASE {name}")
+    try:
+        spark.createDataFrame(audit_rows, schema=ddl).write.format("parquet").saveAsTable(
+            f"{name}.SyncAuditLog"
+        )
+        for statement in statements(VIEWS.read_text()):
+            spark.sql(in_schema(statement, name))
+        yield name
+    finally:
+        spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+
+
+def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
+    text = in_schema(documented_queries()[name], db)
+    return [r.asDict() for r in spark.sql(text, args=args or None).collect()]
+
+
+def test_views_sql_has_the_audit_section_and_its_views() -> None:
+    text = VIEWS.read_text()
+    # later sections (rollback) are appended after the audit section's end marker
+    assert text.index("Section 1. Audit (SyncAuditLog)") < text.index("End of section 1 (Audit).")
+    names = [re.search(r"VIEW\s+metadata\.(\w+)", s).group(1) for s in statements(text)]  # type: ignore[union-attr]
+    assert names[:2] == ["vw_RunStatus", "vw_RunOverview"]
+
+
+def test_docs_list_the_four_questions() -> None:
+    assert {"what_failed", "run_failures", "trace_entity", "runs_by_status", "recent_runs"} <= set(
+        documented_queries()
+    )
+
+
+def test_what_failed_and_why_in_one_query(spark: Any, db: str) -> None:
+    rows = query(spark, db, "what_failed", run_id="scenario-run")
+    assert sorted(r["Entity"] for r in rows) == sorted(FAILING)
+    by_entity = {r["Entity"]: r for r in rows}
+    assert by_entity["entity_04"]["LastErrorType"] == "ConnectionError"
+    assert by_entity["entity_04"]["LastError"].endswith("Password=***;")
+    assert by_entity["entity_11"]["LastErrorType"] == "ValueError"
+    assert by_entity["entity_17"]["LastError"] == "source query timed out after 600s"
+    assert {r["FailedActivity"] for r in rows} == {"LoadBronze"}
+    assert all(SECRET not in str(r) for r in rows)
+
+
+def test_run_status_has_one_row_per_entity_with_context(
+    spark: Any, db: str, audit_rows: list[dict[str, Any]]
+) -> None:
+    rows = [
+        r.asDict()
+        for r in spark.sql(
+            f"SELECT * FROM {db}.vw_RunStatus WHERE RunId = 'scenario-run'"
+        ).collect()
+    ]
+    assert sorted(r["Entity"] for r in rows) == sorted(ENTITIES)
+    statuses = {r["Entity"]: r["Status"] for r in rows}
+    assert sum(s == "Succeeded" for s in statuses.values()) == 17
+    assert {e for e, s in statuses.items() if s == "Failed"} == set(FAILING)
+    for r in rows:
+        for column in (
+            "PipelineRunId",
+            "ParentRunId",
+            "PipelineName",
+            "NotebookName",
+            "WorkspaceId",
+            "TriggeredBy",
+        ):
+            assert r[column] is not None
+        assert r["Layer"] == "bronze" and r["TableName"] == r["Entity"] and r["SourceName"] == "crm"
+        assert r["DurationMs"] is not None and r["ElapsedMs"] >= 0
+        assert r["FirstEventTime"] <= r["LastEventTime"]
+    done = next(r for r in rows if r["Entity"] == "entity_01")
+    assert (done["RowsWritten"], done["LastError"]) == (10, None)
+    # the view and rt.audit.summarize derive status with the same rules
+    python = {
+        e.entity: e.status
+        for e in _entities_from_events(
+            [r for r in audit_rows if r["RunId"] == "scenario-run"], None
+        )
+    }
+    assert python == statuses
+
+
+def test_running_and_skipped_entities(spark: Any, db: str) -> None:
+    rows = spark.sql(
+        f"SELECT Entity, Status, RowsWritten FROM {db}.vw_RunStatus WHERE RunId = 'run-b'"
+    ).collect()
+    assert {r["Entity"]: r["Status"] for r in rows} == {
+        "x_running": "Running",
+        "y_skipped": "Skipped",
+        "z_done": "Succeeded",
+    }
+
+
+def test_all_failures_of_a_run(spark: Any, db: str) -> None:
+    rows = query(spark, db, "run_failures", run_id="scenario-run")
+    assert sorted(r["Entity"] for r in rows) == sorted(FAILING)
+    assert {r["Operation"] for r in rows} == {"Fail"}
+    refused = query(spark, db, "run_failures", run_id="run-c")
+    assert [(r["Operation"], r["ErrorType"], r["Entity"]) for r in refused] == [
+        ("ContractViolation", "ContractViolation", None)
+    ]
+
+
+def test_trace_one_failed_entity(spark: Any, db: str) -> None:
+    rows = query(spark, db, "trace_entity", entity="entity_11")
+    assert [(r["Operation"], r["Status"]) for r in rows] == [
+        ("Start", "Started"),
+        ("Fail", "Failed"),
+    ]
+    assert {r["RunId"] for r in rows} == {"scenario-run"}
+    assert rows[1]["ErrorType"] == "ValueError" and rows[1]["PipelineName"] == "Daily Sync"
+    # entity_01 succeeded in every run: nothing to trace
+    assert query(spark, db, "trace_entity", entity="entity_01") == []
+
+
+def test_runs_in_the_last_7_days_by_status(spark: Any, db: str) -> None:
+    by_status = {r["RunStatus"]: r for r in query(spark, db, "runs_by_status")}
+    assert by_status["Failed"]["Runs"] == 2  # scenario-run (3 entities) and run-c (refused)
+    assert by_status["Failed"]["FailedEntities"] == 3
+    assert by_status["Running"]["Runs"] == 1
+    assert "Succeeded" not in by_status  # old-run is 10 days old
+    recent = {r["RunId"]: r for r in query(spark, db, "recent_runs")}
+    assert set(recent) == {"scenario-run", "run-b", "run-c"}
+    assert (
+        recent["scenario-run"]["Entities"],
+        recent["scenario-run"]["Succeeded"],
+        recent["scenario-run"]["Failed"],
+    ) == (20, 17, 3)
+    old = spark.sql(f"SELECT RunStatus FROM {db}.vw_RunOverview WHERE RunId = 'old-run'").collect()
+    assert [r["RunStatus"] for r in old] == ["Succeeded"]
