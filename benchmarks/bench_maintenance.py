@@ -48,7 +48,13 @@ def _age(table_path: str, days_by_version: dict[int, float]) -> None:
 
 def _rows(start: int, n: int) -> pa.Table:
     ids = pa.array(range(start, start + n), pa.int64())
-    return pa.table({"Id": ids, "Name": [f"name {i}" for i in range(start, start + n)], "IsDeleted": [False] * n})
+    return pa.table(
+        {
+            "Id": ids,
+            "Name": [f"name {i}" for i in range(start, start + n)],
+            "IsDeleted": [False] * n,
+        }
+    )
 
 
 def build(root: Path, n_tables: int) -> list[str]:
@@ -57,7 +63,11 @@ def build(root: Path, n_tables: int) -> list[str]:
     from fmd_runtime.engine import Column
 
     rt = fmd.connect(lakehouse=root, run_id="bench-setup")
-    cols = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string"), Column(name="IsDeleted", type="boolean")]
+    cols = [
+        Column(name="Id", type="bigint", nullable=False),
+        Column(name="Name", type="string"),
+        Column(name="IsDeleted", type="boolean"),
+    ]
     names = [f"bronze.t{i:03d}" for i in range(n_tables)]
     pinned = names[::3]
     for name in names:
@@ -74,10 +84,18 @@ def build(root: Path, n_tables: int) -> list[str]:
         _age(rt.engine.path(t), {0: 10, 1: 10, 2: 10, 3: 9, 4: 8})
     rows = rt.store.read("CheckpointHistory", {"CheckpointId": cp.checkpoint_id})
     created = rows[0]["CreatedDate"] - timedelta(days=10)
-    rt.store.update("CheckpointHistory", {"CheckpointId": cp.checkpoint_id}, {"CreatedDate": created, "RetentionDate": (created + timedelta(days=30)).date()})
+    rt.store.update(
+        "CheckpointHistory",
+        {"CheckpointId": cp.checkpoint_id},
+        {"CreatedDate": created, "RetentionDate": (created + timedelta(days=30)).date()},
+    )
     for r in rt.store.read("CheckpointTables", {"CheckpointId": cp.checkpoint_id}):
         where = {"CheckpointId": cp.checkpoint_id, "TableName": r["TableName"]}
-        rt.store.update("CheckpointTables", where, {"VersionTimestamp": r["VersionTimestamp"] - timedelta(days=10)})
+        rt.store.update(
+            "CheckpointTables",
+            where,
+            {"VersionTimestamp": r["VersionTimestamp"] - timedelta(days=10)},
+        )
     for name in names:
         rt.configure_table(name, primary_key=["Id"])
     rt.close()
@@ -90,7 +108,11 @@ def raw_dry_runs(root: Path, names: list[str]) -> int:
     n = 0
     for name in names:
         schema, tbl = name.split(".")
-        n += len(DeltaTable(str(root / "Tables" / schema / tbl)).vacuum(retention_hours=168, dry_run=True))
+        n += len(
+            DeltaTable(str(root / "Tables" / schema / tbl)).vacuum(
+                retention_hours=168, dry_run=True
+            )
+        )
     return n
 
 
@@ -132,7 +154,9 @@ def run(quick: bool) -> str:
             rt_b = fmd.connect(lakehouse=b, run_id=f"bench-run-{i}")
             plan_b = measure(lambda rt_b=rt_b: rt_b.maintenance.plan(include_metadata_tables=False))
             plan_runs.append(plan_b)
-            lib_runs.append(measure(lambda rt_b=rt_b, p=plan_b.value: rt_b.maintenance.run(p, dry_run=False)))
+            lib_runs.append(
+                measure(lambda rt_b=rt_b, p=plan_b.value: rt_b.maintenance.run(p, dry_run=False))
+            )
             result = lib_runs[-1].value
             assert result.status == "Succeeded", result.to_text()
             broken = [n for n in names[::3] if rt_b.engine.missing_files(rt_b.table(n), 1)]
@@ -148,15 +172,45 @@ def run(quick: bool) -> str:
     plan_ratio = planned.seconds / raw.seconds
     run_ratio = lib.seconds / naive.seconds
     rows = [
-        (f"raw VACUUM dry runs, {n_tables} tables (delta-rs, sequential)", f"{raw.seconds:.3f}", f"{raw.peak_mib:.0f}", f"{raw_files} candidate files"),
-        ("rt.maintenance.plan (keep-set proof, audit)", f"{planned.seconds:.3f}", f"{planned.peak_mib:.0f}", f"{protected} tables protected by keep_versions"),
-        (f"naive VACUUM + OPTIMIZE loop, {n_tables} tables", f"{naive.seconds:.3f}", f"{naive.peak_mib:.0f}", f"{naive.value} files deleted, checkpoints broken"),
-        ("rt.maintenance.run(plan, dry_run=False)", f"{lib.seconds:.3f}", f"{lib.peak_mib:.0f}", f"{lib.value.files_removed} files deleted, checkpoints kept"),
+        (
+            f"raw VACUUM dry runs, {n_tables} tables (delta-rs, sequential)",
+            f"{raw.seconds:.3f}",
+            f"{raw.peak_mib:.0f}",
+            f"{raw_files} candidate files",
+        ),
+        (
+            "rt.maintenance.plan (keep-set proof, audit)",
+            f"{planned.seconds:.3f}",
+            f"{planned.peak_mib:.0f}",
+            f"{protected} tables protected by keep_versions",
+        ),
+        (
+            f"naive VACUUM + OPTIMIZE loop, {n_tables} tables",
+            f"{naive.seconds:.3f}",
+            f"{naive.peak_mib:.0f}",
+            f"{naive.value} files deleted, checkpoints broken",
+        ),
+        (
+            "rt.maintenance.run(plan, dry_run=False)",
+            f"{lib.seconds:.3f}",
+            f"{lib.peak_mib:.0f}",
+            f"{lib.value.files_removed} files deleted, checkpoints kept",
+        ),
         ("plan + run", f"{lib_plan.seconds + lib.seconds:.3f}", "", "for information"),
     ]
     verdict = [
-        ("plan / raw dry runs", f"{plan_ratio:.2f}x", "<= 2x", "PASS" if plan_ratio <= 2 else "FAIL"),
-        ("run / naive loop", f"{run_ratio:.2f}x", "<= 1.2x", "PASS" if run_ratio <= 1.2 else "FAIL"),
+        (
+            "plan / raw dry runs",
+            f"{plan_ratio:.2f}x",
+            "<= 2x",
+            "PASS" if plan_ratio <= 2 else "FAIL",
+        ),
+        (
+            "run / naive loop",
+            f"{run_ratio:.2f}x",
+            "<= 1.2x",
+            "PASS" if run_ratio <= 1.2 else "FAIL",
+        ),
     ]
     return "\n".join(
         [

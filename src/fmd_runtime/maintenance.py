@@ -5,26 +5,26 @@
 1. Retention: each table's ``VacuumRetentionHours`` (metadata tables at least
    ``metadata_vacuum_retention_hours``), never below ``vacuum_retention_floor_hours`` without an
    audited override, never below the table's own ``delta.deletedFileRetentionDuration``.
-2. Protection (the point of it): the files of every active checkpoint's pinned versions form the
-   keep-set. The VACUUM dry run's candidates must not meet the keep-set. On overlap an engine
-   that can keep versions (delta-rs) gets the pinned versions as ``keep_versions`` and the dry run
-   is proved again; an engine that cannot (Spark) gets its ``deletedFileRetentionDuration`` and
-   RETAIN hours raised to cover the checkpoints until they expire, and is proved again; what
-   still cannot be proved is not vacuumed. Checkpoints the log retention would lose are AtRisk,
+2. Protection (the point of it): the files of the versions active checkpoints pin form the
+   keep-set, and the VACUUM dry run's candidates must not meet it. On overlap, an engine that
+   can keep versions (delta-rs) gets the pinned versions as ``keep_versions`` and the dry run is
+   proved again; an engine that cannot (Spark) gets its ``delta.deletedFileRetentionDuration``
+   and RETAIN hours raised to cover the checkpoints until they expire, and is proved again; what
+   still cannot be proved is not vacuumed. Checkpoints the log retention would lose are AtRisk
    and the plan raises ``delta.logRetentionDuration`` for them. Properties maintenance raised are
    lowered again once the checkpoints that needed them are gone (never below the operator's own
-   value or the floors).
+   value, recorded in ``fmd.maintenance.baseline.<property>``, nor below the floor).
 
 ``result = rt.maintenance.run(plan)`` is a dry run by default (VACUUM DRY RUN lists, what
-OPTIMIZE would do, which checkpoints would expire). ``run(plan, dry_run=False)`` applies the
+OPTIMIZE would do, which checkpoints retention would deactivate). ``dry_run=False`` applies the
 property changes, VACUUMs then OPTIMIZEs each table in a bounded pool, enforces checkpoint
-retention, audits ``Vacuum`` / ``Optimize`` per table, and alerts on failures.
+retention, audits ``Vacuum`` / ``Optimize`` per table and alerts on failures.
 
-Why a plan stays safe until it runs: on delta-rs the pinned versions always travel as
+Why a plan stays safe until it runs: on delta-rs every pinned version travels to VACUUM as
 ``keep_versions``; elsewhere the retention covers the oldest pinned version plus
-``retention_margin_days``, and a plan older than ``max_plan_age_minutes`` (or whose tables gained
-a checkpoint since) is planned again before anything is deleted. After each VACUUM the deleted
-files are checked against the keep-set once more.
+``retention_margin_days``. A plan older than ``max_plan_age_minutes``, or a table that gained a
+checkpoint since, is planned again before anything is deleted, and the deleted files are checked
+against the keep-set once more.
 
 Example:
     >>> # plan = rt.maintenance.plan(); print(plan.to_text())
@@ -46,7 +46,7 @@ from fmd_runtime.config import TableConfig, build_table_config
 from fmd_runtime.errors import FmdError, MaintenanceError, RetentionError, TableNotFoundError
 from fmd_runtime.store import utcnow
 from fmd_runtime.store.schemas import ALL_TABLES
-from fmd_runtime.tables import TableRef, parse_tables
+from fmd_runtime.tables import TableRef
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -56,18 +56,14 @@ LOG_RETENTION = "delta.logRetentionDuration"
 DEFAULT_HOURS = {DELETED_FILE_RETENTION: 168, LOG_RETENTION: 720}
 """Delta's defaults when a table does not set the property (7 and 30 days)."""
 BASELINE_PREFIX = "fmd.maintenance.baseline."
-"""``<prefix><property>`` records the operator's value before maintenance raised the property."""
+"""``<prefix><property>`` keeps the operator's value of a property maintenance raised."""
 
+VacuumAction = Literal["run", "skip", "refused", "disabled", "failed"]
+TableStatus = Literal["Succeeded", "Failed", "Skipped", "Refused"]
+_STATUS: dict[str, TableStatus] = {"refused": "Refused", "skip": "Skipped"}
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
-_UNIT_HOURS = {
-    "week": 168.0,
-    "day": 24.0,
-    "hour": 1.0,
-    "minute": 1 / 60,
-    "second": 1 / 3600,
-    "millisecond": 1 / 3_600_000,
-    "microsecond": 1 / 3_600_000_000,
-}
+_UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
+_UNIT_HOURS |= {"millisecond": 1 / 3_600_000, "microsecond": 1 / 3_600_000_000}
 _INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 
 
@@ -79,7 +75,7 @@ def parse_interval_hours(text: str, *, table: str | None = None) -> float:
 
     Accepts what Delta writes and operators type: ``"interval 7 days"``, ``"interval 168 hours"``,
     ``"7 days"``, ``"interval 1 week 2 days"`` (units week, day, hour, minute, second,
-    millisecond, microsecond; singular or plural; case-insensitive).
+    millisecond, microsecond; singular or plural; any case).
 
     Raises:
         MaintenanceError: the text is not such an interval.
@@ -91,19 +87,21 @@ def parse_interval_hours(text: str, *, table: str | None = None) -> float:
     raw = str(text).strip().lower()
     body = raw[len("interval") :].strip() if raw.startswith("interval") else raw
     parts = _INTERVAL_PART.findall(body)
-    leftover = _INTERVAL_PART.sub("", body).strip()
     units = [u[:-1] if u.endswith("s") and u[:-1] in _UNIT_HOURS else u for _, u in parts]
-    if not parts or leftover or any(u not in _UNIT_HOURS for u in units):
+    if (
+        not parts
+        or _INTERVAL_PART.sub("", body).strip()
+        or any(u not in _UNIT_HOURS for u in units)
+    ):
+        hint = "use e.g. 'interval 7 days' or 'interval 168 hours'"
         raise MaintenanceError(
-            f"retention value {text!r} is not a Delta interval",
-            table=table,
-            hint="use e.g. 'interval 7 days' or 'interval 168 hours'",
+            f"retention value {text!r} is not a Delta interval", table=table, hint=hint
         )
-    return sum(float(n) * _UNIT_HOURS[u] for (n, _), u in zip(parts, units))
+    return sum(float(n) * _UNIT_HOURS[u] for (n, _), u in zip(parts, units, strict=True))
 
 
 def format_interval(hours: float) -> str:
-    """A Delta interval for whole hours: days when they divide evenly.
+    """A Delta interval for whole hours (rounded up): days when they divide evenly.
 
     Example:
         >>> format_interval(720), format_interval(170)
@@ -117,7 +115,7 @@ def format_interval(hours: float) -> str:
 
 
 class PropertyChange(BaseModel):
-    """A retention property the plan will set, and why."""
+    """A retention property the plan sets, and why."""
 
     model_config = _FROZEN
 
@@ -146,14 +144,14 @@ class TablePlan(BaseModel):
     """What maintenance will do to one table, with which retention, and why.
 
     Attributes:
-        vacuum: ``run``, ``skip`` (safety could not be proved, or the table does not exist),
-            ``refused`` (unsafe request), ``disabled`` (EnableVacuum = false) or ``failed``
-            (the table could not be planned).
-        retention_hours: the RETAIN hours VACUUM will use (after any protection raise).
-        keep_versions: pinned versions passed to VACUUM (engines that support it).
-        protection: how the checkpoints' files are protected: ``none`` (no active checkpoint),
-            ``keep_versions``, or ``retention`` (retention raised to cover them).
-        protected_files: files the unprotected VACUUM would have deleted although a checkpoint
+        vacuum: ``run``; ``skip`` (safety not proved, or no such table); ``refused`` (unsafe
+            retention); ``disabled`` (EnableVacuum = false); ``failed`` (could not be planned).
+        retention_hours: the RETAIN hours VACUUM uses (after any protection raise).
+        keep_versions: the pinned versions passed to VACUUM (engines that can keep versions).
+        proof_versions: the pinned versions whose files were checked against the candidates
+            (only versions older than the retention window can own one).
+        protection: ``none`` (no active checkpoint), ``keep_versions`` or ``retention``.
+        protected_files: files the unprotected VACUUM would have deleted though a checkpoint
             needs them.
         candidate_files / candidate_bytes: what the (protected) VACUUM dry run would delete.
     """
@@ -162,7 +160,7 @@ class TablePlan(BaseModel):
 
     table: str
     kind: Literal["data", "metadata"] = "data"
-    vacuum: Literal["run", "skip", "refused", "disabled", "failed"]
+    vacuum: VacuumAction
     requested_retention_hours: int | None = None
     retention_hours: int | None = None
     keep_versions: tuple[int, ...] = ()
@@ -210,19 +208,21 @@ class MaintenancePlan(BaseModel):
         raise KeyError(name)
 
     def to_text(self) -> str:
-        """The plan as a readable report: per table what runs, with which retention, and why."""
-        head = (
-            f"Maintenance plan {self.run_id} at {self.created_at:%Y-%m-%d %H:%M} UTC "
-            f"(engine {self.engine}, floor {self.floor_hours} h): {len(self.tables)} tables"
-        )
-        lines = [head]
+        """The plan as a report: per table what runs, with which retention, and why."""
+        lines = [
+            f"Maintenance plan {self.run_id} at {self.created_at:%Y-%m-%d %H:%M} UTC (engine "
+            f"{self.engine}, floor {self.floor_hours} h): {len(self.tables)} tables"
+        ]
         for tp in self.tables:
             lines.append(f"- {tp.table}{' [metadata]' if tp.kind == 'metadata' else ''}")
             lines.append("    VACUUM: " + _vacuum_text(tp))
-            if tp.protection != "none" or tp.checkpoints:
-                lines.append(f"    protects: {', '.join(tp.checkpoints) or '-'} ({_protect_text(tp)})")
+            if tp.checkpoints:
+                lines.append(f"    protects: {', '.join(tp.checkpoints)} ({_protect_text(tp)})")
             lines.append("    OPTIMIZE: " + _optimize_text(tp))
-            lines += [f"    set {c.property}: {c.current or 'default'} -> {c.new} ({c.reason})" for c in tp.property_changes]
+            for c in tp.property_changes:
+                lines.append(
+                    f"    set {c.property}: {c.current or 'default'} -> {c.new} ({c.reason})"
+                )
             lines += [f"    AtRisk {r.checkpoint}@v{r.version}: {r.reason}" for r in tp.at_risk]
             lines += [f"    why: {r}" for r in tp.reasons]
         return "\n".join(lines)
@@ -238,7 +238,7 @@ class TableRun(BaseModel):
     model_config = _FROZEN
 
     table: str
-    status: Literal["Succeeded", "Failed", "Skipped", "Refused"]
+    status: TableStatus
     dry_run: bool
     vacuum_files: tuple[str, ...] = ()
     files_removed: int = 0
@@ -275,24 +275,27 @@ class MaintenanceResult(BaseModel):
 
     def to_text(self) -> str:
         """A readable summary."""
-        verb = "would reclaim" if self.dry_run else "reclaimed"
+        dry = self.dry_run
         lines = [
-            f"Maintenance {'DRY RUN' if self.dry_run else 'run'} {self.run_id}: {self.status} - "
-            f"{self.tables_processed} tables, {self.tables_succeeded} succeeded, {self.tables_failed} failed, "
-            f"{self.tables_skipped} skipped; {verb} {_size(self.bytes_reclaimed)} in {self.files_removed} files; "
-            f"checkpoints {'to deactivate' if self.dry_run else 'deactivated'}: {len(self.checkpoints_deactivated)}; "
-            f"{self.duration_seconds:.1f} s"
+            f"Maintenance {'DRY RUN' if dry else 'run'} {self.run_id}: {self.status} - "
+            f"{self.tables_processed} tables, {self.tables_succeeded} succeeded, "
+            f"{self.tables_failed} failed, {self.tables_skipped} skipped; "
+            f"{'would reclaim' if dry else 'reclaimed'} {_size(self.bytes_reclaimed)} in "
+            f"{self.files_removed} files; checkpoints {'to deactivate' if dry else 'deactivated'}: "
+            f"{len(self.checkpoints_deactivated)}; {self.duration_seconds:.1f} s"
         ]
         for tr in self.tables:
-            opt = f"optimize +{tr.optimize_files_added}/-{tr.optimize_files_removed}"
+            opt = (
+                tr.optimize_note
+                or f"optimize +{tr.optimize_files_added}/-{tr.optimize_files_removed}"
+            )
             lines.append(
-                f"- {tr.table}: {tr.status}; vacuum {tr.files_removed} files {_size(tr.bytes_reclaimed)}; "
-                f"{tr.optimize_note or opt}" + (f"; {tr.error}" if tr.error else "")
+                f"- {tr.table}: {tr.status}; vacuum {tr.files_removed} files "
+                f"{_size(tr.bytes_reclaimed)}; {opt}" + (f"; {tr.error}" if tr.error else "")
             )
         if self.deactivation_error:
             lines.append(f"checkpoint retention failed: {self.deactivation_error}")
-        lines += [f"alert: {a}" for a in self.alerts]
-        return "\n".join(lines)
+        return "\n".join(lines + [f"alert: {a}" for a in self.alerts])
 
     def to_exit_dict(self) -> dict[str, Any]:
         """The summary for the notebook exit value (per-table file lists left out)."""
@@ -312,6 +315,14 @@ class RetentionChange(BaseModel):
     changes: dict[str, str]
     previous: dict[str, str | None]
     notes: tuple[str, ...] = ()
+
+
+class _RunState(NamedTuple):
+    plan: MaintenancePlan
+    start: float
+    dry_run: bool
+    alerts: list[str]
+    expected_minutes: float
 
 
 class _Pin(NamedTuple):
@@ -347,107 +358,137 @@ class Maintenance:
 
         Args:
             tables: ``"a,b"`` or a list; default every enabled ``PipelineConfig`` table.
-            include_metadata_tables: add the metadata tables (retention >= 720 h, Z-ORDER on
+            include_metadata_tables: add the metadata tables (at least 720 hours, Z-ORDER on
                 their query columns).
-            min_retention_hours: retention used at least for every table this run.
+            min_retention_hours: retention every table keeps at least, this run.
             allow_below_floor: permit retentions below the floor (needs ``reason``; audited).
             reason: why the floor is overridden.
             progress: callback for progress lines.
 
         Returns:
-            The `MaintenancePlan` (audited: one ``MaintenancePlan`` event per table).
+            The `MaintenancePlan`, audited (one ``MaintenancePlan`` event per table).
 
         Raises:
-            RetentionError: ``min_retention_hours`` below the floor without the override, or the
-                override without a reason.
+            RetentionError: ``min_retention_hours`` below the floor without the override, or
+                the override without a reason.
 
         Example:
             >>> # print(rt.maintenance.plan("bronze.account,bronze.contact").to_text())
         """
-        rt = self._rt
-        floor = rt.config.vacuum_retention_floor_hours
+        rt, floor = self._rt, self._rt.config.vacuum_retention_floor_hours
+        scope = tables if tables is None or isinstance(tables, str) else ",".join(tables)
         params = {
-            "tables": _scope_text(tables),
+            "tables": scope,
             "include_metadata_tables": include_metadata_tables,
             "min_retention_hours": min_retention_hours,
             "allow_below_floor": allow_below_floor,
             "reason": reason,
         }
-        self._check_override(allow_below_floor, reason)
-        if min_retention_hours is not None and min_retention_hours < floor and not allow_below_floor:
-            err = RetentionError(
-                f"VACUUM retention of {min_retention_hours} hours is below the safety floor of {floor} hours",
-                hint=f"use at least {floor} hours; going lower needs allow_below_floor=True with a reason "
-                "(audited), and files deleted below the floor cannot be restored",
+        try:
+            _check_override(allow_below_floor, reason)
+            if (
+                min_retention_hours is not None
+                and min_retention_hours < floor
+                and not allow_below_floor
+            ):
+                raise _floor_error(min_retention_hours, "min_retention_hours", floor, None)
+        except RetentionError as exc:
+            rt.audit.event(
+                "MaintenancePlan",
+                "Refused",
+                error=exc,
+                severity="MEDIUM",
+                details=params,
+                flush=True,
             )
-            rt.audit.event("MaintenancePlan", "Refused", error=err, severity="MEDIUM", details=params, flush=True)
-            raise err
+            raise
         specs = self._scope(tables, include_metadata_tables)
-        pins = self._pins()
-        now = utcnow()
+        pins, now = self._pins(), utcnow()
 
         def one(spec: tuple[TableRef, TableConfig, str]) -> TablePlan:
             return self._plan_table(spec, pins, now, min_retention_hours, allow_below_floor)
 
-        outcomes = rt.map_tables(one, specs, label="Planning maintenance", progress=progress, key=lambda s: s[0].name)
-        plans = [
-            o.value if o.ok else TablePlan(table=s[0].name, kind=s[2], vacuum="failed", error=o.error)  # type: ignore[arg-type]
-            for o, s in zip(outcomes, specs)
-        ]
-        plan = MaintenancePlan(
-            run_id=rt.context.run_id, created_at=now, engine=rt.engine.name, floor_hours=floor,
-            parameters=params, tables=tuple(plans),
+        outcomes = rt.map_tables(
+            one, specs, label="Planning maintenance", progress=progress, key=lambda s: s[0].name
         )
+        plans = [
+            o.value
+            if o.ok
+            else TablePlan(table=s[0].name, kind=s[2], vacuum="failed", error=o.error)  # type: ignore[arg-type]
+            for o, s in zip(outcomes, specs, strict=True)
+        ]
         for tp in plans:
-            status = {"refused": "Refused", "skip": "Skipped", "failed": "Failed"}.get(tp.vacuum, "Succeeded")
+            status = {"refused": "Refused", "skip": "Skipped", "failed": "Failed"}.get(
+                tp.vacuum, "Succeeded"
+            )
+            details = tp.model_dump(mode="json", exclude={"candidate_files"}) | {
+                "candidates": len(tp.candidate_files)
+            }
+            severity = "INFO" if status == "Succeeded" else "MEDIUM"
             rt.audit.event(
-                "MaintenancePlan", status, table=tp.ref, error=tp.error, dry_run=True,
-                severity="MEDIUM" if status != "Succeeded" else "INFO",
-                details=tp.model_dump(mode="json", exclude={"candidate_files"}) | {"candidates": len(tp.candidate_files)},
+                "MaintenancePlan",
+                status,
+                table=tp.ref,
+                error=tp.error,
+                dry_run=True,
+                severity=severity,
+                details=details,
             )
         if allow_below_floor:
             rt.audit.event("RetentionOverride", "Warning", severity="HIGH", details=params)
         rt.audit.flush()
-        return plan
+        return MaintenancePlan(
+            run_id=rt.context.run_id,
+            created_at=now,
+            engine=rt.engine.name,
+            floor_hours=floor,
+            parameters=params,
+            tables=tuple(plans),
+        )
 
-    def _check_override(self, allow: bool, reason: str | None) -> None:
-        if allow and not (reason and reason.strip()):
-            raise RetentionError(
-                "a retention below the floor needs a reason",
-                hint="pass reason='why the floor is overridden' with allow_below_floor=True",
-            )
-
-    def _scope(self, tables: str | Sequence[str] | None, include_metadata: bool) -> list[tuple[TableRef, TableConfig, str]]:
+    def _scope(
+        self, tables: str | Sequence[str] | None, include_metadata: bool
+    ) -> list[tuple[TableRef, TableConfig, str]]:
         rt = self._rt
         meta = {rt.store.ref(s.name).name.lower(): s for s in ALL_TABLES}
         configs = {c.ref.name.lower(): c for c in rt.table_configs(enabled_only=False)}
         if tables is None:
-            refs = [c.ref for c in configs.values() if c.enabled and c.ref.name.lower() not in meta]
+            refs = [c.ref for key, c in configs.items() if c.enabled and key not in meta]
         else:
             names = tables.split(",") if isinstance(tables, str) else list(tables)
             refs = [rt.table(t.strip()) for t in names if t.strip()]
-        seen = {r.name.lower() for r in refs}
         if include_metadata:
-            refs += [rt.store.ref(s.name) for s in ALL_TABLES if rt.store.ref(s.name).name.lower() not in seen]
+            seen = {r.name.lower() for r in refs}
+            refs += [
+                rt.store.ref(s.name)
+                for s in ALL_TABLES
+                if rt.store.ref(s.name).name.lower() not in seen
+            ]
         out = []
         for ref in refs:
             cfg = configs.get(ref.name.lower()) or build_table_config({"table": ref.name})
             schema = meta.get(ref.name.lower())
             if schema is not None and not cfg.zorder_columns:
-                cfg = build_table_config(cfg.model_dump() | {"zorder_columns": list(schema.zorder_by)})
-            out.append((ref, cfg, "metadata" if schema is not None else "data"))
+                cfg = build_table_config(
+                    cfg.model_dump() | {"zorder_columns": list(schema.zorder_by)}
+                )
+            out.append((ref, cfg, "data" if schema is None else "metadata"))
         return out
 
     def _pins(self) -> list[_Pin]:
         """Every (table, version) an active checkpoint pins, with its dates."""
         pins = []
         for cp in self._rt.checkpoints.list(active_only=True):
-            end = datetime.combine(cp.retention_date, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1)
+            end = datetime.combine(
+                cp.retention_date, datetime.min.time(), tzinfo=timezone.utc
+            ) + timedelta(days=1)
             for t in cp.tables:
                 ts = t.version_timestamp or cp.created_date
                 ts = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
                 name = TableRef(schema_name=t.schema_name, table=t.table_name).name
-                pins.append(_Pin(cp.checkpoint_name, name, int(t.version), ts, end, cp.retention_date))
+                pins.append(
+                    _Pin(cp.checkpoint_name, name, int(t.version), ts, end, cp.retention_date)
+                )
         return pins
 
     def _plan_table(
@@ -459,36 +500,63 @@ class Maintenance:
         allow_below_floor: bool,
     ) -> TablePlan:
         rt, (ref, cfg, kind) = self._rt, spec
-        engine, floor = rt.engine, rt.config.vacuum_retention_floor_hours
+        engine, floor, margin_days = (
+            rt.engine,
+            rt.config.vacuum_retention_floor_hours,
+            rt.config.retention_margin_days,
+        )
         try:
             props = engine.properties(ref)
         except TableNotFoundError:
-            return TablePlan(table=ref.name, kind=kind, vacuum="skip",  # type: ignore[arg-type]
-                             error=str(TableNotFoundError("the table does not exist", table=ref.name,
-                                                          hint="create it, or remove it from PipelineConfig / the scope")))
+            error = TableNotFoundError(
+                "the table does not exist",
+                table=ref.name,
+                hint="create it, or take it out of the scope",
+            )
+            return TablePlan(table=ref.name, kind=kind, vacuum="skip", error=str(error))  # type: ignore[arg-type]
         pins = [p for p in all_pins if p.table.lower() == ref.name.lower()]
         versions = tuple(sorted({p.version for p in pins}))
-        margin_h = rt.config.retention_margin_days * 24 if pins else 0
-        need_h = max((_need_hours(p, now) for p in pins), default=0) + margin_h
-        reasons: list[str] = []
-        changes, at_risk = self._log_retention(ref, props, pins, need_h, reasons)
-        base: dict[str, Any] = dict(
-            table=ref.name, kind=kind, checkpoints=tuple(f"{p.checkpoint}@v{p.version}" for p in pins),
-            pinned_versions=versions, optimize=cfg.enable_optimize, zorder_by=tuple(cfg.zorder_columns),
-            vorder=cfg.use_vorder, at_risk=at_risk,
-            properties={k: v for k, v in props.items() if k in DEFAULT_HOURS or k.startswith(BASELINE_PREFIX)},
+        need_h = max((_need_hours(p, now) for p in pins), default=0) + (
+            margin_days * 24 if pins else 0
         )
-        reasons.append(_optimize_reason(cfg, kind))
+        reasons: list[str] = []
+        changes, at_risk = _log_retention(ref, props, pins, need_h, reasons)
         requested, why = cfg.vacuum_retention_hours, "VacuumRetentionHours"
         if kind == "metadata" and requested < rt.config.metadata_vacuum_retention_hours:
-            requested, why = rt.config.metadata_vacuum_retention_hours, "metadata tables keep at least this"
+            requested, why = (
+                rt.config.metadata_vacuum_retention_hours,
+                "metadata tables keep at least this",
+            )
         if min_hours is not None and min_hours > requested:
             requested, why = min_hours, "min_retention_hours of this run"
-        base["requested_retention_hours"] = requested
+        base: dict[str, Any] = {
+            "table": ref.name,
+            "kind": kind,
+            "requested_retention_hours": requested,
+            "checkpoints": tuple(f"{p.checkpoint}@v{p.version}" for p in pins),
+            "pinned_versions": versions,
+            "optimize": cfg.enable_optimize,
+            "zorder_by": tuple(cfg.zorder_columns),
+            "vorder": cfg.use_vorder,
+            "at_risk": at_risk,
+            "properties": {
+                k: v
+                for k, v in props.items()
+                if k in DEFAULT_HOURS or k.startswith(BASELINE_PREFIX)
+            },
+        }
+        reasons.append(_optimize_reason(cfg, kind))
 
-        def finish(vacuum: str, error: str | None = None, **extra: Any) -> TablePlan:
-            return TablePlan(**base, vacuum=vacuum, error=error, property_changes=tuple(changes),
-                             reasons=tuple(reasons), **extra)
+        def finish(vacuum: VacuumAction, error: Exception | None = None, **extra: Any) -> TablePlan:
+            all_changes, error_text = tuple(changes), str(error) if error else None
+            return TablePlan(
+                **base,
+                vacuum=vacuum,
+                error=error_text,
+                property_changes=all_changes,
+                reasons=tuple(reasons),
+                **extra,
+            )
 
         if not cfg.enable_vacuum:
             reasons.insert(0, "EnableVacuum is false in PipelineConfig")
@@ -496,66 +564,91 @@ class Maintenance:
         del_h = _prop_hours(props, DELETED_FILE_RETENTION, ref)
         operator_del_h = _baseline_hours(props, DELETED_FILE_RETENTION, ref)
         if requested < floor and not allow_below_floor:
-            return finish("refused", str(RetentionError(
-                f"VACUUM retention of {requested} hours ({why}) is below the safety floor of {floor} hours",
-                table=ref.name, hint=f"set VacuumRetentionHours to at least {floor} "
-                "(files deleted below the floor cannot be restored)")))
+            return finish("refused", _floor_error(requested, why, floor, ref.name))
         if requested < operator_del_h:
-            return finish("refused", str(RetentionError(
-                f"VACUUM retention of {requested} hours ({why}) is below the table's "
-                f"{DELETED_FILE_RETENTION} of {operator_del_h:g} hours",
-                table=ref.name, hint=f"set VacuumRetentionHours to at least {math.ceil(operator_del_h)}, or lower "
-                "the property with rt.maintenance.set_retention(table, deleted_file_days=...)")))
+            msg = f"VACUUM retention of {requested} hours ({why}) is below the table's {DELETED_FILE_RETENTION} of {operator_del_h:g} hours"
+            hint = f"set VacuumRetentionHours to at least {math.ceil(operator_del_h)}, or lower the property with rt.maintenance.set_retention"
+            return finish("refused", RetentionError(msg, table=ref.name, hint=hint))
         reasons.insert(0, f"RETAIN {requested} hours: {why}")
-        supports_keep = engine.supports_keep_versions
-        managed = BASELINE_PREFIX + DELETED_FILE_RETENTION in props
+        keeps = engine.supports_keep_versions
         target_del = del_h
-        if not supports_keep and (managed or (pins and need_h > requested)):
-            # The engine cannot keep versions: the retention itself must cover the checkpoints.
-            target_del = max(operator_del_h, float(floor), float(need_h))
-        elif managed:
-            target_del = max(operator_del_h, float(floor))
+        if BASELINE_PREFIX + DELETED_FILE_RETENTION in props or (
+            not keeps and pins and need_h > requested
+        ):
+            # An engine that cannot keep versions protects checkpoints with the retention itself.
+            target_del = max(operator_del_h, float(floor), 0.0 if keeps else float(need_h))
         if target_del != del_h:
-            raising = target_del > del_h
-            changes.insert(0, _change(props, DELETED_FILE_RETENTION, target_del, "raise" if raising else "lower",
-                                      f"{engine.name} cannot keep versions: cover active checkpoints until they expire"
-                                      if raising else "the checkpoints that needed more have expired"))
+            up = target_del > del_h
+            why_change = (
+                f"{engine.name} cannot keep versions: cover active checkpoints until they expire"
+                if up
+                else "the checkpoints that needed more have expired"
+            )
+            changes.insert(
+                0,
+                _change(
+                    props,
+                    DELETED_FILE_RETENTION,
+                    target_del,
+                    "raise" if up else "lower",
+                    why_change,
+                ),
+            )
         retention = int(math.ceil(max(requested, target_del)))
         if retention > requested:
-            reasons.append(f"RETAIN raised to {retention} hours to cover the oldest active checkpoint until it "
-                           f"expires (+{rt.config.retention_margin_days} day margin)")
-        # The engine's own retention check is kept unless a planned lowering has not happened yet.
-        enforce = retention >= del_h
+            reasons.append(
+                f"RETAIN raised to {retention} hours: the oldest active checkpoint until it expires, +{margin_days} day(s)"
+            )
+        enforce = (
+            retention >= del_h
+        )  # keep the engine's own check unless a planned lowering is pending
         dry = engine.vacuum(ref, retention_hours=retention, dry_run=True, enforce_retention=enforce)
-        # Only a version committed before the retention window can own a candidate: its files leave
-        # the table after its commit. Younger pinned versions are left out of the keep-set (with a
-        # margin for clock skew); VACUUM still gets every pinned version in keep_versions.
-        horizon = now - timedelta(hours=retention) + timedelta(days=rt.config.retention_margin_days)
-        proof_versions = tuple(sorted({p.version for p in pins if p.timestamp <= horizon})) if dry.files else ()
+        # Only a version committed before the retention window can own a candidate: a file leaves
+        # the table after the commit of every version holding it. Younger pinned versions stay out
+        # of the keep-set (with the margin for clock skew); VACUUM still keeps every pinned version.
+        horizon = now - timedelta(hours=retention) + timedelta(days=margin_days)
+        proof = (
+            tuple(sorted({p.version for p in pins if p.timestamp <= horizon})) if dry.files else ()
+        )
         try:
-            keep = self._keep_set(ref, proof_versions)
+            keep = self._keep_set(ref, proof)
         except MaintenanceError as exc:
-            return finish("skip", str(exc))
-        base["proof_versions"] = proof_versions
+            return finish("skip", exc)
         overlap = _overlap(dry.files, keep)
         if overlap:
-            reasons.append(f"the unprotected VACUUM would delete {len(overlap)} file(s) active checkpoints need")
-            if supports_keep:
-                dry = engine.vacuum(ref, retention_hours=retention, dry_run=True, keep_versions=versions,
-                                    enforce_retention=enforce)
+            reasons.append(
+                f"the unprotected VACUUM would delete {len(overlap)} file(s) active checkpoints need"
+            )
+            if keeps:
+                dry = engine.vacuum(
+                    ref,
+                    retention_hours=retention,
+                    dry_run=True,
+                    keep_versions=versions,
+                    enforce_retention=enforce,
+                )
+        base |= {
+            "retention_hours": retention,
+            "proof_versions": proof,
+            "protected_files": len(overlap),
+        }
         still = _overlap(dry.files, keep)
         if still:
-            return finish("skip", str(MaintenanceError(
-                f"VACUUM skipped: {len(still)} candidate file(s) belong to active checkpoints and "
-                "the engine cannot protect them", table=ref.name,
-                hint="raise the table's delta.deletedFileRetentionDuration (rt.maintenance.set_retention) "
-                "or deactivate the old checkpoint")), retention_hours=retention, protected_files=len(overlap))
-        protection = "none" if not pins else "keep_versions" if supports_keep else "retention"
-        reasons.append(f"safety proved: {len(dry.files)} VACUUM candidate(s), none in the {len(keep)} file(s) of the "
-                       f"{len(proof_versions)} pinned version(s) old enough to own one ({len(versions)} pinned)")
-        tp = finish("run", retention_hours=retention, keep_versions=versions if supports_keep else (),
-                    protection=protection, protected_files=len(overlap), candidate_files=dry.files,
-                    candidate_bytes=dry.bytes)
+            msg = f"VACUUM skipped: {len(still)} candidate file(s) belong to active checkpoints and the engine cannot protect them"
+            hint = "raise the table's delta.deletedFileRetentionDuration (rt.maintenance.set_retention), or deactivate the old checkpoint"
+            return finish("skip", MaintenanceError(msg, table=ref.name, hint=hint))
+        reasons.append(
+            f"safety proved: {len(dry.files)} VACUUM candidate(s), none among the {len(keep)} file(s) of the "
+            f"{len(proof)} pinned version(s) old enough to own one ({len(versions)} pinned)"
+        )
+        protection = "none" if not pins else "keep_versions" if keeps else "retention"
+        tp = finish(
+            "run",
+            keep_versions=versions if keeps else (),
+            protection=protection,
+            candidate_files=dry.files,
+            candidate_bytes=dry.bytes,
+        )
         tp._keep = keep
         return tp
 
@@ -565,45 +658,15 @@ class Maintenance:
             try:
                 files = self._rt.engine.files(ref, v)
             except FmdError as exc:
+                hint = "verify the checkpoint (rt.checkpoints.verify); if it is unrestorable, deactivate it"
                 raise MaintenanceError(
-                    f"cannot read the files of pinned version {v}: {exc.message}", table=ref.name,
-                    hint="verify the checkpoint (rt.checkpoints.verify); if it is unrestorable, deactivate it",
+                    f"cannot read the files of pinned version {v}: {exc.message}",
+                    table=ref.name,
+                    hint=hint,
                 ) from exc
-            for f in files:
-                keep.add(f.path)
-                if f.deletion_vector_path:
-                    keep.add(f.deletion_vector_path)
+            keep.update(f.path for f in files)
+            keep.update(f.deletion_vector_path for f in files if f.deletion_vector_path)
         return frozenset(keep)
-
-    def _log_retention(
-        self, ref: TableRef, props: dict[str, str], pins: Sequence[_Pin], need_h: float, reasons: list[str]
-    ) -> tuple[list[PropertyChange], tuple[CheckpointRisk, ...]]:
-        log_h = _prop_hours(props, LOG_RETENTION, ref)
-        need_days = math.ceil(need_h / 24)
-        recommended = format_interval(need_days * 24)
-        risks = []
-        for p in pins:
-            reachable_until = p.timestamp + timedelta(hours=log_h)
-            if reachable_until < p.retention_end:
-                risks.append(CheckpointRisk(
-                    checkpoint=p.checkpoint, version=p.version, version_timestamp=p.timestamp,
-                    retention_date=p.retention_date, recommended_log_retention=recommended,
-                    reason=f"{LOG_RETENTION} {format_interval(log_h)} keeps version {p.version} reachable only "
-                    f"until {reachable_until:%Y-%m-%d %H:%M}, before its retention date {p.retention_date} ends; "
-                    f"recommended {LOG_RETENTION} = '{recommended}'",
-                ))
-        changes = []
-        if need_h > log_h:
-            changes.append(_change(props, LOG_RETENTION, need_days * 24, "raise",
-                                   f"keep {len(risks)} AtRisk checkpoint version(s) reachable"))
-        elif BASELINE_PREFIX + LOG_RETENTION in props:
-            target = max(_baseline_hours(props, LOG_RETENTION, ref), need_days * 24.0)
-            if target < log_h:
-                changes.append(_change(props, LOG_RETENTION, target, "lower",
-                                       "the checkpoints that needed more have expired"))
-        if risks:
-            reasons.append(f"{len(risks)} checkpoint version(s) AtRisk from log retention")
-        return changes, tuple(risks)
 
     # -- run -------------------------------------------------------------------------------
     def run(
@@ -620,11 +683,12 @@ class Maintenance:
 
         Args:
             plan: from `plan`. Planned again when older than ``max_plan_age_minutes``; tables
-                whose pinned versions changed since are planned again before executing.
-            dry_run: report only (VACUUM DRY RUN lists, OPTIMIZE intent, checkpoints that would
-                be deactivated); nothing changes.
+                whose active checkpoints changed since are planned again before executing.
+            dry_run: report only (VACUUM DRY RUN lists, OPTIMIZE intent, checkpoints that
+                would be deactivated); nothing changes.
             pre_checkpoint: take a ``PreMaintenance`` checkpoint of the data tables first.
             expected_duration_minutes: alert when the run takes longer.
+            max_plan_age_minutes: how old a plan may be.
             progress: callback for progress lines ("Maintaining table 3 of 40: ...").
 
         Returns:
@@ -636,94 +700,176 @@ class Maintenance:
         rt, start = self._rt, time.perf_counter()
         if utcnow() - plan.created_at > timedelta(minutes=max_plan_age_minutes):
             plan = self.plan(**plan.parameters, progress=progress)
-        pre_name, alerts = None, []
+        pre_name: str | None = None
+        alerts: list[str] = []
         if not dry_run:
             plan = self._refresh(plan)
+        state = _RunState(plan, start, dry_run, alerts, expected_duration_minutes)
+        if not dry_run:
             if pre_checkpoint:
-                data = [tp.table for tp in plan.tables if tp.kind == "data" and tp.vacuum not in ("skip", "failed")]
+                data = [
+                    tp.table
+                    for tp in plan.tables
+                    if tp.kind == "data" and tp.vacuum not in ("skip", "failed")
+                ]
                 try:
-                    cp = rt.checkpoints.create(data, kind="PreMaintenance")
-                    pre_name = cp.checkpoint_name
+                    pre_name = rt.checkpoints.create(data, kind="PreMaintenance").checkpoint_name
                 except FmdError as exc:
-                    alerts.append(self._alert("pre-checkpoint", "CRITICAL", "PreMaintenance checkpoint failed: maintenance did not run",
-                                              {"checkpoint": str(exc)}, ["fix the checkpoint error, then re-run"]))
-                    return self._finish(plan, [], start, dry_run, alerts=alerts, failed_early=str(exc),
-                                        expected_minutes=expected_duration_minutes)
-        outcomes = rt.map_tables(lambda tp: self._run_table(tp, dry_run), list(plan.tables),
-                                 label="Maintaining table", progress=progress, key=lambda tp: tp.table)
-        runs = [o.value if o.ok else TableRun(table=o.item, status="Failed", dry_run=dry_run, error=o.error)
-                for o in outcomes]
+                    title = "PreMaintenance checkpoint failed: maintenance did not run"
+                    alerts.append(
+                        self._alert(
+                            "pre-checkpoint",
+                            "CRITICAL",
+                            title,
+                            {"checkpoint": str(exc)},
+                            ["fix it, then re-run"],
+                        )
+                    )
+                    return self._finish(state, [], failed_early=str(exc))
+        outcomes = rt.map_tables(
+            lambda tp: self._run_table(tp, dry_run),
+            list(plan.tables),
+            label="Maintaining table",
+            progress=progress,
+            key=lambda tp: tp.table,
+        )
+        runs = [
+            o.value
+            if o.ok
+            else TableRun(table=o.item, status="Failed", dry_run=dry_run, error=o.error)
+            for o in outcomes
+        ]
         deactivated: tuple[str, ...] = ()
         deactivation_error = None
         try:
             deactivated = _deactivated_names(rt.checkpoints.enforce_retention(dry_run=dry_run))
         except Exception as exc:  # the summary must report it and alert, never hide it
             deactivation_error = f"{type(exc).__name__}: {exc}"
-            alerts.append(self._alert("retention-enforcement", "CRITICAL", "Checkpoint retention enforcement failed",
-                                      {"checkpoints": deactivation_error},
-                                      ["check CheckpointHistory is writable", "re-run rt.checkpoints.enforce_retention()"]))
-        return self._finish(plan, runs, start, dry_run, deactivated=deactivated, deactivation_error=deactivation_error,
-                            pre_name=pre_name, alerts=alerts, expected_minutes=expected_duration_minutes)
+            steps = [
+                "check CheckpointHistory is writable",
+                "re-run rt.checkpoints.enforce_retention(dry_run=False)",
+            ]
+            alerts.append(
+                self._alert(
+                    "retention",
+                    "CRITICAL",
+                    "Checkpoint retention enforcement failed",
+                    {"checkpoints": deactivation_error},
+                    steps,
+                )
+            )
+        return self._finish(state, runs, deactivated, deactivation_error, pre_name)
 
     def _refresh(self, plan: MaintenancePlan) -> MaintenancePlan:
         """Plan again the tables whose active checkpoints changed since the plan was made."""
         pins, now, params = self._pins(), utcnow(), plan.parameters
         fresh = []
         for tp in plan.tables:
-            current = sorted(f"{p.checkpoint}@v{p.version}" for p in pins if p.table.lower() == tp.table.lower())
-            if current != sorted(tp.checkpoints) and tp.vacuum == "run":
+            current = sorted(
+                f"{p.checkpoint}@v{p.version}" for p in pins if p.table.lower() == tp.table.lower()
+            )
+            if tp.vacuum == "run" and current != sorted(tp.checkpoints):
                 ref, cfg, _ = self._scope([tp.table], include_metadata=False)[0]
-                tp = self._plan_table((ref, cfg, tp.kind), pins, now, params.get("min_retention_hours"),
-                                      bool(params.get("allow_below_floor")))
+                tp = self._plan_table(
+                    (ref, cfg, tp.kind),
+                    pins,
+                    now,
+                    params.get("min_retention_hours"),
+                    bool(params.get("allow_below_floor")),
+                )
             fresh.append(tp)
         return plan.model_copy(update={"tables": tuple(fresh)})
 
     def _run_table(self, tp: TablePlan, dry_run: bool) -> TableRun:
         start = time.perf_counter()
-        if tp.vacuum == "failed" or tp.requested_retention_hours is None:  # missing or unplannable table
-            return TableRun(table=tp.table, status="Skipped" if tp.vacuum == "skip" else "Failed",
-                            dry_run=dry_run, error=tp.error)
+        if tp.vacuum == "failed" or tp.requested_retention_hours is None:  # missing or unplannable
+            return TableRun(
+                table=tp.table,
+                status="Failed" if tp.vacuum == "failed" else "Skipped",
+                dry_run=dry_run,
+                error=tp.error,
+            )
         errors: list[str] = []
         if tp.property_changes and not dry_run:
             try:
                 self._apply(tp.ref, tp.property_changes)
             except FmdError as exc:
                 errors.append(f"retention properties: {exc}")
-        vac: dict[str, Any] = {}
-        if tp.vacuum == "run" and not errors:
-            vac = self._vacuum(tp, dry_run, errors)
-        opt = self._optimize(tp, dry_run, errors) if tp.optimize else {"optimize_note": "OPTIMIZE disabled"}
-        status = "Failed" if errors else {"refused": "Refused", "skip": "Skipped"}.get(tp.vacuum, "Succeeded")
+        vac = self._vacuum(tp, dry_run, errors) if tp.vacuum == "run" and not errors else {}
+        opt = (
+            self._optimize(tp, dry_run, errors)
+            if tp.optimize
+            else {"optimize_note": "OPTIMIZE disabled"}
+        )
+        status: TableStatus = "Failed" if errors else _STATUS.get(tp.vacuum, "Succeeded")
         error = "; ".join([*errors, *([tp.error] if tp.error else [])]) or None
-        return TableRun(table=tp.table, status=status, dry_run=dry_run, property_changes=tp.property_changes,
-                        duration_ms=int((time.perf_counter() - start) * 1000), error=error, **vac, **opt)
+        ms = int((time.perf_counter() - start) * 1000)
+        return TableRun(
+            table=tp.table,
+            status=status,
+            dry_run=dry_run,
+            property_changes=tp.property_changes,
+            duration_ms=ms,
+            error=error,
+            **vac,
+            **opt,
+        )
 
     def _vacuum(self, tp: TablePlan, dry_run: bool, errors: list[str]) -> dict[str, Any]:
         rt, ref, start = self._rt, tp.ref, time.perf_counter()
-        details = {"retention_hours": tp.retention_hours, "keep_versions": list(tp.keep_versions),
-                   "protection": tp.protection, "protected_files": tp.protected_files, "checkpoints": list(tp.checkpoints)}
+        details: dict[str, Any] = {
+            "retention_hours": tp.retention_hours,
+            "keep_versions": list(tp.keep_versions),
+            "protection": tp.protection,
+            "protected_files": tp.protected_files,
+            "checkpoints": list(tp.checkpoints),
+        }
         try:
             if dry_run:
                 files, size = tp.candidate_files, tp.candidate_bytes or 0
             else:
-                res = rt.engine.vacuum(ref, retention_hours=int(tp.retention_hours or 0), dry_run=False,
-                                       keep_versions=tp.keep_versions)
+                res = rt.engine.vacuum(
+                    ref,
+                    retention_hours=int(tp.retention_hours or 0),
+                    dry_run=False,
+                    keep_versions=tp.keep_versions,
+                )
                 files, size = res.files, res.bytes or 0
                 broken = _overlap(files, tp._keep or self._keep_set(ref, tp.proof_versions))
                 if broken:
-                    rt.alerts.send("CRITICAL", f"VACUUM deleted {len(broken)} checkpoint file(s) of {ref.name}",
-                                   tables=[ref.name], errors={ref.name: ", ".join(broken[:5])},
-                                   first_steps=["run rt.checkpoints.verify on the table's checkpoints"])
-                    raise MaintenanceError(f"VACUUM deleted {len(broken)} file(s) an active checkpoint needs",
-                                           table=ref.name, hint="verify the checkpoints of this table")
+                    steps = ["run rt.checkpoints.verify on this table's checkpoints"]
+                    title = f"VACUUM deleted {len(broken)} checkpoint file(s) of {ref.name}"
+                    self._alert(
+                        f"deleted:{ref.name}",
+                        "CRITICAL",
+                        title,
+                        {ref.name: ", ".join(broken[:5])},
+                        steps,
+                    )
+                    raise MaintenanceError(
+                        f"VACUUM deleted {len(broken)} file(s) an active checkpoint needs",
+                        table=ref.name,
+                        hint=steps[0],
+                    )
         except FmdError as exc:
             errors.append(f"VACUUM: {exc}")
-            rt.audit.event("Vacuum", "Failed", table=ref, error=exc, severity="HIGH", dry_run=dry_run, details=details,
-                           duration_ms=int((time.perf_counter() - start) * 1000))
+            ms = int((time.perf_counter() - start) * 1000)
+            rt.audit.event(
+                "Vacuum",
+                "Failed",
+                table=ref,
+                error=exc,
+                severity="HIGH",
+                dry_run=dry_run,
+                details=details,
+                duration_ms=ms,
+            )
             return {}
         details |= {"files_removed": len(files), "bytes_reclaimed": size}
-        rt.audit.event("Vacuum", "Succeeded", table=ref, dry_run=dry_run, details=details,
-                       duration_ms=int((time.perf_counter() - start) * 1000))
+        ms = int((time.perf_counter() - start) * 1000)
+        rt.audit.event(
+            "Vacuum", "Succeeded", table=ref, dry_run=dry_run, details=details, duration_ms=ms
+        )
         return {"vacuum_files": tuple(files), "files_removed": len(files), "bytes_reclaimed": size}
 
     def _optimize(self, tp: TablePlan, dry_run: bool, errors: list[str]) -> dict[str, Any]:
@@ -731,87 +877,163 @@ class Maintenance:
         details: dict[str, Any] = {"zorder_by": list(tp.zorder_by), "vorder": tp.vorder}
         try:
             files = rt.engine.files(ref)
-            if not files or (len(files) == 1 and (not tp.zorder_by or _last_operation(rt, ref) == "OPTIMIZE")):
-                note = f"OPTIMIZE not needed: {len(files)} file(s){', already Z-ordered' if tp.zorder_by else ''}"
-                rt.audit.event("Optimize", "Skipped", table=ref, dry_run=dry_run, details=details | {"note": note})
+            if not files or (
+                len(files) == 1 and (not tp.zorder_by or _last_operation(rt, ref) == "OPTIMIZE")
+            ):
+                done = ", already Z-ordered" if files and tp.zorder_by else ""
+                note = f"OPTIMIZE not needed: {len(files)} file(s){done}"
+                rt.audit.event(
+                    "Optimize",
+                    "Skipped",
+                    table=ref,
+                    dry_run=dry_run,
+                    details=details | {"note": note},
+                )
                 return {"optimize_note": note}
             if dry_run:
                 how = f"Z-ORDER BY ({', '.join(tp.zorder_by)})" if tp.zorder_by else "compaction"
                 note = f"OPTIMIZE would rewrite {len(files)} file(s) ({_size(sum(f.size_bytes for f in files))}) by {how}"
-                rt.audit.event("Optimize", "Succeeded", table=ref, dry_run=True, details=details | {"note": note})
+                rt.audit.event(
+                    "Optimize",
+                    "Succeeded",
+                    table=ref,
+                    dry_run=True,
+                    details=details | {"note": note},
+                )
                 return {"optimize_note": note}
             res = rt.engine.optimize(ref, zorder_by=tp.zorder_by, vorder=tp.vorder)
         except FmdError as exc:
             errors.append(f"OPTIMIZE: {exc}")
-            rt.audit.event("Optimize", "Failed", table=ref, error=exc, severity="HIGH", dry_run=dry_run, details=details,
-                           duration_ms=int((time.perf_counter() - start) * 1000))
+            ms = int((time.perf_counter() - start) * 1000)
+            rt.audit.event(
+                "Optimize",
+                "Failed",
+                table=ref,
+                error=exc,
+                severity="HIGH",
+                dry_run=dry_run,
+                details=details,
+                duration_ms=ms,
+            )
             return {}
-        details |= {"files_added": res.files_added, "files_removed": res.files_removed, "vorder_applied": res.vorder}
-        rt.audit.event("Optimize", "Succeeded", table=ref, dry_run=False, details=details,
-                       duration_ms=int((time.perf_counter() - start) * 1000))
-        return {"optimize_files_added": res.files_added, "optimize_files_removed": res.files_removed}
+        details |= {
+            "files_added": res.files_added,
+            "files_removed": res.files_removed,
+            "vorder_applied": res.vorder,
+        }
+        ms = int((time.perf_counter() - start) * 1000)
+        rt.audit.event(
+            "Optimize", "Succeeded", table=ref, dry_run=False, details=details, duration_ms=ms
+        )
+        return {
+            "optimize_files_added": res.files_added,
+            "optimize_files_removed": res.files_removed,
+        }
 
     def _apply(self, ref: TableRef, changes: Sequence[PropertyChange]) -> None:
-        values: dict[str, str] = {}
-        for c in changes:
-            values[c.property] = c.new
-            if c.direction == "raise":
-                values.setdefault(BASELINE_PREFIX + c.property, c.current or "default")
         props = self._rt.engine.properties(ref)
-        values = {k: v for k, v in values.items() if not (k.startswith(BASELINE_PREFIX) and k in props)}
+        values = {c.property: c.new for c in changes}
+        for c in changes:  # the operator's value is recorded once, before the first raise
+            if c.direction == "raise" and BASELINE_PREFIX + c.property not in props:
+                values[BASELINE_PREFIX + c.property] = c.current or "default"
         self._rt.engine.set_properties(ref, values)
         for c in changes:
-            self._rt.audit.event("RetentionChange", "Succeeded", table=ref, severity="LOW",
-                                 details=c.model_dump(mode="json"))
+            self._rt.audit.event(
+                "RetentionChange",
+                "Succeeded",
+                table=ref,
+                severity="LOW",
+                details=c.model_dump(mode="json"),
+            )
 
-    def _alert(self, key: str, severity: Any, title: str, errors: dict[str, str], steps: Sequence[str] = ()) -> str:
-        self._rt.alerts.send(severity, title, key=f"maintenance:{key}", tables=[t for t in errors if "." in t],
-                             errors=errors, first_steps=list(steps))
+    def _alert(
+        self, key: str, severity: Any, title: str, errors: dict[str, str], steps: Sequence[str] = ()
+    ) -> str:
+        tables = [t for t in errors if "." in t]
+        self._rt.alerts.send(
+            severity,
+            title,
+            key=f"maintenance:{key}",
+            tables=tables,
+            errors=errors,
+            first_steps=list(steps),
+        )
         return title
 
     def _finish(
         self,
-        plan: MaintenancePlan,
+        state: _RunState,
         runs: list[TableRun],
-        start: float,
-        dry_run: bool,
-        *,
         deactivated: tuple[str, ...] = (),
         deactivation_error: str | None = None,
         pre_name: str | None = None,
-        alerts: list[str],
-        expected_minutes: float,
         failed_early: str | None = None,
     ) -> MaintenanceResult:
-        rt = self._rt
+        plan, dry_run, alerts = state.plan, state.dry_run, state.alerts
+        rt, seconds = self._rt, time.perf_counter() - state.start
         failed = {r.table: r.error or "failed" for r in runs if r.status == "Failed"}
-        seconds = time.perf_counter() - start
         if len(failed) > 3:
-            alerts.append(self._alert("failures", "HIGH", f"Maintenance: {len(failed)} tables failed", failed,
-                                      ["read each table's error in the summary", "re-run the failed tables with tables_scope"]))
-        unsafe = {tp.table: tp.error or "" for tp in plan.tables if tp.vacuum == "skip" and tp.checkpoints}
+            steps = [
+                "read each table's error in the summary",
+                "re-run the failed tables with tables_scope",
+            ]
+            alerts.append(
+                self._alert(
+                    "failures", "HIGH", f"Maintenance: {len(failed)} tables failed", failed, steps
+                )
+            )
+        unsafe = {
+            tp.table: tp.error or "" for tp in plan.tables if tp.vacuum == "skip" and tp.checkpoints
+        }
         if unsafe and not failed_early:
-            alerts.append(self._alert("unsafe-skip", "HIGH", f"VACUUM skipped on {len(unsafe)} table(s) to protect checkpoints", unsafe,
-                                      ["raise the table's retention, or deactivate the old checkpoint"]))
-        if seconds > expected_minutes * 60:
-            alerts.append(self._alert("duration", "MEDIUM", f"Maintenance took {seconds / 60:.1f} min (expected {expected_minutes:g})",
-                                      {}, ["check the slowest tables in the Vacuum / Optimize audit events"]))
+            title = f"VACUUM skipped on {len(unsafe)} table(s) to protect checkpoints"
+            alerts.append(
+                self._alert(
+                    "unsafe",
+                    "HIGH",
+                    title,
+                    unsafe,
+                    ["raise the table's retention, or deactivate the old checkpoint"],
+                )
+            )
+        if seconds > state.expected_minutes * 60:
+            title = f"Maintenance took {seconds / 60:.1f} min (expected {state.expected_minutes:g})"
+            alerts.append(
+                self._alert(
+                    "duration",
+                    "MEDIUM",
+                    title,
+                    {},
+                    ["check the slowest tables in the Vacuum / Optimize audit events"],
+                )
+            )
         if failed_early or (runs and len(failed) == len(runs)):
             status = "Failed"
         else:
             status = "PartiallyFailed" if failed or deactivation_error else "Succeeded"
         result = MaintenanceResult(
-            run_id=rt.context.run_id, dry_run=dry_run, status=status, tables=tuple(runs),  # type: ignore[arg-type]
-            tables_processed=len(runs), tables_succeeded=sum(r.status == "Succeeded" for r in runs),
-            tables_failed=len(failed), tables_skipped=sum(r.status in ("Skipped", "Refused") for r in runs),
+            run_id=rt.context.run_id,
+            dry_run=dry_run,
+            status=status,  # type: ignore[arg-type]
+            tables=tuple(runs),
+            tables_processed=len(runs),
+            tables_succeeded=sum(r.status == "Succeeded" for r in runs),
+            tables_failed=len(failed),
+            tables_skipped=sum(r.status in ("Skipped", "Refused") for r in runs),
             failures=failed | ({"(run)": failed_early} if failed_early else {}),
-            bytes_reclaimed=sum(r.bytes_reclaimed for r in runs), files_removed=sum(r.files_removed for r in runs),
-            checkpoints_deactivated=deactivated, deactivation_error=deactivation_error,
-            pre_maintenance_checkpoint=pre_name, duration_seconds=round(seconds, 3), alerts=tuple(alerts),
+            bytes_reclaimed=sum(r.bytes_reclaimed for r in runs),
+            files_removed=sum(r.files_removed for r in runs),
+            checkpoints_deactivated=deactivated,
+            deactivation_error=deactivation_error,
+            pre_maintenance_checkpoint=pre_name,
+            duration_seconds=round(seconds, 3),
+            alerts=tuple(alerts),
         )
-        rt.audit.event("MaintenanceSummary", "Succeeded" if status == "Succeeded" else "Failed", dry_run=dry_run,
-                       severity="INFO" if status == "Succeeded" else "HIGH", duration_ms=int(seconds * 1000),
-                       details=result.to_exit_dict(), flush=True)
+        ok = status == "Succeeded"
+        rt.audit.event(
+            "MaintenanceSummary", "Succeeded" if ok else "Failed", dry_run=dry_run, severity="INFO" if ok else "HIGH",
+            duration_ms=int(seconds * 1000), details=result.to_exit_dict(), flush=True,
+        )  # fmt: skip
         return result
 
     # -- retention properties --------------------------------------------------------------
@@ -829,12 +1051,13 @@ class Maintenance:
 
         Never below what the table's active checkpoints need (until they expire, plus the
         margin); the deleted-file retention never below the floor unless ``override_floor``
-        with a ``reason`` (audited). A dry run (the default) only reports.
+        with a ``reason`` (audited as ``RetentionOverride``). A dry run (the default) only
+        reports what it would set.
 
         Args:
             table: ``schema.table``.
-            log_days: new log retention in days.
-            deleted_file_days: new deleted-file retention in days.
+            log_days: new log retention, in days.
+            deleted_file_days: new deleted-file retention, in days.
             override_floor: allow a deleted-file retention below the floor.
             reason: why (required with ``override_floor``).
             dry_run: report only.
@@ -843,77 +1066,189 @@ class Maintenance:
             The `RetentionChange` (previous and new values).
 
         Raises:
-            RetentionError: a value below the floor or below what checkpoints need.
+            RetentionError: nothing to set, a value below the floor or below what checkpoints
+                need (audited as a refusal).
 
         Example:
-            >>> # rt.maintenance.set_retention("bronze.donation", log_days=60, deleted_file_days=30, dry_run=False)
+            >>> # rt.maintenance.set_retention("bronze.donation", log_days=60, dry_run=False)
         """
         rt = self._rt
         ref = rt.table(table)
         try:
-            return self._set_retention(ref, log_days, deleted_file_days, override_floor, reason, dry_run)
+            return self._set_retention(
+                ref,
+                {LOG_RETENTION: log_days, DELETED_FILE_RETENTION: deleted_file_days},
+                override_floor,
+                reason,
+                dry_run,
+            )
         except RetentionError as exc:
-            rt.audit.event("RetentionChange", "Refused", table=ref, error=exc, severity="MEDIUM", dry_run=dry_run, flush=True)
+            rt.audit.event(
+                "RetentionChange",
+                "Refused",
+                table=ref,
+                error=exc,
+                severity="MEDIUM",
+                dry_run=dry_run,
+                flush=True,
+            )
             raise
 
     def _set_retention(
-        self, ref: TableRef, log_days: int | None, del_days: int | None, override: bool, reason: str | None, dry_run: bool
+        self,
+        ref: TableRef,
+        days: dict[str, int | None],
+        override: bool,
+        reason: str | None,
+        dry_run: bool,
     ) -> RetentionChange:
         rt, floor = self._rt, self._rt.config.vacuum_retention_floor_hours
-        if log_days is None and del_days is None:
-            raise RetentionError("nothing to set", table=ref.name, hint="pass log_days= and/or deleted_file_days=")
-        if any(d is not None and d < 1 for d in (log_days, del_days)):
-            raise RetentionError("retention must be at least 1 day", table=ref.name)
-        if override:
-            self._check_override(True, reason)
-        props = rt.engine.properties(ref)
-        now = utcnow()
+        wanted = {prop: d for prop, d in days.items() if d is not None}
+        if not wanted or min(wanted.values()) < 1:
+            raise RetentionError(
+                "set at least one retention, of 1 day or more",
+                table=ref.name,
+                hint="pass log_days= and/or deleted_file_days=",
+            )
+        _check_override(override, reason)
+        props, now = rt.engine.properties(ref), utcnow()
         pins = [p for p in self._pins() if p.table.lower() == ref.name.lower()]
-        need_h = max((_need_hours(p, now) for p in pins), default=0) + (rt.config.retention_margin_days * 24 if pins else 0)
-        notes = []
-        changes: dict[str, str] = {}
-        for prop, days in ((DELETED_FILE_RETENTION, del_days), (LOG_RETENTION, log_days)):
-            if days is None:
-                continue
-            if prop == DELETED_FILE_RETENTION and days * 24 < floor:
+        need_h = max((_need_hours(p, now) for p in pins), default=0) + (
+            rt.config.retention_margin_days * 24 if pins else 0
+        )
+        notes, changes = [], {}
+        for prop, d in wanted.items():
+            if prop == DELETED_FILE_RETENTION and d * 24 < floor:
                 if not override:
+                    hint = f"use at least {math.ceil(floor / 24)} days, or override_floor=True with a reason (audited)"
                     raise RetentionError(
-                        f"{prop} of {days} day(s) is below the safety floor of {floor} hours", table=ref.name,
-                        hint=f"use at least {math.ceil(floor / 24)} days, or override_floor=True with a reason (audited)")
-                notes.append(f"floor of {floor} h overridden: {reason}")
-            if days * 24 < need_h:
-                oldest = min(pins, key=lambda p: p.timestamp)
+                        f"{prop} of {d} day(s) is below the safety floor of {floor} hours",
+                        table=ref.name,
+                        hint=hint,
+                    )
+                notes.append(f"floor of {floor} hours overridden: {reason}")
+            if d * 24 < need_h:
+                old = min(pins, key=lambda p: p.timestamp)
                 raise RetentionError(
-                    f"{prop} of {days} day(s) is below the {math.ceil(need_h / 24)} days active checkpoints need "
-                    f"(checkpoint {oldest.checkpoint} pins version {oldest.version} of {oldest.timestamp:%Y-%m-%d} "
-                    f"until {oldest.retention_date})", table=ref.name,
-                    hint="keep the retention, or deactivate the checkpoint first (it would become unrestorable)")
-            changes[prop] = format_interval(days * 24)
+                    f"{prop} of {d} day(s) is below the {math.ceil(need_h / 24)} days active checkpoints need (checkpoint "
+                    f"{old.checkpoint} pins version {old.version} of {old.timestamp:%Y-%m-%d} until {old.retention_date})",
+                    table=ref.name,
+                    hint="keep the retention, or deactivate the checkpoint first (it would become unrestorable)",
+                )
+            changes[prop] = format_interval(d * 24)
             if BASELINE_PREFIX + prop in props:
                 changes[BASELINE_PREFIX + prop] = changes[prop]  # the operator's new intent
-        log_new = _prop_hours({**props, **changes}, LOG_RETENTION, ref)
-        if log_new < _prop_hours({**props, **changes}, DELETED_FILE_RETENTION, ref):
-            notes.append(f"{LOG_RETENTION} is shorter than {DELETED_FILE_RETENTION}: time travel is bounded by the log")
-        result = RetentionChange(table=ref.name, dry_run=dry_run, changes=changes,
-                                 previous={k: props.get(k) for k in changes}, notes=tuple(notes))
+        after = {**props, **changes}
+        if _prop_hours(after, LOG_RETENTION, ref) < _prop_hours(after, DELETED_FILE_RETENTION, ref):
+            notes.append(
+                f"{LOG_RETENTION} is shorter than {DELETED_FILE_RETENTION}: time travel stops at the log"
+            )
+        result = RetentionChange(
+            table=ref.name,
+            dry_run=dry_run,
+            changes=changes,
+            previous={k: props.get(k) for k in changes},
+            notes=tuple(notes),
+        )
         if not dry_run:
             rt.engine.set_properties(ref, changes)
         if override:
-            rt.audit.event("RetentionOverride", "Warning", table=ref, severity="HIGH", dry_run=dry_run,
-                           details={"reason": reason, "changes": changes})
-        rt.audit.event("RetentionChange", "Succeeded", table=ref, dry_run=dry_run, severity="LOW",
-                       details=result.model_dump(mode="json"), flush=True)
+            rt.audit.event(
+                "RetentionOverride",
+                "Warning",
+                table=ref,
+                severity="HIGH",
+                dry_run=dry_run,
+                details={"reason": reason, "changes": changes},
+            )
+        rt.audit.event(
+            "RetentionChange",
+            "Succeeded",
+            table=ref,
+            dry_run=dry_run,
+            severity="LOW",
+            details=result.model_dump(mode="json"),
+            flush=True,
+        )
         return result
 
 
 # --------------------------------------------------------------------------- helpers
 
 
+def _check_override(allow: bool, reason: str | None) -> None:
+    if allow and not (reason and reason.strip()):
+        raise RetentionError(
+            "a retention below the floor needs a reason",
+            hint="pass reason='why' with the override (it is audited)",
+        )
+
+
+def _floor_error(hours: int, why: str, floor: int, table: str | None) -> RetentionError:
+    hint = f"use at least {floor} hours; going lower needs allow_below_floor=True with a reason (audited): files deleted below the floor cannot be restored"
+    return RetentionError(
+        f"VACUUM retention of {hours} hours ({why}) is below the safety floor of {floor} hours",
+        table=table,
+        hint=hint,
+    )
+
+
+def _log_retention(
+    ref: TableRef, props: dict[str, str], pins: Sequence[_Pin], need_h: float, reasons: list[str]
+) -> tuple[list[PropertyChange], tuple[CheckpointRisk, ...]]:
+    """AtRisk checkpoints and the log retention change (raise for them, lower once unneeded)."""
+    log_h = _prop_hours(props, LOG_RETENTION, ref)
+    need = math.ceil(need_h / 24) * 24.0
+    recommended, risks = format_interval(need), []
+    for p in pins:
+        until = p.timestamp + timedelta(hours=log_h)
+        if until < p.retention_end:
+            reason = (
+                f"{LOG_RETENTION} {format_interval(log_h)} keeps version {p.version} reachable only until {until:%Y-%m-%d %H:%M}, "
+                f"before its retention date {p.retention_date} ends; recommended {LOG_RETENTION} = '{recommended}'"
+            )
+            risks.append(
+                CheckpointRisk(
+                    checkpoint=p.checkpoint, version=p.version, version_timestamp=p.timestamp, retention_date=p.retention_date,
+                    reason=reason, recommended_log_retention=recommended,
+                )
+            )  # fmt: skip
+    changes = []
+    if need > log_h:
+        changes.append(
+            _change(
+                props,
+                LOG_RETENTION,
+                need,
+                "raise",
+                f"keep {len(risks)} AtRisk checkpoint version(s) reachable",
+            )
+        )
+    elif (
+        BASELINE_PREFIX + LOG_RETENTION in props
+        and max(_baseline_hours(props, LOG_RETENTION, ref), need) < log_h
+    ):
+        target = max(_baseline_hours(props, LOG_RETENTION, ref), need)
+        changes.append(
+            _change(
+                props,
+                LOG_RETENTION,
+                target,
+                "lower",
+                "the checkpoints that needed more have expired",
+            )
+        )
+    if risks:
+        reasons.append(f"{len(risks)} checkpoint version(s) AtRisk from log retention")
+    return changes, tuple(risks)
+
+
 def _need_hours(pin: _Pin, now: datetime) -> float:
     """Hours of retention that keep a pinned version's files and log until its checkpoint expires.
 
-    A pinned file is removed at or after the version's commit, so covering the version's age
-    covers its files; covering until the retention end keeps it restorable until it expires.
+    A pinned file is removed at or after the version's commit, so a retention covering the
+    version's age keeps its files now, and one covering until the retention end keeps them
+    (and the log) for as long as the checkpoint is active.
     """
     age = (now - pin.timestamp).total_seconds() / 3600
     life = (pin.retention_end - pin.timestamp).total_seconds() / 3600
@@ -930,26 +1265,41 @@ def _baseline_hours(props: dict[str, str], prop: str, ref: TableRef) -> float:
     base = props.get(BASELINE_PREFIX + prop)
     if base is None:
         return _prop_hours(props, prop, ref)
-    return float(DEFAULT_HOURS[prop]) if base == "default" else parse_interval_hours(base, table=ref.name)
+    return (
+        float(DEFAULT_HOURS[prop])
+        if base == "default"
+        else parse_interval_hours(base, table=ref.name)
+    )
 
 
-def _change(props: dict[str, str], prop: str, hours: float, direction: str, reason: str) -> PropertyChange:
-    return PropertyChange(property=prop, current=props.get(prop), new=format_interval(hours),
-                          direction=direction, reason=reason)  # type: ignore[arg-type]
+def _change(
+    props: dict[str, str],
+    prop: str,
+    hours: float,
+    direction: Literal["raise", "lower"],
+    reason: str,
+) -> PropertyChange:
+    return PropertyChange(
+        property=prop,
+        current=props.get(prop),
+        new=format_interval(hours),
+        direction=direction,
+        reason=reason,
+    )
 
 
 def _overlap(candidates: Iterable[str], keep: frozenset[str]) -> list[str]:
-    """Candidates that are keep-set files (paths compared relative to the table folder)."""
+    """Candidates that are keep-set files (relative paths; absolute ones matched by their tail)."""
     if not keep:
         return []
     by_name: dict[str, list[str]] = {}
     for k in keep:
         by_name.setdefault(k.rsplit("/", 1)[-1], []).append(k)
-    out = []
-    for c in candidates:
-        if c in keep or any(c.endswith("/" + k) for k in by_name.get(c.rsplit("/", 1)[-1], ())):
-            out.append(c)
-    return out
+    return [
+        c
+        for c in candidates
+        if c in keep or any(c.endswith("/" + k) for k in by_name.get(c.rsplit("/", 1)[-1], ()))
+    ]
 
 
 def _last_operation(rt: Runtime, ref: TableRef) -> str:
@@ -962,35 +1312,31 @@ def _deactivated_names(res: Any) -> tuple[str, ...]:
     return tuple(getattr(i, "checkpoint_name", None) or str(i) for i in items)
 
 
-def _scope_text(tables: str | Sequence[str] | None) -> str | None:
-    if tables is None:
-        return None
-    return tables if isinstance(tables, str) else ",".join(tables)
-
-
 def _size(n: int | None) -> str:
     value = float(n or 0)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{value:.1f} TB"
+    return f"{value:.1f} GB"
 
 
 def _vacuum_text(tp: TablePlan) -> str:
     if tp.vacuum == "disabled":
         return "disabled (EnableVacuum = false)"
-    if tp.vacuum in ("refused", "skip"):
+    if tp.vacuum != "run":
         return f"{tp.vacuum.upper()} - {tp.error}"
     keep = f" keep versions {list(tp.keep_versions)}" if tp.keep_versions else ""
-    return (f"RETAIN {tp.retention_hours} HOURS{keep} - would delete {len(tp.candidate_files)} file(s), "
-            f"{_size(tp.candidate_bytes)}")
+    return f"RETAIN {tp.retention_hours} HOURS{keep} - would delete {len(tp.candidate_files)} file(s), {_size(tp.candidate_bytes)}"
 
 
 def _protect_text(tp: TablePlan) -> str:
-    how = {"none": "nothing to protect", "keep_versions": "pinned versions kept by VACUUM",
-           "retention": "retention raised to cover them"}[tp.protection]
-    return f"{how}; {tp.protected_files} file(s) the unprotected VACUUM would have deleted"
+    how = {
+        "none": "nothing to protect",
+        "keep_versions": "pinned versions kept by VACUUM",
+        "retention": "retention covers them",
+    }
+    return f"{how[tp.protection]}; {tp.protected_files} file(s) the unprotected VACUUM would have deleted"
 
 
 def _optimize_text(tp: TablePlan) -> str:
@@ -1003,8 +1349,9 @@ def _optimize_text(tp: TablePlan) -> str:
 def _optimize_reason(cfg: TableConfig, kind: str) -> str:
     if not cfg.enable_optimize:
         return "OPTIMIZE off: EnableOptimize is false"
-    source = "its query columns" if kind == "metadata" else "OptimizeZOrderColumns"
-    return f"OPTIMIZE Z-ORDER from {source}" if cfg.zorder_columns else "OPTIMIZE compaction (no Z-ORDER columns configured)"
+    if not cfg.zorder_columns:
+        return "OPTIMIZE compaction (no Z-ORDER columns configured)"
+    return f"OPTIMIZE Z-ORDER from {'its query columns' if kind == 'metadata' else 'OptimizeZOrderColumns'}"
 
 
 # --------------------------------------------------------------------------- CLI and demo
@@ -1014,13 +1361,24 @@ def register(sub: Any) -> None:
     """Add ``fmd maintenance [--execute] [--tables a,b] [--min-retention-hours N]`` to the CLI."""
     from fmd_runtime.cli import add_lakehouse
 
-    p = sub.add_parser("maintenance", help="plan and run VACUUM / OPTIMIZE that keep checkpoints restorable "
-                                           "(a dry run unless --execute)")
-    p.add_argument("--execute", action="store_true", help="really VACUUM / OPTIMIZE (default: dry run)")
-    p.add_argument("--tables", help="comma-separated schema.table (default: every enabled PipelineConfig table)")
-    p.add_argument("--min-retention-hours", type=int, help="retention used at least for every table")
-    p.add_argument("--no-metadata-tables", action="store_true", help="leave the metadata tables out")
-    p.add_argument("--pre-checkpoint", action="store_true", help="take a PreMaintenance checkpoint first")
+    p = sub.add_parser(
+        "maintenance",
+        help="VACUUM / OPTIMIZE that keep checkpoints restorable (dry run unless --execute)",
+    )
+    p.add_argument(
+        "--execute", action="store_true", help="really VACUUM / OPTIMIZE (default: dry run)"
+    )
+    p.add_argument(
+        "--tables",
+        help="comma-separated schema.table (default: every enabled PipelineConfig table)",
+    )
+    p.add_argument("--min-retention-hours", type=int, help="retention every table keeps at least")
+    p.add_argument(
+        "--no-metadata-tables", action="store_true", help="leave the metadata tables out"
+    )
+    p.add_argument(
+        "--pre-checkpoint", action="store_true", help="take a PreMaintenance checkpoint first"
+    )
     p.add_argument("--json", action="store_true", help="print the plan and the summary as JSON")
     add_lakehouse(p)
     p.set_defaults(func=_cli)
@@ -1031,9 +1389,14 @@ def _cli(args: Any) -> int:
 
     rt = runtime_from(args)
     try:
-        plan = rt.maintenance.plan(args.tables, include_metadata_tables=not args.no_metadata_tables,
-                                   min_retention_hours=args.min_retention_hours)
-        result = rt.maintenance.run(plan, dry_run=not args.execute, pre_checkpoint=args.pre_checkpoint)
+        plan = rt.maintenance.plan(
+            args.tables,
+            include_metadata_tables=not args.no_metadata_tables,
+            min_retention_hours=args.min_retention_hours,
+        )
+        result = rt.maintenance.run(
+            plan, dry_run=not args.execute, pre_checkpoint=args.pre_checkpoint
+        )
     finally:
         rt.close()
     if args.json:
@@ -1044,25 +1407,26 @@ def _cli(args: Any) -> int:
 
 
 def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """Demo: plan maintenance for the demo lakehouse and dry-run it (nothing is deleted)."""
+    """Demo: plan maintenance for the demo tables and dry-run it (nothing is deleted)."""
     import importlib.util
 
     if importlib.util.find_spec("fmd_runtime.checkpoints") is None:
-        say("maintenance: skipped (it protects checkpoints, and the checkpoints capability is not in this build)")
+        say(
+            "maintenance: skipped (it protects checkpoints, and the checkpoints capability is not in this build)"
+        )
         return
     say("maintenance: plan + dry run (VACUUM never deletes the files of an active checkpoint)")
     plan = rt.maintenance.plan(include_metadata_tables=False)
     for line in plan.to_text().splitlines():
         say("  " + line)
-    result = rt.maintenance.run(plan, dry_run=True)
-    say("  " + result.to_text().splitlines()[0])
+    say("  " + rt.maintenance.run(plan, dry_run=True).to_text().splitlines()[0])
 
 
 __all__ = [
     "BASELINE_PREFIX",
-    "CheckpointRisk",
     "DELETED_FILE_RETENTION",
     "LOG_RETENTION",
+    "CheckpointRisk",
     "Maintenance",
     "MaintenancePlan",
     "MaintenanceResult",

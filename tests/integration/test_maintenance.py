@@ -36,10 +36,16 @@ from fmd_runtime.errors import EngineError, RetentionError
 from fmd_runtime.maintenance import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.tables import TableRef
 
-pytest.importorskip("fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands")
+pytest.importorskip(
+    "fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands"
+)
 
 DAY_MS = 86_400_000
-COLUMNS = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string"), Column(name="IsDeleted", type="boolean")]
+COLUMNS = [
+    Column(name="Id", type="bigint", nullable=False),
+    Column(name="Name", type="string"),
+    Column(name="IsDeleted", type="boolean"),
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -50,10 +56,23 @@ class NoKeepVersionsEngine(DeltaRsEngine):
 
     supports_keep_versions = False
 
-    def vacuum(self, table: TableRef, *, retention_hours: int, dry_run: bool = True, keep_versions: Any = (), enforce_retention: bool = True) -> Any:
+    def vacuum(
+        self,
+        table: TableRef,
+        *,
+        retention_hours: int,
+        dry_run: bool = True,
+        keep_versions: Any = (),
+        enforce_retention: bool = True,
+    ) -> Any:
         if keep_versions:
             raise EngineError("vacuum: keep_versions is not supported", table=table.name)
-        return super().vacuum(table, retention_hours=retention_hours, dry_run=dry_run, enforce_retention=enforce_retention)
+        return super().vacuum(
+            table,
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention=enforce_retention,
+        )
 
 
 class FailingVacuumEngine(DeltaRsEngine):
@@ -63,10 +82,26 @@ class FailingVacuumEngine(DeltaRsEngine):
         super().__init__(root)
         self.failing = failing
 
-    def vacuum(self, table: TableRef, *, retention_hours: int, dry_run: bool = True, keep_versions: Any = (), enforce_retention: bool = True) -> Any:
+    def vacuum(
+        self,
+        table: TableRef,
+        *,
+        retention_hours: int,
+        dry_run: bool = True,
+        keep_versions: Any = (),
+        enforce_retention: bool = True,
+    ) -> Any:
         if not dry_run and table.name in self.failing:
-            raise EngineError("vacuum failed: injected storage fault", table=table.name, hint="retry later")
-        return super().vacuum(table, retention_hours=retention_hours, dry_run=dry_run, keep_versions=keep_versions, enforce_retention=enforce_retention)
+            raise EngineError(
+                "vacuum failed: injected storage fault", table=table.name, hint="retry later"
+            )
+        return super().vacuum(
+            table,
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            keep_versions=keep_versions,
+            enforce_retention=enforce_retention,
+        )
 
 
 def age_commits(table_path: str, days_by_version: dict[int, float]) -> None:
@@ -87,18 +122,37 @@ def age_commits(table_path: str, days_by_version: dict[int, float]) -> None:
         os.utime(log, (stamp, stamp))
 
 
-def age_checkpoint(rt: fmd.Runtime, checkpoint_id: str, days: float, *, retention_days: int) -> None:
+def age_checkpoint(
+    rt: fmd.Runtime, checkpoint_id: str, days: float, *, retention_days: int
+) -> None:
     """Move a checkpoint's dates ``days`` back (its retention date follows its creation date)."""
     row = rt.store.read("CheckpointHistory", {"CheckpointId": checkpoint_id})[0]
     created = row["CreatedDate"] - timedelta(days=days)
-    rt.store.update("CheckpointHistory", {"CheckpointId": checkpoint_id}, {"CreatedDate": created, "RetentionDate": (created + timedelta(days=retention_days)).date()})
+    rt.store.update(
+        "CheckpointHistory",
+        {"CheckpointId": checkpoint_id},
+        {
+            "CreatedDate": created,
+            "RetentionDate": (created + timedelta(days=retention_days)).date(),
+        },
+    )
     for t in rt.store.read("CheckpointTables", {"CheckpointId": checkpoint_id}):
         where = {"CheckpointId": checkpoint_id, "TableName": t["TableName"]}
-        rt.store.update("CheckpointTables", where, {"VersionTimestamp": t["VersionTimestamp"] - timedelta(days=days)})
+        rt.store.update(
+            "CheckpointTables",
+            where,
+            {"VersionTimestamp": t["VersionTimestamp"] - timedelta(days=days)},
+        )
 
 
 def rows(n0: int, n: int) -> pa.Table:
-    return pa.table({"Id": pa.array(range(n0, n0 + n), pa.int64()), "Name": [f"n{i}" for i in range(n0, n0 + n)], "IsDeleted": [False] * n})
+    return pa.table(
+        {
+            "Id": pa.array(range(n0, n0 + n), pa.int64()),
+            "Name": [f"n{i}" for i in range(n0, n0 + n)],
+            "IsDeleted": [False] * n,
+        }
+    )
 
 
 def build_scenario(rt: fmd.Runtime, name: str = "bronze.account") -> tuple[TableRef, int, str]:
@@ -112,7 +166,9 @@ def build_scenario(rt: fmd.Runtime, name: str = "bronze.account") -> tuple[Table
     pinned = rt.engine.write(t, rows(1, 50))  # v1: the state the checkpoint keeps
     cp = rt.checkpoints.create([name], kind="Manual", name=f"cp_{t.table}_10_days_ago")
     rt.engine.write(t, rows(100, 30), mode="overwrite")  # v2, 9 days ago: removes v1's file
-    rt.engine.update(t, {"Id": [100, 101]}, {"IsDeleted": True})  # v3, 8 days ago: removes v2's file
+    rt.engine.update(
+        t, {"Id": [100, 101]}, {"IsDeleted": True}
+    )  # v3, 8 days ago: removes v2's file
     rt.engine.write(t, rows(200, 5))  # v4, today
     age_commits(rt.engine.path(t), {0: 10, 1: 10, 2: 9, 3: 8})
     age_checkpoint(rt, cp.checkpoint_id, 10, retention_days=30)
@@ -123,7 +179,9 @@ def sorted_rows(table: Any) -> list[dict[str, Any]]:
     return sorted(table.to_pylist(), key=lambda r: r["Id"])
 
 
-def files_state(root: Path, *, skip: tuple[str, ...] = ("SyncAuditLog",)) -> dict[str, tuple[int, int]]:
+def files_state(
+    root: Path, *, skip: tuple[str, ...] = ("SyncAuditLog",)
+) -> dict[str, tuple[int, int]]:
     out = {}
     for p in sorted((root / "Tables").rglob("*")):
         if p.is_file() and not any(s in p.parts for s in skip):
@@ -139,7 +197,9 @@ def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the acceptance scenario
 
 
-def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuum_breaks_it(rt: fmd.Runtime, lakehouse: Path, tmp_path: Path) -> None:
+def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuum_breaks_it(
+    rt: fmd.Runtime, lakehouse: Path, tmp_path: Path
+) -> None:
     t, pinned, _ = build_scenario(rt)
     expected = sorted_rows(rt.engine.read(t, pinned))
     raw_copy = tmp_path / "raw"
@@ -148,8 +208,12 @@ def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuu
     # Without the library: the same VACUUM, 168 hours, on an identical copy.
     raw = DeltaRsEngine(raw_copy)
     removed = raw.vacuum(t, retention_hours=168, dry_run=False)
-    assert removed.files, "the raw VACUUM must have something to delete for this scenario to mean anything"
-    assert raw.missing_files(t, pinned), "the raw VACUUM deleted files the checkpoint's version needs"
+    assert removed.files, (
+        "the raw VACUUM must have something to delete for this scenario to mean anything"
+    )
+    assert raw.missing_files(t, pinned), (
+        "the raw VACUUM deleted files the checkpoint's version needs"
+    )
     with pytest.raises(EngineError):
         raw.restore(t, pinned)
         raw.read(t)
@@ -159,7 +223,9 @@ def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuu
     tp = plan.table(t.name)
     assert tp.vacuum == "run" and tp.retention_hours == 168
     assert tp.protection == "keep_versions" and tp.keep_versions == (pinned,)
-    assert tp.protected_files >= 1  # the unprotected VACUUM would have deleted the checkpoint's files
+    assert (
+        tp.protected_files >= 1
+    )  # the unprotected VACUUM would have deleted the checkpoint's files
     result = rt.maintenance.run(plan, dry_run=False)
     assert result.status == "Succeeded", result.to_text()
     run = result.tables[0]
@@ -176,15 +242,21 @@ def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuu
     assert audit(rt, "Optimize") and audit(rt, "MaintenanceSummary")
 
 
-def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_and_lowers_it_later(lakehouse: Path) -> None:
-    rt = fmd.connect(engine=NoKeepVersionsEngine(lakehouse), run_id="no-keep", triggered_by="pytest")
+def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_and_lowers_it_later(
+    lakehouse: Path,
+) -> None:
+    rt = fmd.connect(
+        engine=NoKeepVersionsEngine(lakehouse), run_id="no-keep", triggered_by="pytest"
+    )
     t, pinned, cp_id = build_scenario(rt)
     expected = sorted_rows(rt.engine.read(t, pinned))
 
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
     tp = plan.table(t.name)
     assert tp.vacuum == "run" and tp.protection == "retention" and tp.keep_versions == ()
-    assert tp.retention_hours is not None and tp.retention_hours >= 31 * 24  # 10 days old + 20 to go + margin
+    assert (
+        tp.retention_hours is not None and tp.retention_hours >= 31 * 24
+    )  # 10 days old + 20 to go + margin
     raise_del = [c for c in tp.property_changes if c.property == DELETED_FILE_RETENTION]
     assert raise_del and raise_del[0].direction == "raise"
     result = rt.maintenance.run(plan, dry_run=False)
@@ -221,8 +293,13 @@ def test_a_24_hour_retention_is_refused_with_a_clear_message(rt: fmd.Runtime) ->
 
     rt.configure_table(t.name, vacuum_retention_hours=24)
     tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
-    assert tp.vacuum == "refused" and "24 hours (VacuumRetentionHours) is below the safety floor" in (tp.error or "")
-    result = rt.maintenance.run(rt.maintenance.plan(t.name, include_metadata_tables=False), dry_run=False)
+    assert (
+        tp.vacuum == "refused"
+        and "24 hours (VacuumRetentionHours) is below the safety floor" in (tp.error or "")
+    )
+    result = rt.maintenance.run(
+        rt.maintenance.plan(t.name, include_metadata_tables=False), dry_run=False
+    )
     assert result.tables[0].status == "Refused" and result.files_removed == 0
 
     with pytest.raises(RetentionError, match="below the safety floor"):
@@ -252,7 +329,9 @@ def test_dry_run_changes_no_file(rt: fmd.Runtime, lakehouse: Path) -> None:
     for i in range(4):
         rt.engine.write(other, rows(i * 10, 10))
     before_files = files_state(lakehouse)
-    before_versions = {n: rt.engine.version(rt.table(n)) for n in ("bronze.account", "bronze.contact")}
+    before_versions = {
+        n: rt.engine.version(rt.table(n)) for n in ("bronze.account", "bronze.contact")
+    }
 
     plan = rt.maintenance.plan()
     result = rt.maintenance.run(plan)  # dry run is the default
@@ -278,8 +357,14 @@ def _tables(rt: fmd.Runtime, names: list[str]) -> None:
         rt.configure_table(name, primary_key=["Id"])
 
 
-def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(lakehouse: Path) -> None:
-    rt = fmd.connect(engine=FailingVacuumEngine(lakehouse, {"bronze.contact"}), run_id="faulty", triggered_by="pytest")
+def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(
+    lakehouse: Path,
+) -> None:
+    rt = fmd.connect(
+        engine=FailingVacuumEngine(lakehouse, {"bronze.contact"}),
+        run_id="faulty",
+        triggered_by="pytest",
+    )
     names = ["bronze.account", "bronze.contact", "bronze.donation"]
     _tables(rt, names)
     result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
@@ -288,7 +373,11 @@ def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(l
     assert "injected storage fault" in result.failures["bronze.contact"]
     for name in ("bronze.account", "bronze.donation"):
         run = next(r for r in result.tables if r.table == name)
-        assert run.status == "Succeeded" and run.optimize_files_removed == 2 and run.optimize_files_added == 1
+        assert (
+            run.status == "Succeeded"
+            and run.optimize_files_removed == 2
+            and run.optimize_files_added == 1
+        )
         assert len(rt.engine.files(rt.table(name))) == 1  # compacted
     assert "bronze.contact: Failed" in result.to_text()
     failed = [r for r in audit(rt, "Vacuum") if r["Status"] == "Failed"]
@@ -299,9 +388,17 @@ def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(l
 
 def test_more_than_three_failures_alert(lakehouse: Path) -> None:
     names = [f"bronze.t{i}" for i in range(5)]
-    rt = fmd.connect(engine=FailingVacuumEngine(lakehouse, set(names[:4])), run_id="faulty4", triggered_by="pytest")
+    rt = fmd.connect(
+        engine=FailingVacuumEngine(lakehouse, set(names[:4])),
+        run_id="faulty4",
+        triggered_by="pytest",
+    )
     _tables(rt, names)
-    result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False, expected_duration_minutes=0)
+    result = rt.maintenance.run(
+        rt.maintenance.plan(include_metadata_tables=False),
+        dry_run=False,
+        expected_duration_minutes=0,
+    )
     assert result.tables_failed == 4 and result.tables_succeeded == 1
     titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
     assert "Maintenance: 4 tables failed" in titles
@@ -313,7 +410,9 @@ def test_more_than_three_failures_alert(lakehouse: Path) -> None:
 # --------------------------------------------------------------------------- retention properties
 
 
-def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raised(rt: fmd.Runtime) -> None:
+def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raised(
+    rt: fmd.Runtime,
+) -> None:
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS, properties={LOG_RETENTION: "interval 7 days"})
     rt.engine.write(t, rows(1, 5))
@@ -330,15 +429,22 @@ def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raise
     assert not rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name).at_risk
 
 
-def test_set_retention_is_a_dry_run_by_default_and_never_goes_below_what_checkpoints_need(rt: fmd.Runtime) -> None:
+def test_set_retention_is_a_dry_run_by_default_and_never_goes_below_what_checkpoints_need(
+    rt: fmd.Runtime,
+) -> None:
     t, _, _ = build_scenario(rt)
     preview = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=14)
-    assert preview.dry_run and preview.changes == {LOG_RETENTION: "interval 60 days", DELETED_FILE_RETENTION: "interval 14 days"}
+    assert preview.dry_run and preview.changes == {
+        LOG_RETENTION: "interval 60 days",
+        DELETED_FILE_RETENTION: "interval 14 days",
+    }
     assert DELETED_FILE_RETENTION not in rt.engine.properties(t)
     with pytest.raises(RetentionError, match="active checkpoints need") as info:
         rt.maintenance.set_retention(t.name, log_days=20, dry_run=False)
     assert "cp_account_10_days_ago" in str(info.value)
-    done = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=31 + 1, dry_run=False)
+    done = rt.maintenance.set_retention(
+        t.name, log_days=60, deleted_file_days=31 + 1, dry_run=False
+    )
     assert not done.dry_run
     assert rt.engine.properties(t)[LOG_RETENTION] == "interval 60 days"
     with pytest.raises(RetentionError, match="needs a reason"):
@@ -350,7 +456,9 @@ def test_metadata_tables_keep_720_hours_and_z_order_by_their_query_columns(rt: f
     audit_plan = plan.table(f"{rt.config.metadata_schema}.SyncAuditLog")
     assert audit_plan.kind == "metadata" and audit_plan.retention_hours == 720
     assert audit_plan.zorder_by == ("RunId", "TableName")
-    assert plan.table(f"{rt.config.metadata_schema}.CheckpointHistory").zorder_by == ("CheckpointName",)
+    assert plan.table(f"{rt.config.metadata_schema}.CheckpointHistory").zorder_by == (
+        "CheckpointName",
+    )
     assert "metadata tables keep at least this" in plan.to_text()
     higher = rt.maintenance.plan(include_metadata_tables=True, min_retention_hours=1000)
     assert higher.table(f"{rt.config.metadata_schema}.PipelineConfig").retention_hours == 1000
@@ -370,7 +478,9 @@ def test_pre_maintenance_checkpoint_and_refresh_of_a_stale_plan(rt: fmd.Runtime)
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_dry_run_execute_and_refusal(lakehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_dry_run_execute_and_refusal(
+    lakehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rt = fmd.connect(lakehouse=lakehouse)
     _tables(rt, ["bronze.account"])
     rt.close()
@@ -380,7 +490,10 @@ def test_cli_dry_run_execute_and_refusal(lakehouse: Path, capsys: pytest.Capture
     assert "Maintenance plan" in out and "DRY RUN" in out
     assert cli.main([*base, "--execute", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["result"]["dry_run"] is False and data["result"]["tables"][0]["optimize_files_removed"] == 2
+    assert (
+        data["result"]["dry_run"] is False
+        and data["result"]["tables"][0]["optimize_files_removed"] == 2
+    )
     assert cli.main([*base, "--min-retention-hours", "24"]) == 2
     assert "below the safety floor of 168 hours" in capsys.readouterr().err
 

@@ -40,7 +40,11 @@ def parameters_cell(nb: Any) -> tuple[int, dict[str, Any]]:
     for i, cell in enumerate(nb.cells):
         if "parameters" in cell.metadata.get("tags", []):
             tree = ast.parse(cell.source)
-            values = {n.targets[0].id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)}
+            values = {
+                n.targets[0].id: ast.literal_eval(n.value)
+                for n in tree.body
+                if isinstance(n, ast.Assign)
+            }
             return i, values
     raise AssertionError("no cell tagged parameters")
 
@@ -72,13 +76,28 @@ def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[An
     nb = nbformat.read(NOTEBOOK, as_version=4)
     index, _ = parameters_cell(nb)
     injected = "\n".join(f"{k} = {v!r}" for k, v in {**values, "lakehouse": str(lakehouse)}.items())
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]}))
+    nb.cells.insert(
+        index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]})
+    )
     # A kernel spec pinned to this interpreter (the project's venv), whatever else is installed.
     spec_dir = tmp_path / "kernels" / "fmd-venv"
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "fmd venv", "language": "python"}))
-    km = KernelManager(kernel_name="fmd-venv", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
-    NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "fmd venv",
+                "language": "python",
+            }
+        )
+    )
+    km = KernelManager(
+        kernel_name="fmd-venv",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
+    )
+    NotebookClient(
+        nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     line = next(ln for ln in text.splitlines() if ln.startswith("FMD_EXIT_VALUE="))
     return nb, json.loads(line[len("FMD_EXIT_VALUE=") :])
@@ -98,18 +117,32 @@ def small_lakehouse(lakehouse: Path) -> Path:
     return lakehouse
 
 
-def test_notebook_runs_end_to_end_as_the_pipeline_calls_it(small_lakehouse: Path, tmp_path: Path) -> None:
-    pytest.importorskip("fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands")
+def test_notebook_runs_end_to_end_as_the_pipeline_calls_it(
+    small_lakehouse: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands"
+    )
     doc = pipeline()
-    nb, summary = execute(small_lakehouse, base_parameters(doc, "pipe-run-1", DryRun=True), tmp_path)
+    nb, summary = execute(
+        small_lakehouse, base_parameters(doc, "pipe-run-1", DryRun=True), tmp_path
+    )
     assert summary["dry_run"] is True and summary["status"] == "Succeeded"
-    assert {t["table"] for t in summary["tables"]} >= {"bronze.account", "bronze.contact", "metadata.SyncAuditLog"}
+    assert {t["table"] for t in summary["tables"]} >= {
+        "bronze.account",
+        "bronze.contact",
+        "metadata.SyncAuditLog",
+    }
     rt = fmd.connect(lakehouse=small_lakehouse)
     assert rt.engine.version(rt.table("bronze.account")) == 3  # a dry run changed nothing
     rows = rt.store.read("SyncAuditLog", {"RunId": summary["run_id"]})
     assert {r["PipelineRunId"] for r in rows} == {"pipe-run-1"}
-    assert {"MaintenancePlan", "Vacuum", "Optimize", "MaintenanceSummary"} <= {r["Operation"] for r in rows}
-    assert "Maintenance plan" in "".join(o.get("text", "") for o in nb.cells[4].outputs if o.output_type == "stream")
+    assert {"MaintenancePlan", "Vacuum", "Optimize", "MaintenanceSummary"} <= {
+        r["Operation"] for r in rows
+    }
+    assert "Maintenance plan" in "".join(
+        o.get("text", "") for o in nb.cells[4].outputs if o.output_type == "stream"
+    )
 
     # The scheduled run: the pipeline's defaults (DryRun false, a PreMaintenance checkpoint first).
     _, summary = execute(small_lakehouse, base_parameters(doc, "pipe-run-2"), tmp_path / "second")
@@ -127,18 +160,28 @@ def test_exit_is_alone_in_the_last_top_level_cell_and_nowhere_else() -> None:
     assert nb.cells[-1] is code[-1]
     assert all("notebook_exit(" not in c.source for c in code[:-1])
     assert all(not isinstance(n, ast.Try) for c in code for n in ast.walk(ast.parse(c.source)))
-    assert all("deltalake" not in c.source and "pyspark" not in c.source for c in code)  # library calls only
+    assert all(
+        "deltalake" not in c.source and "pyspark" not in c.source for c in code
+    )  # library calls only
 
 
 def test_fabric_git_twin_agrees_with_the_notebook() -> None:
     nb = json.loads(NOTEBOOK.read_text())
     content = (TWIN / "notebook-content.py").read_text()
-    assert content == fabric_notebook_source(nb), "regenerate: fabric.write_fabric_notebook('notebooks/fmd_maintenance.ipynb')"
+    assert content == fabric_notebook_source(nb), (
+        "regenerate: fabric.write_fabric_notebook('notebooks/fmd_maintenance.ipynb')"
+    )
     cells = parse_fabric_notebook_source(content)
     assert [c["source"] for c in cells] == ["".join(c["source"]).strip("\n") for c in nb["cells"]]
-    assert [c["parameters"] for c in cells] == ["parameters" in c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert [c["parameters"] for c in cells] == [
+        "parameters" in c["metadata"].get("tags", []) for c in nb["cells"]
+    ]
     platform = json.loads((TWIN / ".platform").read_text())
-    assert platform["metadata"] == {"type": "Notebook", "displayName": "fmd_maintenance", "description": platform["metadata"]["description"]}
+    assert platform["metadata"] == {
+        "type": "Notebook",
+        "displayName": "fmd_maintenance",
+        "description": platform["metadata"]["description"],
+    }
 
 
 def test_pipeline_definition_runs_the_notebook_weekly_with_matching_parameters() -> None:
@@ -146,7 +189,10 @@ def test_pipeline_definition_runs_the_notebook_weekly_with_matching_parameters()
     assert doc["name"] == "Weekly Delta Lake Maintenance"
     activity = notebook_activity(doc)
     assert activity["name"] == ACTIVITY
-    assert activity["typeProperties"]["notebookId"] == json.loads((TWIN / ".platform").read_text())["config"]["logicalId"]
+    assert (
+        activity["typeProperties"]["notebookId"]
+        == json.loads((TWIN / ".platform").read_text())["config"]["logicalId"]
+    )
     params = activity["typeProperties"]["parameters"]
     _, notebook_params = parameters_cell(nbformat.read(NOTEBOOK, as_version=4))
     assert set(params) <= set(notebook_params)
@@ -159,10 +205,15 @@ def test_pipeline_definition_runs_the_notebook_weekly_with_matching_parameters()
         assert expr == "@pipeline().RunId" or (m and m.group(1) in declared), expr
         if m:
             assert declared[m.group(1)]["type"] == spec["type"]
-    assert declared["DryRun"]["defaultValue"] is False  # the schedule maintains; the notebook alone dry-runs
+    assert (
+        declared["DryRun"]["defaultValue"] is False
+    )  # the schedule maintains; the notebook alone dry-runs
     branch = next(a for a in doc["properties"]["activities"] if a["type"] == "IfCondition")
     assert branch["dependsOn"] == [{"activity": ACTIVITY, "dependencyConditions": ["Succeeded"]}]
-    assert f"activity('{ACTIVITY}').output.result.exitValue" in branch["typeProperties"]["expression"]["value"]
+    assert (
+        f"activity('{ACTIVITY}').output.result.exitValue"
+        in branch["typeProperties"]["expression"]["value"]
+    )
     assert [a["type"] for a in branch["typeProperties"]["ifFalseActivities"]] == ["Fail"]
 
     [schedule] = doc["schedules"]
@@ -170,6 +221,9 @@ def test_pipeline_definition_runs_the_notebook_weekly_with_matching_parameters()
     assert schedule["jobType"] == "Pipeline" and schedule["enabled"] is True
     assert cfg["type"] == "Weekly" and cfg["weekdays"] == ["Sunday"] and cfg["times"] == ["02:00"]
     assert cfg["localTimeZoneId"] == "UTC"
-    start, end = datetime.fromisoformat(cfg["startDateTime"]), datetime.fromisoformat(cfg["endDateTime"])
+    start, end = (
+        datetime.fromisoformat(cfg["startDateTime"]),
+        datetime.fromisoformat(cfg["endDateTime"]),
+    )
     assert end > start  # Fabric schedules need an end date
     assert start.strftime("%A") == "Sunday"

@@ -44,7 +44,10 @@ def test_parse_interval_hours_accepts_delta_spellings(text: str, hours: float) -
     assert parse_interval_hours(text) == pytest.approx(hours)
 
 
-@pytest.mark.parametrize("text", ["", "7", "interval", "seven days", "7 fortnights", "7 days; drop table x", "interval 1 month"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "7", "interval", "seven days", "7 fortnights", "7 days; drop table x", "interval 1 month"],
+)
 def test_parse_interval_hours_refuses_anything_else(text: str) -> None:
     with pytest.raises(MaintenanceError) as info:
         parse_interval_hours(text, table="bronze.account")
@@ -52,7 +55,15 @@ def test_parse_interval_hours_refuses_anything_else(text: str) -> None:
     assert "What to do" in str(info.value)
 
 
-@pytest.mark.parametrize(("hours", "text"), [(168, "interval 7 days"), (720, "interval 30 days"), (170, "interval 170 hours"), (167.2, "interval 7 days")])
+@pytest.mark.parametrize(
+    ("hours", "text"),
+    [
+        (168, "interval 7 days"),
+        (720, "interval 30 days"),
+        (170, "interval 170 hours"),
+        (167.2, "interval 7 days"),
+    ],
+)
 def test_format_interval_round_trips(hours: float, text: str) -> None:
     assert format_interval(hours) == text
     assert parse_interval_hours(text) >= hours
@@ -96,19 +107,39 @@ def _plan() -> MaintenancePlan:
         optimize=True,
         zorder_by=("AccountId",),
         property_changes=(
-            PropertyChange(property="delta.logRetentionDuration", current=None, new="interval 31 days", direction="raise", reason="AtRisk"),
+            PropertyChange(
+                property="delta.logRetentionDuration",
+                current=None,
+                new="interval 31 days",
+                direction="raise",
+                reason="AtRisk",
+            ),
         ),
         reasons=("RETAIN 168 hours: VacuumRetentionHours",),
     )
-    refused = TablePlan(table="bronze.contact", vacuum="refused", requested_retention_hours=24, error="In table `bronze.contact`: VACUUM retention of 24 hours is below the safety floor of 168 hours")
-    return MaintenancePlan(run_id="r1", created_at=datetime(2025, 1, 19, 2, tzinfo=timezone.utc), engine="deltars", floor_hours=168, tables=(tp, refused))
+    refused = TablePlan(
+        table="bronze.contact",
+        vacuum="refused",
+        requested_retention_hours=24,
+        error="In table `bronze.contact`: VACUUM retention of 24 hours is below the safety floor of 168 hours",
+    )
+    return MaintenancePlan(
+        run_id="r1",
+        created_at=datetime(2025, 1, 19, 2, tzinfo=timezone.utc),
+        engine="deltars",
+        floor_hours=168,
+        tables=(tp, refused),
+    )
 
 
 def test_plan_text_says_what_runs_with_which_retention_and_why() -> None:
     text = _plan().to_text()
     assert "bronze.account" in text and "RETAIN 168 HOURS keep versions [2]" in text
     assert "would delete 2 file(s), 2.0 KB" in text
-    assert "daily_2025-01-13@v2" in text and "3 file(s) the unprotected VACUUM would have deleted" in text
+    assert (
+        "daily_2025-01-13@v2" in text
+        and "3 file(s) the unprotected VACUUM would have deleted" in text
+    )
     assert "ZORDER BY (AccountId)" in text
     assert "delta.logRetentionDuration: default -> interval 31 days" in text
     assert "REFUSED" in text and "below the safety floor of 168 hours" in text
@@ -129,7 +160,14 @@ def test_summary_exit_value_leaves_file_lists_out_and_parses() -> None:
         dry_run=False,
         status="PartiallyFailed",
         tables=(
-            TableRun(table="bronze.account", status="Succeeded", dry_run=False, vacuum_files=("a.parquet",), files_removed=1, bytes_reclaimed=10),
+            TableRun(
+                table="bronze.account",
+                status="Succeeded",
+                dry_run=False,
+                vacuum_files=("a.parquet",),
+                files_removed=1,
+                bytes_reclaimed=10,
+            ),
             TableRun(table="bronze.contact", status="Failed", dry_run=False, error="VACUUM: boom"),
         ),
         tables_processed=2,
