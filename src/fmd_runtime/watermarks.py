@@ -715,8 +715,14 @@ class Watermarks:
         self._rt.audit.event(operation, status, entity=entity, table=table, layer=layer, **kw)
 
     def _resolve_kind(
-        self, entity: str, kind: str | None, st: WatermarkState | None, table: str | None
+        self,
+        entity: str,
+        kind: str | None,
+        st: WatermarkState | None,
+        table: str | None,
+        attempted: WatermarkState | None = None,
     ) -> str:
+        """The kind asked for, else the stored one, else an earlier attempt's, else PipelineConfig's."""
         if kind is not None:
             k = check_kind(kind, entity=entity)
             if st is not None and st.kind != k:
@@ -727,8 +733,9 @@ class Watermarks:
                     f"reason=..., kind={k!r})",
                 )
             return k
-        if st is not None:
-            return check_kind(st.kind, entity=entity)
+        known = st or attempted
+        if known is not None:
+            return check_kind(known.kind, entity=entity)
         configured = self._rt.table_config(table).watermark_kind if table else None
         if configured:
             return check_kind(configured, entity=entity)
@@ -797,12 +804,16 @@ class Watermarks:
             >>> # w.predicate("RowVersion") -> '[RowVersion] > 0x00000000000A1B2C'
         """
         entity = _check_entity(entity)
-        st = self.state(entity)
-        target = self._rt.table(table).name if table else (st.table if st else None)
-        k = self._resolve_kind(entity, kind, st, target)
+        rows = self._rows(EntityId=entity)
+        st = self._state(self._latest(rows))
+        last = self._state(rows[-1]) if rows else None  # any event: an attempt knows kind and table
+        target = (
+            self._rt.table(table).name if table else ((st or last).table if st or last else None)
+        )
+        k = self._resolve_kind(entity, kind, st, target, last)
         tz = None if source_tz is None else str(source_tz)
         _zone(tz, entity)
-        recovered = self.recover(entity, table=target, layer=layer, kind=k) if recover else None
+        recovered = self._recover(entity, rows, st, target, layer, k, tz) if recover else None
         st = self.state(entity) if recovered is not None else st
         low = self._stored_value(st, k, tz)
         if low is None and initial is not None:
@@ -1008,13 +1019,31 @@ class Watermarks:
             >>> # rt.watermarks.recover("account") -> '2025-01-16T02:30:00.000000+00:00' or None
         """
         entity = _check_entity(entity)
-        st = self.state(entity)
-        target = self._rt.table(table).name if table else (st.table if st else None)
+        rows = self._rows(EntityId=entity)
+        st = self._state(self._latest(rows))
+        last = self._state(rows[-1]) if rows else None
+        target = (
+            self._rt.table(table).name if table else ((st or last).table if st or last else None)
+        )
+        if not target:
+            return None
+        k = self._resolve_kind(entity, kind, st, target, last)
+        return self._recover(entity, rows, st, target, layer, k, None)
+
+    def _recover(
+        self,
+        entity: str,
+        rows: list[dict[str, Any]],
+        st: WatermarkState | None,
+        target: str | None,
+        layer: str | None,
+        k: str,
+        tz: str | None,
+    ) -> str | None:
         if not target or not self._rt.engine.exists(self._rt.table(target)):
             return None
-        k = self._resolve_kind(entity, kind, st, target)
-        stored = self._stored_value(st, k, None)
-        invalid = {r["RunId"] for r in self._rows(EntityId=entity) if not _is_live(r)}
+        stored = self._stored_value(st, k, tz)
+        invalid = {r["RunId"] for r in rows if not _is_live(r)}
         for landed in self._rt.runs.landed(target, entity, layer=layer):
             if landed.undone or landed.watermark is None or landed.run_id in invalid:
                 continue

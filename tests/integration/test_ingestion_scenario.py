@@ -23,8 +23,11 @@ from fmd_runtime.watermarks import Window, high_from, to_native
 ENTITY, TABLE = "crm.account", "bronze.account"
 DAY = datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc)
 SCHEMA = pa.schema(
-    [pa.field("AccountId", pa.int64(), nullable=False), pa.field("Name", pa.string()),
-     pa.field("ModifiedOn", pa.timestamp("us", tz="UTC"))]
+    [
+        pa.field("AccountId", pa.int64(), nullable=False),
+        pa.field("Name", pa.string()),
+        pa.field("ModifiedOn", pa.timestamp("us", tz="UTC")),
+    ]
 )
 
 
@@ -54,7 +57,10 @@ class Source:
 
     def add(self, first: int, count: int, when: datetime) -> None:
         ids = list(range(first, first + count))
-        new = pa.table({"AccountId": ids, "Name": [f"A{i}" for i in ids], "ModifiedOn": [when] * count}, schema=SCHEMA)
+        new = pa.table(
+            {"AccountId": ids, "Name": [f"A{i}" for i in ids], "ModifiedOn": [when] * count},
+            schema=SCHEMA,
+        )
         self.rows = pa.concat_tables([self.rows, new])
 
     def copy(self, w: Window) -> pa.Table:
@@ -67,9 +73,17 @@ class Source:
         return self.rows.filter(pc.greater(self.rows["ModifiedOn"], low))
 
 
-def run_pipeline(lakehouse, engine, source: Source, *, run_id: str, batch: str, fail_at: str | None = None) -> str:
+def run_pipeline(
+    lakehouse, engine, source: Source, *, run_id: str, batch: str, fail_at: str | None = None
+) -> str:
     """One notebook run; returns what it did: skipped, loaded or failed."""
-    rt = fmd.connect(lakehouse=lakehouse, engine=engine, run_id=run_id, pipeline_run_id=batch, triggered_by="test")
+    rt = fmd.connect(
+        lakehouse=lakehouse,
+        engine=engine,
+        run_id=run_id,
+        pipeline_run_id=batch,
+        triggered_by="test",
+    )
     try:
         if rt.runs.should_skip(ENTITY, "bronze"):
             return "skipped"
@@ -98,8 +112,14 @@ def _keys(engine, ref) -> list[int]:
 def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail_at: str) -> None:
     engine = CrashingEngine(lakehouse)
     ref = fmd.TableRef.parse(TABLE)
-    engine.create(ref, [Column(name="AccountId", type="bigint", nullable=False), Column(name="Name", type="string"),
-                        Column(name="ModifiedOn", type="timestamp")])
+    engine.create(
+        ref,
+        [
+            Column(name="AccountId", type="bigint", nullable=False),
+            Column(name="Name", type="string"),
+            Column(name="ModifiedOn", type="timestamp"),
+        ],
+    )
     source = Source()
     watch = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="observer")
     day1, day2, day3 = DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)
@@ -112,7 +132,10 @@ def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail
 
     # run 2: new rows arrive; the run fails between copy and commit
     source.add(6, 3, day2)
-    assert run_pipeline(lakehouse, engine, source, run_id="run-2", batch="batch-2", fail_at=fail_at) == "failed"
+    assert (
+        run_pipeline(lakehouse, engine, source, run_id="run-2", batch="batch-2", fail_at=fail_at)
+        == "failed"
+    )
     assert watch.watermarks.current(ENTITY) == canon[day1]  # never advanced on the failed run
     assert source.copies[canon[day1]] == 1
 
@@ -130,8 +153,13 @@ def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail
         assert outcome == "loaded" and source.copies[canon[day1]] == 1
         assert source.copies[canon[day2]] == 1  # the re-run's window starts after the landed load
         state = watch.watermarks.state(ENTITY)
-        assert (state.operation, state.value) == ("Recover", canon[day2])  # the new window was empty
-        recover = [r for r in watch.store.read("Watermarks", {"EntityId": ENTITY, "Operation": "Recover"})]
+        assert (state.operation, state.value) == (
+            "Recover",
+            canon[day2],
+        )  # the new window was empty
+        recover = [
+            r for r in watch.store.read("Watermarks", {"EntityId": ENTITY, "Operation": "Recover"})
+        ]
         assert [r["Value"] for r in recover] == [canon[day2]] and recover[0]["RunId"] == "run-2"
     else:
         # the load completed in the ledger: the re-run skips it (audited); the watermark lags
@@ -139,7 +167,9 @@ def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail
         assert outcome == "skipped" and source.copies[canon[day1]] == 1
         assert watch.watermarks.current(ENTITY) == canon[day1]
         watch.audit.flush()
-        assert watch.store.read("SyncAuditLog", {"Operation": "SkippedAlreadyProcessed", "RunId": "run-3"})
+        assert watch.store.read(
+            "SyncAuditLog", {"Operation": "SkippedAlreadyProcessed", "RunId": "run-3"}
+        )
 
     # run 4: the next day loads only the new rows
     source.add(9, 2, day3)
@@ -147,7 +177,9 @@ def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail
     keys = _keys(engine, ref)
     assert sorted(keys) == list(range(1, 11)) and len(keys) == len(set(keys))
     assert watch.watermarks.current(ENTITY) == canon[day3]
-    assert source.copies[canon[day1]] == (2 if fail_at == "before_write" else 1)  # never a third time
+    assert source.copies[canon[day1]] == (
+        2 if fail_at == "before_write" else 1
+    )  # never a third time
     # every appended version carried the entity's idempotent identity
     assert engine.transaction_version(ref, "fmd:bronze:crm.account") == len(
         [e for e in engine.history(ref) if e.user_metadata.get("fmd.entity") == ENTITY]
@@ -158,8 +190,14 @@ def test_incremental_load_with_a_failure_between_copy_and_commit(lakehouse, fail
 def test_a_retry_of_the_same_window_is_skipped_by_delta_when_recovery_is_off(lakehouse) -> None:
     engine = CrashingEngine(lakehouse)
     ref = fmd.TableRef.parse(TABLE)
-    engine.create(ref, [Column(name="AccountId", type="bigint", nullable=False), Column(name="Name", type="string"),
-                        Column(name="ModifiedOn", type="timestamp")])
+    engine.create(
+        ref,
+        [
+            Column(name="AccountId", type="bigint", nullable=False),
+            Column(name="Name", type="string"),
+            Column(name="ModifiedOn", type="timestamp"),
+        ],
+    )
     source = Source()
     source.add(1, 4, DAY)
     rt = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="run-1", pipeline_run_id="batch-1")
@@ -167,14 +205,73 @@ def test_a_retry_of_the_same_window_is_skipped_by_delta_when_recovery_is_off(lak
     rows = source.copy(w)
     engine.armed = True
     with pytest.raises(InjectedFailure):
-        rt.runs.write(ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime"))
+        rt.runs.write(
+            ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime")
+        )
     rt.close()
-    retry = fmd.connect(lakehouse=lakehouse, engine=engine, run_id="run-2", pipeline_run_id="batch-1")
+    retry = fmd.connect(
+        lakehouse=lakehouse, engine=engine, run_id="run-2", pipeline_run_id="batch-1"
+    )
     w = retry.watermarks.begin(ENTITY, kind="datetime", table=TABLE, layer="bronze", recover=False)
     assert w.is_first_load
     rows = source.copy(w)  # the same window, copied again
-    res = retry.runs.write(ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime"))
+    res = retry.runs.write(
+        ENTITY, TABLE, rows, layer="bronze", watermark=high_from(rows, "ModifiedOn", "datetime")
+    )
     assert not res.applied and res.txn_version == 1  # Delta already has txn 1 for this app id
     retry.watermarks.commit(w, high_from(rows, "ModifiedOn", "datetime"), table_version=res.version)
     assert sorted(_keys(engine, ref)) == [1, 2, 3, 4]
     retry.close()
+
+
+def test_exactly_once_recovery_and_widening_on_every_engine(engine) -> None:
+    """The same guarantees through the engine port: delta-rs here, Spark+Delta under -m spark_delta."""
+    import uuid
+
+    from fmd_runtime.engine import TableAt
+
+    tag = uuid.uuid4().hex[:8]
+    ref = fmd.TableRef.parse(f"c{tag}.account")
+    engine.create(
+        ref, [Column(name="Id", type="bigint", nullable=False), Column(name="Score", type="int")]
+    )
+
+    def connect(run_id: str, batch: str) -> fmd.Runtime:
+        return fmd.connect(
+            engine=engine, metadata_schema=f"m{tag}", run_id=run_id, pipeline_run_id=batch
+        )
+
+    def data(ids: range, score_type: pa.DataType | None = None) -> pa.Table:
+        return pa.table(
+            {"Id": pa.array(list(ids), pa.int64()), "Score": pa.array(list(ids), score_type)}
+        )
+
+    def keys() -> list[int]:
+        return engine.sql("SELECT * FROM {t}", {"t": TableAt(table=ref)}).column("Id").to_pylist()
+
+    rt = connect("run-1", "batch-1")
+    w = rt.watermarks.begin("acc", kind="int", table=ref.name, layer="bronze")
+    first = rt.runs.write("acc", ref.name, data(range(1, 4)), layer="bronze", watermark="3")
+    assert first.applied and first.txn_version == 1
+    rt.close()  # the run dies before rt.watermarks.commit(w, "3")
+
+    retry = connect("run-2", "batch-1")
+    assert retry.runs.should_skip("acc", "bronze")
+    again = retry.runs.write("acc", ref.name, data(range(1, 4)), layer="bronze", watermark="3")
+    assert not again.applied and sorted(keys()) == [1, 2, 3]
+    retry.close()
+
+    nxt = connect("run-3", "batch-2")
+    w = nxt.watermarks.begin("acc", table=ref.name, layer="bronze")
+    assert (w.recovered, w.low, w.predicate("Id")) == ("3", "3", "[Id] > 3")
+    res = nxt.drift.enforce(data(range(4, 6), pa.int64()), ref.name, layer="bronze")
+    assert res.evolved_version is not None
+    out = nxt.runs.write(
+        "acc", ref.name, res.frame, layer="bronze", watermark="5", schema_mode=res.schema_mode
+    )
+    assert out.applied and out.txn_version == 2
+    assert nxt.watermarks.commit(w, "5", table_version=out.version) == "5"
+    assert sorted(keys()) == [1, 2, 3, 4, 5]
+    assert [c.type for c in engine.snapshot(ref).columns] == ["bigint", "bigint"]
+    assert engine.transaction_version(ref, "fmd:bronze:acc") == 2
+    nxt.close()
