@@ -6,8 +6,8 @@ Goals (issue 7):
 - running it costs at most 1.2x a naive sequential VACUUM + OPTIMIZE loop that protects nothing.
 
 The lakehouse: N tables of a few versions each (appends, an overwrite, an update), their history
-aged by 8-10 days (commit and deletion timestamps moved back, see tests/integration/
-test_maintenance.py) so a 168-hour VACUUM has real candidates; every third table is pinned by an
+aged by 8-10 days (commit and deletion timestamps moved back, see
+tests/integration/test_maintenance_scenarios.py) so a 168-hour VACUUM has real candidates; every third table is pinned by an
 active checkpoint whose files the unprotected VACUUM would delete, so the plan's proof finds an
 overlap and proves again with ``keep_versions``. Baselines call delta-rs directly, as an operator
 would without the library. Running is measured on two identical copies of the lakehouse.
