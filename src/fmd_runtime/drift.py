@@ -559,15 +559,15 @@ class Drift:
         conf_policy, conf_warn = self.policy_for(ref.name, layer)
         pol = check_policy(policy) if policy else conf_policy
         warn_mode = conf_warn if warn is None else bool(warn)
-        report = self.compare(frame, ref.name)
-        if not report.target_exists:
-            return Enforced(frame=frame, report=report)
+        if not self._rt.engine.exists(ref):
+            return Enforced(frame=frame, report=DriftReport(table=ref.name, target_exists=False))
+        target = self._rt.engine.snapshot(ref).columns
+        report = compare_schemas(columns_of(frame), target, table=ref.name)
         decision = apply_policy(report, pol, warn_mode)
         if report.has_drift:
             self._audit(report, decision, layer)
         if not decision.allowed:
             raise self._error(report, decision, layer)
-        target = self._rt.engine.snapshot(ref).columns
         evolved = self.evolve(ref.name, decision) if evolve and decision.widen else None
         return Enforced(
             frame=align(frame, target, report, decision),

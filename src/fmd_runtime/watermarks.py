@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import functools
 import numbers
 import re
 import uuid
@@ -44,7 +45,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +56,7 @@ from fmd_runtime.tables import validate_identifier
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
 
+F = TypeVar("F", bound=Callable[..., Any])
 WatermarkKind = Literal["datetime", "date", "int", "rowversion", "string"]
 Dialect = Literal["tsql", "spark"]
 
@@ -627,6 +629,31 @@ def _is_live(row: Mapping[str, Any]) -> bool:
     return row.get("Invalidated") is not True
 
 
+def _audit_refusals(operation: str) -> Callable[[F], F]:
+    """Audit a `WatermarkError` the decorated method raises (a refusal), then re-raise it."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: Watermarks, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except WatermarkError as exc:
+                if not exc.details.get("audited"):
+                    self._rt.audit.event(
+                        operation,
+                        "Refused",
+                        entity=exc.entity,
+                        error=exc,
+                        severity="MEDIUM",
+                        flush=True,
+                    )
+                raise
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
 class Watermarks:
     """The watermark capability (``rt.watermarks``): begin, commit, reset, recover, migrate.
 
@@ -759,6 +786,7 @@ class Watermarks:
                 "rt.watermarks.reset(entity, value, reason)",
             ) from exc
 
+    @_audit_refusals("WatermarkBegin")
     def begin(
         self,
         entity: str,
@@ -843,6 +871,7 @@ class Watermarks:
         self._audit("WatermarkBegin", "Started", (entity, target, layer), details=details)
         return window
 
+    @_audit_refusals("WatermarkCommit")
     def commit(self, window: Window, high: Any, *, table_version: int | None = None) -> str | None:
         """Advance the entity's watermark to ``high`` after the copy succeeded: forward only, once per run.
 
@@ -895,6 +924,7 @@ class Watermarks:
                 run_id=window.run_id,
                 hint="a watermark only moves forward; to move it back on purpose use "
                 f"rt.watermarks.reset({entity!r}, {value!r}, reason=...)",
+                details={"audited": True},
             )
             details = {"stored": stored, "asked": value}
             self._audit(
@@ -930,6 +960,7 @@ class Watermarks:
         self._audit("WatermarkCommit", "Succeeded", where, details=details, flush=True)
         return value
 
+    @_audit_refusals("WatermarkReset")
     def reset(
         self,
         entity: str,

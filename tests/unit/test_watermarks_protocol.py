@@ -29,7 +29,9 @@ def _audit(rt, operation: str) -> list[dict]:
 
 
 def _other_run(lakehouse, run_id: str = "run-2"):
-    return fmd.connect(lakehouse=lakehouse, run_id=run_id, pipeline_run_id=run_id, triggered_by="pytest")
+    return fmd.connect(
+        lakehouse=lakehouse, run_id=run_id, pipeline_run_id=run_id, triggered_by="pytest"
+    )
 
 
 def test_first_load_then_commit_advances(rt) -> None:
@@ -38,7 +40,13 @@ def test_first_load_then_commit_advances(rt) -> None:
     assert rt.watermarks.current("acc") is None
     assert rt.watermarks.commit(w, "2025-01-15 02:30:00", table_version=3) == T0
     st = rt.watermarks.state("acc")
-    assert (st.value, st.kind, st.operation, st.run_id, st.table_version) == (T0, "datetime", "Commit", "test-run", 3)
+    assert (st.value, st.kind, st.operation, st.run_id, st.table_version) == (
+        T0,
+        "datetime",
+        "Commit",
+        "test-run",
+        3,
+    )
     ops = [e["Operation"] for e in _events(rt, "acc")]
     assert ops == ["Begin", "Commit"]
     details = json.loads(_audit(rt, "WatermarkCommit")[-1]["Details"])
@@ -59,7 +67,10 @@ def test_commit_only_forward_and_reset_is_the_audited_way_back(rt, lakehouse) ->
     assert rt2.watermarks.reset("acc", "2025-01-15 02:30:00", reason="re-load the 15th") == T0
     assert rt2.watermarks.current("acc") == T0
     reset = _audit(rt2, "WatermarkReset")[-1]
-    assert reset["Severity"] == "MEDIUM" and json.loads(reset["Details"])["reason"] == "re-load the 15th"
+    assert (
+        reset["Severity"] == "MEDIUM"
+        and json.loads(reset["Details"])["reason"] == "re-load the 15th"
+    )
     rt2.close()
 
 
@@ -68,7 +79,10 @@ def test_same_run_commits_once(rt) -> None:
     assert rt.watermarks.commit(w, 10) == "10"
     assert rt.watermarks.commit(w, 20) == "10"  # a second commit of the same run is a no-op
     assert [e["Value"] for e in _events(rt, "acc", "Commit")] == ["10"]
-    assert json.loads(_audit(rt, "WatermarkCommit")[-1]["Details"])["reason"] == "already committed by this run"
+    assert (
+        json.loads(_audit(rt, "WatermarkCommit")[-1]["Details"])["reason"]
+        == "already committed by this run"
+    )
 
 
 def test_failure_between_begin_and_commit_leaves_the_value(rt, lakehouse) -> None:
@@ -100,7 +114,9 @@ def test_kind_resolution(rt) -> None:
     w = rt.watermarks.begin("acc", table="bronze.acc")
     assert w.kind == "date" and w.table == "bronze.acc"
     rt.watermarks.commit(w, "20250115")
-    with pytest.raises(WatermarkError, match="stored watermark is a date watermark, begin asked for int"):
+    with pytest.raises(
+        WatermarkError, match="stored watermark is a date watermark, begin asked for int"
+    ):
         rt.watermarks.begin("acc", kind="int")
     rt.watermarks.reset("acc", 7, reason="cursor changed to an id", kind="int")
     assert rt.watermarks.begin("acc").kind == "int"
@@ -145,14 +161,22 @@ MALFORMED = {"usdate": ("datetime", "01/15/2025 02:30"), "nohex": ("rowversion",
 def _write_legacy(rt) -> None:
     now = datetime(2024, 12, 1, tzinfo=timezone.utc)
     rows = [
-        {"EntityId": e, "Kind": k.upper() if e == "compact" else k, "Operation": "Commit", "Value": v,
-         "RunId": "old-framework", "EventTime": now}
+        {
+            "EntityId": e,
+            "Kind": k.upper() if e == "compact" else k,
+            "Operation": "Commit",
+            "Value": v,
+            "RunId": "old-framework",
+            "EventTime": now,
+        }
         for e, (k, v, *_) in {**LEGACY, **MALFORMED}.items()
     ]
     rt.store.append("Watermarks", rows)  # rows as older code wrote them: no EventId, legacy values
 
 
-def test_migrate_normalizes_five_legacy_formats_and_refuses_two_by_name(rt, lakehouse, capsys) -> None:
+def test_migrate_normalizes_five_legacy_formats_and_refuses_two_by_name(
+    rt, lakehouse, capsys
+) -> None:
     _write_legacy(rt)
     tz = {"local": "Europe/Amsterdam"}
     report = rt.watermarks.migrate(source_tz=tz)
@@ -188,13 +212,40 @@ def test_migrate_normalizes_five_legacy_formats_and_refuses_two_by_name(rt, lake
 
 
 def test_cli_migrate_apply_and_reset(rt, lakehouse, capsys) -> None:
-    rt.store.append("Watermarks", [{"EntityId": "a", "Kind": "int", "Operation": "Commit", "Value": "+7",
-                                    "RunId": "old", "EventTime": datetime(2024, 1, 1, tzinfo=timezone.utc)}])
+    rt.store.append(
+        "Watermarks",
+        [
+            {
+                "EntityId": "a",
+                "Kind": "int",
+                "Operation": "Commit",
+                "Value": "+7",
+                "RunId": "old",
+                "EventTime": datetime(2024, 1, 1, tzinfo=timezone.utc),
+            }
+        ],
+    )
     rt.close()
     assert cli_main(["watermarks", "migrate", "--apply", "--lakehouse", str(lakehouse)]) == 0
     assert "changed 1, refused 0" in capsys.readouterr().out
-    assert cli_main(["watermarks", "reset", "--entity", "a", "--value", "3", "--lakehouse", str(lakehouse)]) == 2
-    args = ["watermarks", "reset", "--entity", "a", "--value", "3", "--reason", "replay", "--lakehouse", str(lakehouse)]
+    assert (
+        cli_main(
+            ["watermarks", "reset", "--entity", "a", "--value", "3", "--lakehouse", str(lakehouse)]
+        )
+        == 2
+    )
+    args = [
+        "watermarks",
+        "reset",
+        "--entity",
+        "a",
+        "--value",
+        "3",
+        "--reason",
+        "replay",
+        "--lakehouse",
+        str(lakehouse),
+    ]
     assert cli_main(args) == 0
     rt2 = _other_run(lakehouse)
     assert rt2.watermarks.current("a") == "3"
@@ -209,19 +260,36 @@ def test_invalidate_after_rewinds_to_the_value_committed_at_that_point(rt, lakeh
     for i, run in enumerate(["r1", "r2", "r3"]):
         r = _other_run(lakehouse, run)
         w = r.watermarks.begin("acc", kind="int", table="bronze.acc", layer="bronze")
-        res = r.runs.write("acc", "bronze.acc", pa.table({"Id": pa.array([i], pa.int64())}), layer="bronze",
-                           watermark=str(i * 10))
+        res = r.runs.write(
+            "acc",
+            "bronze.acc",
+            pa.table({"Id": pa.array([i], pa.int64())}),
+            layer="bronze",
+            watermark=str(i * 10),
+        )
         values.append(res.version)
         r.watermarks.commit(w, i * 10, table_version=res.version)
         r.close()
     after = rt.runs.version_times("bronze.acc")[values[0]]
     rt.engine.restore(ref, values[0])
     out = rt.watermarks.invalidate_after("bronze.acc", after, by_run_id="rollback-1")
-    assert out == [{"entity": "acc", "table": "bronze.acc", "kind": "int", "from": "20", "to": "0",
-                    "invalidated_events": 2}]
+    assert out == [
+        {
+            "entity": "acc",
+            "table": "bronze.acc",
+            "kind": "int",
+            "from": "20",
+            "to": "0",
+            "invalidated_events": 2,
+        }
+    ]
     assert rt.watermarks.current("acc") == "0"
     commits = _events(rt, "acc", "Commit")
-    assert [(c["Value"], c["Invalidated"]) for c in commits] == [("0", None), ("10", True), ("20", True)]
+    assert [(c["Value"], c["Invalidated"]) for c in commits] == [
+        ("0", None),
+        ("10", True),
+        ("20", True),
+    ]
     reset = _events(rt, "acc", "RollbackReset")[-1]
     assert reset["RunId"] == "rollback-1" and "rolled back" in reset["Reason"]
     assert _audit(rt, "WatermarkRollbackReset")[-1]["Severity"] == "MEDIUM"
@@ -238,3 +306,32 @@ def test_invalidate_before_any_commit_means_first_load_again(rt, lakehouse) -> N
     out = rt.watermarks.invalidate_after("bronze.acc", datetime(2000, 1, 1), by_run_id="rb")
     assert out[0]["to"] is None and rt.watermarks.current("acc") is None
     assert rt.watermarks.begin("acc").is_first_load
+
+
+def test_refusals_are_audited(rt) -> None:
+    with pytest.raises(WatermarkError):
+        rt.watermarks.begin("acc", kind="datetime", initial="01/15/2025")
+    with pytest.raises(WatermarkError):
+        rt.watermarks.reset("acc", "x", reason="")
+    w = rt.watermarks.begin("acc", kind="int")
+    with pytest.raises(WatermarkError):
+        rt.watermarks.commit(w, "ten")
+    refused = [
+        (e["Operation"], e["EntityId"])
+        for e in _audit(rt, "WatermarkBegin")
+        + _audit(rt, "WatermarkReset")
+        + _audit(rt, "WatermarkCommit")
+        if e["Status"] == "Refused"
+    ]
+    assert refused == [
+        ("WatermarkBegin", "acc"),
+        ("WatermarkReset", "acc"),
+        ("WatermarkCommit", "acc"),
+    ]
+    rt.watermarks.commit(w, 10)
+    rt2 = fmd.connect(lakehouse=rt.engine.root, run_id="r9")
+    with pytest.raises(WatermarkError):
+        rt2.watermarks.commit(rt2.watermarks.begin("acc"), 5)
+    statuses = [e["Status"] for e in _audit(rt2, "WatermarkCommit") if e["RunId"] == "r9"]
+    assert statuses == ["Failed"]  # audited once, with the stored and asked values
+    rt2.close()
