@@ -331,7 +331,7 @@ def compare_schemas(
         >>> [c.change for c in compare_schemas([Column(name="id", type="bigint")], t, table="s.t").changes]
         ['type_changed', 'case_changed']
     """
-    seen: dict[str, Column] = {}
+    seen: dict[str, Column | RawColumn] = {}
     for c in incoming:
         if c.name.lower() in seen:
             raise SchemaDriftError(
@@ -343,37 +343,39 @@ def compare_schemas(
     target_names = {c.name.lower() for c in target}
     changes: list[ColumnDrift] = []
     for t in target:
-        c = seen.get(t.name.lower())
-        if c is None:
+        found = seen.get(t.name.lower())
+        if found is None:
             changes.append(
                 ColumnDrift(
                     column=t.name, change="removed", old_type=t.type, old_nullable=t.nullable
                 )
             )
             continue
-        if c.type != t.type:
+        if found.type != t.type:
             changes.append(
                 ColumnDrift(
                     column=t.name,
                     change="type_changed",
                     old_type=t.type,
-                    new_type=c.type,
-                    widening=is_widening(t.type, c.type),
-                    incoming_name=c.name,
+                    new_type=found.type,
+                    widening=is_widening(t.type, found.type),
+                    incoming_name=found.name,
                 )
             )
-        if c.nullable != t.nullable:
+        if found.nullable != t.nullable:
             changes.append(
                 ColumnDrift(
                     column=t.name,
                     change="nullability_changed",
                     old_nullable=t.nullable,
-                    new_nullable=c.nullable,
-                    incoming_name=c.name,
+                    new_nullable=found.nullable,
+                    incoming_name=found.name,
                 )
             )
-        if c.name != t.name:
-            changes.append(ColumnDrift(column=t.name, change="case_changed", incoming_name=c.name))
+        if found.name != t.name:
+            changes.append(
+                ColumnDrift(column=t.name, change="case_changed", incoming_name=found.name)
+            )
     for c in incoming:
         if c.name.lower() not in target_names:
             changes.append(

@@ -85,14 +85,16 @@ class LandedCommit(BaseModel):
     """True when a later RESTORE went back before it, or a rollback invalidated its run."""
 
 
-def _text(value: Any, what: str, *, required: bool = True) -> str | None:
-    if value is None and not required:
-        return None
+def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 256:
         raise ContractViolation(
             f"{what} {value!r:.60} is not valid", hint=f"pass a non-empty {what}"
         )
     return value
+
+
+def _opt_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
 
 
 def _restored_to(entry: HistoryEntry) -> int:
@@ -122,7 +124,7 @@ class RunLedger:
         return f"fmd:{layer}:{entity}"
 
     def _batch(self, batch_id: str | None) -> str | None:
-        return _text(batch_id, "batch id", required=False) or self._rt.context.pipeline_run_id
+        return _opt_text(batch_id, "batch id") or self._rt.context.pipeline_run_id
 
     def _read(self, **where: Any) -> list[dict[str, Any]]:
         rows = self._rt.store.read("EntityRuns", where)
@@ -373,7 +375,7 @@ class RunLedger:
             >>> # res = rt.runs.write("account", "bronze.account", rows, layer="bronze", watermark=high)
         """
         entity, layer = _check_entity(entity), _text(layer, "layer")
-        part = _text(part, "part", required=False)
+        part = _opt_text(part, "part")
         ref = self._rt.table(table)
         if watermark is not None and not isinstance(watermark, str):
             raise ContractViolation(
@@ -382,7 +384,7 @@ class RunLedger:
                 hint="pass rt.watermarks.high_from(data, column, kind) or parse_watermark(value, kind)",
             )
         batch, app = self._batch(batch_id), self.app_id(entity, layer)
-        common = dict(
+        common: dict[str, Any] = dict(
             entity=entity,
             layer=layer,
             table=ref.name,

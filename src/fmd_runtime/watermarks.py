@@ -360,8 +360,8 @@ def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
                 entity=entity,
                 hint=f"an {kind} watermark looks back by a number of units, e.g. lookback=1000",
             )
-        floor = _INT_MIN if kind == "int" else 0
-        return parse_watermark(max(floor, to_native(canonical, kind) - lookback), kind)
+        lowest = _INT_MIN if kind == "int" else 0
+        return parse_watermark(max(lowest, to_native(canonical, kind) - lookback), kind)
     raise WatermarkError(
         "a string watermark cannot look back",
         entity=entity,
@@ -625,6 +625,10 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+def _table_of(state: WatermarkState | None) -> str | None:
+    return state.table if state is not None else None
+
+
 def _is_live(row: Mapping[str, Any]) -> bool:
     return row.get("Invalidated") is not True
 
@@ -835,9 +839,7 @@ class Watermarks:
         rows = self._rows(EntityId=entity)
         st = self._state(self._latest(rows))
         last = self._state(rows[-1]) if rows else None  # any event: an attempt knows kind and table
-        target = (
-            self._rt.table(table).name if table else ((st or last).table if st or last else None)
-        )
+        target = self._rt.table(table).name if table else _table_of(st or last)
         k = self._resolve_kind(entity, kind, st, target, last)
         tz = None if source_tz is None else str(source_tz)
         _zone(tz, entity)
@@ -896,7 +898,7 @@ class Watermarks:
             (window.entity, window.table, window.layer),
         )
         if high is None:
-            details = {"reason": "no rows copied", "value": window.low}
+            details: dict[str, Any] = {"reason": "no rows copied", "value": window.low}
             self._audit("WatermarkCommit", "Skipped", where, details=details, flush=True)
             return self.current(entity)
         value = parse_watermark(high, kind, window.source_tz, entity)
@@ -1053,9 +1055,7 @@ class Watermarks:
         rows = self._rows(EntityId=entity)
         st = self._state(self._latest(rows))
         last = self._state(rows[-1]) if rows else None
-        target = (
-            self._rt.table(table).name if table else ((st or last).table if st or last else None)
-        )
+        target = self._rt.table(table).name if table else _table_of(st or last)
         if not target:
             return None
         k = self._resolve_kind(entity, kind, st, target, last)
