@@ -523,7 +523,8 @@ class Audit:
 
     Attributes:
         write_failures: flushes that failed (their rows stay buffered for the next flush).
-        max_age_seconds: flush when the oldest buffered event is this old (long jobs stay visible).
+        max_age_seconds: flush when the oldest buffered event is this old (long jobs stay
+            visible); also how long automatic flushes pause after a failed write.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -532,6 +533,7 @@ class Audit:
         self._open = 0
         self._open_lock = threading.Lock()
         self._oldest: float | None = None
+        self._failed_at: float | None = None
         self._sinks: list[Callable[[Mapping[str, Any]], None]] = []
         self._sink_lock = threading.Lock()
         self._marks: dict[str, dict[str, Any]] = {}
@@ -671,16 +673,22 @@ class Audit:
         self._buffer.add(row, flush_when_full=False)
         self._remember(row)
         self._to_sinks(env)
-        now = time.monotonic()
         if self._oldest is None:
-            self._oldest = now
-        if (
-            flush
-            or len(self._buffer) >= self._buffer.max_rows
-            or now - self._oldest >= self.max_age_seconds
-        ):
+            self._oldest = time.monotonic()
+        if flush:
             self.flush()
+        elif (
+            len(self._buffer) >= self._buffer.max_rows
+            or time.monotonic() - self._oldest >= self.max_age_seconds
+        ):
+            self._auto_flush()
         return env
+
+    def _auto_flush(self) -> None:
+        # after a failed write, automatic flushes wait max_age_seconds: a storage outage must not
+        # turn every event into a slow, retried commit attempt (explicit flush() always tries)
+        if self._failed_at is None or time.monotonic() - self._failed_at >= self.max_age_seconds:
+            self.flush()
 
     def _safe_event(
         self, operation: str, status: str, fields: Mapping[str, Any], **kwargs: Any
@@ -722,10 +730,11 @@ class Audit:
                 )
             else:
                 written = self._buffer.flush()
-            self._oldest = None
+            self._oldest = self._failed_at = None
             return written
         except Exception as exc:  # audit must never hide the caller's own error
             self.write_failures += 1
+            self._failed_at = time.monotonic()
             log.warning(
                 "fmd audit: could not write %d event(s): %s",
                 len(self._buffer),
@@ -825,7 +834,7 @@ class Audit:
             self._open -= 1
             outermost = self._open <= 0
         if outermost:
-            self.flush()
+            self._auto_flush()
 
     # -- summaries -------------------------------------------------------------------------
     def summarize(

@@ -264,9 +264,11 @@ class AuditWriteFails(DeltaRsEngine):
     """The real engine, except that writes to SyncAuditLog fail while ``broken`` is set."""
 
     broken = True
+    attempts = 0
 
     def write(self, table, data, **kwargs):  # type: ignore[no-untyped-def]
         if self.broken and table.table == "SyncAuditLog":
+            self.attempts += 1
             raise EngineError("injected: storage refused the audit write", table=table.name)
         return super().write(table, data, **kwargs)
 
@@ -287,6 +289,22 @@ def test_audit_write_failure_never_hides_the_original_error(lakehouse: Path) -> 
     engine.broken = False
     assert runtime.audit.flush() == 2
     assert [r["Operation"] for r in audit_rows(runtime)] == ["Start", "Fail"]
+
+
+def test_automatic_flushes_pause_after_a_failed_write(lakehouse: Path) -> None:
+    engine = AuditWriteFails(lakehouse)
+    runtime = fmd.connect(engine=engine, run_id="r-outage")
+    for name in ("a", "b", "c"):
+        with runtime.audit.activity("Load", entity=name):
+            pass
+    assert engine.attempts == 1  # not one failing commit attempt per activity
+    assert runtime.audit.pending == 6
+    engine.broken = False
+    runtime.audit.max_age_seconds = 0.0
+    with runtime.audit.activity("Load", entity="d"):
+        pass  # the pause is over: this outermost activity writes everything
+    assert runtime.audit.pending == 0
+    assert len(audit_rows(runtime)) == 8
 
 
 def test_summary_never_raises_when_the_store_is_broken(lakehouse: Path) -> None:
