@@ -458,7 +458,8 @@ def _entities_from_events(
         g["skips"] += op == "Skip" or status == "Skipped"
         g["successes"] += op == "End" or (op not in LIFECYCLE and status == "Succeeded")
         g["warnings"] += status == "Warning"
-    out, order = [], []
+    out: list[EntityResult] = []
+    order: list[tuple[int, Any]] = []
     for key, g in groups.items():
         last = g.pop("last", None) or {}
         status = derive_status(open_activities=g.pop("starts"), **g)
@@ -656,9 +657,10 @@ class Audit:
             error_type, error_summary = type(error).__name__, redact(error_text(error))
         elif error:
             error_summary = redact(str(error))
+        stamped: dict[str, Any] = {column: getattr(ctx, attr) for column, attr in _CONTEXT.items()}
+        stamped.update({k: fields.get(k) for k in _TARGET + _INHERITED})
         env = AuditEnvelope(
-            **{column: getattr(ctx, attr) for column, attr in _CONTEXT.items()},
-            **{k: fields.get(k) for k in _TARGET + _INHERITED},
+            **stamped,
             Operation=operation,
             Status=status,
             RowsRead=rows_read,

@@ -168,9 +168,9 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             annotation, metadata = args[0], [*metadata, *args[1:]]
             continue
         if origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(args) == 1:
-                annotation = args[0]
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
                 continue
         return annotation, metadata
 
@@ -416,7 +416,7 @@ def _bypass_instance(model: type[M], values: Mapping[str, Any]) -> M:
                 field.get_default(call_default_factory=True) if not field.is_required() else None
             )
             continue
-        annotation = (
+        annotation: Any = (
             Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         )
         try:
