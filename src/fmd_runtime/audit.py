@@ -279,11 +279,10 @@ _MARKED = (
 )
 
 
-def _inherit(fields: dict[str, Any], *, names_target: bool) -> dict[str, Any]:
-    """Fill what the caller left out from the innermost activity open in this thread."""
-    items = _stack()
-    if items:
-        outer = items[-1][1]
+def _inherit(fields: dict[str, Any], owner: Audit, *, names_target: bool) -> dict[str, Any]:
+    """Fill what the caller left out from the innermost activity of ``owner`` in this thread."""
+    outer = next((f for _, f in reversed(_stack()) if f.get("_owner") is owner), None)
+    if outer is not None:
         for k in _INHERITED if names_target else _INHERITED + _TARGET:
             if fields.get(k) is None:
                 fields[k] = outer.get(k)
@@ -305,7 +304,10 @@ class ActivityScope:
         self._act: Activity | None = None
 
     def __enter__(self) -> Activity:
-        self._resolved = fields = _inherit(dict(self._fields), names_target=self._names_target)
+        self._resolved = fields = _inherit(
+            dict(self._fields), self._audit, names_target=self._names_target
+        )
+        fields["_owner"] = self._audit
         act = self._act = Activity(fields["ActivityName"])
         self._audit._opened()
         _stack().append((act, fields))
@@ -595,6 +597,7 @@ class Audit:
         """
         fields = _inherit(
             self._fields(table, entity, layer, source, connection_type, activity, dry_run),
+            self,
             names_target=entity is not None or table is not None,
         )
         return self._emit(

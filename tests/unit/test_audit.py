@@ -176,6 +176,16 @@ def test_nested_events_inherit_the_activity_context(full: Runtime) -> None:
     assert (vac["EntityId"], vac["TableName"]) == (None, "other")  # names its own target
 
 
+def test_another_runtime_does_not_inherit_this_ones_activity(
+    full: Runtime, lakehouse: Path
+) -> None:
+    other = fmd.connect(lakehouse=lakehouse, run_id="other-run")
+    with full.audit.activity("LoadBronze", entity="account"):
+        other.audit.event("Ping", flush=True)
+    (ping,) = other.store.read("SyncAuditLog", {"RunId": "other-run"})
+    assert (ping["EntityId"], ping["ActivityName"]) == (None, None)
+
+
 def test_skip_ends_an_activity_as_skip(full: Runtime) -> None:
     with full.audit.activity("LoadBronze", entity="account") as act:
         act.skip("already loaded in this run")
