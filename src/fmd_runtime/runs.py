@@ -537,20 +537,21 @@ class RunLedger:
         self, ref: Any, limit: int | None, match: Callable[[Mapping[str, Any]], bool]
     ) -> list[LandedCommit]:
         """Commits whose user metadata matches, newest first, each marked undone or not."""
-        invalid = {
-            r["RunId"]
-            for r in self._read(TableName=ref.table, SchemaName=ref.schema_name)
-            if not _is_live(r)
-        }
         restores: list[int] = []
-        out = []
+        found: list[tuple[HistoryEntry, dict[str, str], bool]] = []
         for entry in self._rt.engine.history(ref, limit):
             if entry.operation.upper() == "RESTORE":
                 restores.append(_restored_to(entry))
                 continue
             md = {k: str(v) for k, v in entry.user_metadata.items() if v is not None}
-            if "fmd.entity" not in md or not match(md):
-                continue
+            if "fmd.entity" in md and match(md):
+                found.append((entry, md, any(to < entry.version for to in restores)))
+        if not found:
+            return []
+        rows = self._read(TableName=ref.table, SchemaName=ref.schema_name)
+        invalid = {r["RunId"] for r in rows if not _is_live(r)}
+        out = []
+        for entry, md, restored_away in found:
             txn = md.get("fmd.txnVersion")
             out.append(
                 LandedCommit(
@@ -564,16 +565,27 @@ class RunLedger:
                     watermark=md.get("fmd.watermark"),
                     txn_app_id=md.get("fmd.appId"),
                     txn_version=int(txn) if txn and txn.isdigit() else None,
-                    undone=any(to < entry.version for to in restores)
-                    or md.get("fmd.runId") in invalid,
+                    undone=restored_away or md.get("fmd.runId") in invalid,
                 )
             )
         return out
 
     def landed(
-        self, table: str, entity: str, *, layer: str | None = None, limit: int | None = 200
+        self,
+        table: str,
+        entity: str,
+        *,
+        layer: str | None = None,
+        limit: int = 200,
+        since_version: int | None = None,
     ) -> list[LandedCommit]:
         """Commits `write` made for ``entity`` in ``table`` (newest first, within ``limit`` commits).
+
+        Args:
+            table / entity / layer: what to look for.
+            limit: how many of the newest commits to read.
+            since_version: only commits after this version (e.g. the last committed watermark's);
+                nothing is read when the table has not moved since.
 
         Example:
             >>> # [c.version for c in rt.runs.landed("bronze.account", "account") if not c.undone]
@@ -581,6 +593,10 @@ class RunLedger:
         ref = self._rt.table(table)
         if not self._rt.engine.exists(ref):
             return []
+        if since_version is not None:
+            limit = min(limit, self._rt.engine.version(ref) - since_version)
+            if limit <= 0:
+                return []
         return self._scan(
             ref,
             limit,

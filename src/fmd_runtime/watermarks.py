@@ -899,7 +899,7 @@ class Watermarks:
         )
         if high is None:
             details: dict[str, Any] = {"reason": "no rows copied", "value": window.low}
-            self._audit("WatermarkCommit", "Skipped", where, details=details, flush=True)
+            self._audit("WatermarkCommit", "Skipped", where, details=details)
             return self.current(entity)
         value = parse_watermark(high, kind, window.source_tz, entity)
         rows = self._rows(EntityId=entity)
@@ -915,7 +915,7 @@ class Watermarks:
                 "value": done[-1]["Value"],
                 "asked": value,
             }
-            self._audit("WatermarkCommit", "Skipped", where, details=details, flush=True)
+            self._audit("WatermarkCommit", "Skipped", where, details=details)
             return self.current(entity)
         st = self._state(self._latest(rows))
         stored = self._stored_value(st, kind, window.source_tz)
@@ -959,7 +959,7 @@ class Watermarks:
             "table_version": table_version,
             "moved_since_begin": stored != window.low,
         }
-        self._audit("WatermarkCommit", "Succeeded", where, details=details, flush=True)
+        self._audit("WatermarkCommit", "Succeeded", where, details=details)
         return value
 
     @_audit_refusals("WatermarkReset")
@@ -1075,7 +1075,8 @@ class Watermarks:
             return None
         stored = self._stored_value(st, k, tz)
         invalid = {r["RunId"] for r in rows if not _is_live(r)}
-        for landed in self._rt.runs.landed(target, entity, layer=layer):
+        since = st.table_version if st is not None and st.table == target else None
+        for landed in self._rt.runs.landed(target, entity, layer=layer, since_version=since):
             if landed.undone or landed.watermark is None or landed.run_id in invalid:
                 continue
             try:
