@@ -68,7 +68,9 @@ def run(quick: bool) -> str:
                 w = rt.watermarks.begin(entity, kind="datetime", table=table, layer="bronze")
                 rows = sources[i]
                 if w.low:
-                    rows = rows.filter(pc.greater(rows["ModifiedOn"], pa.scalar(to_native(w.low, "datetime"))))
+                    rows = rows.filter(
+                        pc.greater(rows["ModifiedOn"], pa.scalar(to_native(w.low, "datetime")))
+                    )
                 high = high_from(rows, "ModifiedOn", "datetime")
                 res = rt.runs.write(entity, table, rows, layer="bronze", watermark=high)
                 rt.watermarks.commit(w, high, table_version=res.version)
@@ -82,11 +84,15 @@ def run(quick: bool) -> str:
         rerun_rt = fmd.connect(lakehouse=root / "lib", run_id="bench-2", pipeline_run_id="batch-1")
         data_v = sum(lib.engine.version(lib.table(f"bronze.e{i}")) for i in range(n))
         rerun = measure(lambda: library_batch(rerun_rt))
-        rerun_data_commits = sum(lib.engine.version(lib.table(f"bronze.e{i}")) for i in range(n)) - data_v
+        rerun_data_commits = (
+            sum(lib.engine.version(lib.table(f"bronze.e{i}")) for i in range(n)) - data_v
+        )
 
         base_rt = fmd.connect(lakehouse=root / "base", run_id="base")
         wm = base_rt.table("meta.watermark")
-        base_rt.engine.create(wm, [Column(name="Entity", type="string"), Column(name="Value", type="timestamp")])
+        base_rt.engine.create(
+            wm, [Column(name="Entity", type="string"), Column(name="Value", type="timestamp")]
+        )
         for i in range(n):
             base_rt.engine.create(base_rt.table(f"bronze.e{i}"), cols)
 
@@ -96,11 +102,23 @@ def run(quick: bool) -> str:
                 got = base_rt.engine.sql(
                     "SELECT max(\"Value\") AS v FROM {w} WHERE \"Entity\" = :e", {"w": wm}, {"e": f"e{i}"}
                 ).column("v")[0].as_py()  # fmt: skip
-                rows = sources[i] if got is None else sources[i].filter(
-                    pc.greater(sources[i]["ModifiedOn"], pa.scalar(got, pa.timestamp("us", "UTC"))))
+                rows = (
+                    sources[i]
+                    if got is None
+                    else sources[i].filter(
+                        pc.greater(
+                            sources[i]["ModifiedOn"], pa.scalar(got, pa.timestamp("us", "UTC"))
+                        )
+                    )
+                )
                 base_rt.engine.write(base_rt.table(f"bronze.e{i}"), rows)
                 high = pc.max(rows["ModifiedOn"]).as_py()
-                base_rt.engine.write(wm, pa.table({"Entity": [f"e{i}"], "Value": pa.array([high], pa.timestamp("us", "UTC"))}))
+                base_rt.engine.write(
+                    wm,
+                    pa.table(
+                        {"Entity": [f"e{i}"], "Value": pa.array([high], pa.timestamp("us", "UTC"))}
+                    ),
+                )
                 loaded += rows.num_rows
             return loaded
 
@@ -108,7 +126,10 @@ def run(quick: bool) -> str:
         # the naive re-run of a batch whose copy succeeded but whose watermark write failed:
         for i in range(n):
             base_rt.engine.write(base_rt.table(f"bronze.e{i}"), sources[i])
-        dup = sum(base_rt.engine.count_rows(base_rt.table(f"bronze.e{i}")).total for i in range(n)) - n * ROWS
+        dup = (
+            sum(base_rt.engine.count_rows(base_rt.table(f"bronze.e{i}")).total for i in range(n))
+            - n * ROWS
+        )
         lib_rows = sum(lib.engine.count_rows(lib.table(f"bronze.e{i}")).total for i in range(n))
 
         legacy = [f"2025-01-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00" for i in range(20_000)]
@@ -122,7 +143,8 @@ def run(quick: bool) -> str:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    per_entity = (meta_commits - 2) / n  # less the run's two end-of-run flushes (Begin events, audit)
+    # less the run's two end-of-run flushes (Begin events, audit)
+    per_entity = (meta_commits - 2) / n
     rows = [
         (f"library: first load, {n} entities", first.value, f"{first.seconds:.2f}",
          f"{first.seconds / n * 1000:.0f}", f"{meta_commits / n:.1f}", f"{first.peak_mib:.1f}"),
@@ -158,7 +180,17 @@ def run(quick: bool) -> str:
             "a retry safe) and of the recovery look-up; the naive re-run of a batch whose watermark "
             "write failed duplicates every row.",
             "",
-            table(rows, ("run", "rows loaded", "seconds", "ms per entity", "metadata commits/entity (incl. audit)", "peak MiB")),
+            table(
+                rows,
+                (
+                    "run",
+                    "rows loaded",
+                    "seconds",
+                    "ms per entity",
+                    "metadata commits/entity (incl. audit)",
+                    "peak MiB",
+                ),
+            ),
             "",
             table(goals, ("goal", "measured", "result")),
             "",

@@ -19,14 +19,25 @@ COLUMNS = [
 
 
 def _yesterday() -> pa.Table:
-    return pa.table({"AccountId": pa.array([1, 2], pa.int64()), "Visits": pa.array([3, 4], pa.int32()),
-                     "Name": ["a", "b"]})
+    return pa.table(
+        {
+            "AccountId": pa.array([1, 2], pa.int64()),
+            "Visits": pa.array([3, 4], pa.int32()),
+            "Name": ["a", "b"],
+        }
+    )
 
 
 def _today() -> pa.Table:
     # the source added Segment and retyped Visits to bigint
-    return pa.table({"AccountId": pa.array([3], pa.int64()), "Visits": pa.array([5_000_000_000], pa.int64()),
-                     "Name": ["c"], "Segment": ["SMB"]})
+    return pa.table(
+        {
+            "AccountId": pa.array([3], pa.int64()),
+            "Visits": pa.array([5_000_000_000], pa.int64()),
+            "Name": ["c"],
+            "Segment": ["SMB"],
+        }
+    )
 
 
 def _load(rt, layer: str) -> WriteResult:
@@ -48,14 +59,22 @@ def test_one_source_change_three_outcomes(rt) -> None:
     assert res.applied and res.rows_written == 1
     snap = rt.engine.snapshot(bronze)
     assert [(c.name, c.type) for c in snap.columns] == [
-        ("AccountId", "bigint"), ("Visits", "bigint"), ("Name", "string"), ("Segment", "string")
+        ("AccountId", "bigint"),
+        ("Visits", "bigint"),
+        ("Name", "string"),
+        ("Segment", "string"),
     ]
     rows = sorted(rt.engine.read(bronze).to_pylist(), key=lambda r: r["AccountId"])
     assert [r["Visits"] for r in rows] == [3, 4, 5_000_000_000] and rows[0]["Segment"] is None
     # the evolution is one audited rewrite, and the table can still go back before it
     ops = [e.operation for e in rt.engine.history(bronze)][:2]
-    assert ops == ["WRITE", "WRITE"] and rt.engine.history(bronze)[1].user_metadata["fmd.operation"] == "SchemaEvolve"
-    assert rt.engine.transaction_version(bronze, "fmd:bronze:account") == 2  # kept across the rewrite
+    assert (
+        ops == ["WRITE", "WRITE"]
+        and rt.engine.history(bronze)[1].user_metadata["fmd.operation"] == "SchemaEvolve"
+    )
+    assert (
+        rt.engine.transaction_version(bronze, "fmd:bronze:account") == 2
+    )  # kept across the rewrite
     rt.engine.restore(bronze, before)
     assert [c.type for c in rt.engine.snapshot(bronze).columns] == ["bigint", "int", "string"]
 
@@ -72,8 +91,11 @@ def test_one_source_change_three_outcomes(rt) -> None:
     rt.configure_table("silver.account", drift_warn_only=True)
     assert _load(rt, "silver").applied
     rt.audit.flush()
-    drift = rt.store.read("SyncAuditLog", {"Operation": "SchemaDrift", "TableName": "account", "SchemaName": "silver"},
-                          order_by="EventTime")
+    drift = rt.store.read(
+        "SyncAuditLog",
+        {"Operation": "SchemaDrift", "TableName": "account", "SchemaName": "silver"},
+        order_by="EventTime",
+    )
     assert [d["Status"] for d in drift] == ["Failed", "Warning"]
     details = json.loads(drift[-1]["Details"])
     changes = {(c["column"], c["change"]) for c in details["report"]["changes"]}

@@ -26,7 +26,10 @@ def targets(rt):
         ref = rt.table(name)
         rt.engine.create(ref, TARGET)
         rt.engine.write(
-            ref, pa.table({"Id": pa.array([1], pa.int64()), "Score": pa.array([5], pa.int32()), "Name": ["a"]})
+            ref,
+            pa.table(
+                {"Id": pa.array([1], pa.int64()), "Score": pa.array([5], pa.int32()), "Name": ["a"]}
+            ),
         )
     return rt
 
@@ -46,15 +49,23 @@ def test_columns_of_struct_type_and_dataframe(spark) -> None:
     )
     cols = columns_of(schema)
     assert [(c.name, c.type, c.nullable) for c in cols] == [
-        ("Id", "bigint", False), ("Score", "int", True), ("Amount", "decimal(18,2)", True),
-        ("At", "timestamp", True), ("Local", "timestamp_ntz", True), ("Tags", "array<string>", True),
+        ("Id", "bigint", False),
+        ("Score", "int", True),
+        ("Amount", "decimal(18,2)", True),
+        ("At", "timestamp", True),
+        ("Local", "timestamp_ntz", True),
+        ("Tags", "array<string>", True),
     ]
     assert isinstance(cols[-1], RawColumn)
     df = spark.createDataFrame([], schema)
     assert columns_of(df) == cols
     report = compare_schemas(cols, TARGET, table="bronze.acc")
     assert {(c.column, c.change) for c in report.changes if c.change in ("added", "removed")} == {
-        ("Amount", "added"), ("At", "added"), ("Local", "added"), ("Tags", "added"), ("Name", "removed")
+        ("Amount", "added"),
+        ("At", "added"),
+        ("Local", "added"),
+        ("Tags", "added"),
+        ("Name", "removed"),
     }
 
 
@@ -75,10 +86,14 @@ def test_bronze_dataframe_with_added_and_widened_columns_passes_aligned(spark, t
 
 
 def test_silver_dataframe_with_the_same_change_is_refused(spark, targets) -> None:
-    df = spark.createDataFrame([(2, 7, "b", "EU")], "Id bigint, Score bigint, Name string, Region string")
+    df = spark.createDataFrame(
+        [(2, 7, "b", "EU")], "Id bigint, Score bigint, Name string, Region string"
+    )
     with pytest.raises(SchemaDriftError) as info:
         targets.drift.enforce(df, "silver.acc", layer="silver")
-    assert "`Score` changed type int -> bigint" in str(info.value) and "`Region` was added" in str(info.value)
+    assert "`Score` changed type int -> bigint" in str(info.value) and "`Region` was added" in str(
+        info.value
+    )
 
 
 def test_permissive_dataframe_is_reordered_filled_and_cast(spark, targets) -> None:
@@ -94,9 +109,18 @@ def test_permissive_dataframe_is_reordered_filled_and_cast(spark, targets) -> No
 def test_spark_enforce_with_a_decimal_widening_keeps_values(spark, targets) -> None:
     rt = targets
     ref = rt.table("bronze.money")
-    rt.engine.create(ref, [Column(name="Id", type="bigint"), Column(name="Amount", type="decimal(10,2)")])
-    rt.engine.write(ref, pa.table({"Id": pa.array([1], pa.int64()),
-                                   "Amount": pa.array([Decimal("1.50")], pa.decimal128(10, 2))}))
+    rt.engine.create(
+        ref, [Column(name="Id", type="bigint"), Column(name="Amount", type="decimal(10,2)")]
+    )
+    rt.engine.write(
+        ref,
+        pa.table(
+            {
+                "Id": pa.array([1], pa.int64()),
+                "Amount": pa.array([Decimal("1.50")], pa.decimal128(10, 2)),
+            }
+        ),
+    )
     df = spark.createDataFrame([(2, Decimal("123456789012.25"))], "Id bigint, Amount decimal(14,2)")
     res = rt.drift.enforce(df, "bronze.money", layer="bronze")
     assert res.evolved_version is not None and not res.write_options

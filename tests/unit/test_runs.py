@@ -39,7 +39,13 @@ class CrashingEngine(DeltaRsEngine):
 
 
 def _connect(lakehouse, run_id: str, batch: str | None = None, engine=None):
-    return fmd.connect(lakehouse=lakehouse, engine=engine, run_id=run_id, pipeline_run_id=batch, triggered_by="pytest")
+    return fmd.connect(
+        lakehouse=lakehouse,
+        engine=engine,
+        run_id=run_id,
+        pipeline_run_id=batch,
+        triggered_by="pytest",
+    )
 
 
 @pytest.fixture
@@ -68,10 +74,20 @@ def test_app_id_and_argument_checks(rt, table) -> None:
 def test_should_skip_after_complete_is_audited_and_force_overrides(rt, table) -> None:
     assert not rt.runs.should_skip("acc", "bronze")
     res = rt.runs.write("acc", "bronze.acc", _data(1, 2), layer="bronze", watermark="2")
-    assert res.applied and res.rows_written == 2 and res.txn_version == 1 and res.batch_id == "pipe-run"
+    assert (
+        res.applied
+        and res.rows_written == 2
+        and res.txn_version == 1
+        and res.batch_id == "pipe-run"
+    )
     assert rt.runs.should_skip("acc", "bronze")
     skip = _audit(rt, "SkippedAlreadyProcessed")[-1]
-    assert (skip["Status"], skip["EntityId"], skip["Layer"], skip["TableName"]) == ("Skipped", "acc", "bronze", "acc")
+    assert (skip["Status"], skip["EntityId"], skip["Layer"], skip["TableName"]) == (
+        "Skipped",
+        "acc",
+        "bronze",
+        "acc",
+    )
     assert json.loads(skip["Details"])["table_version"] == res.version
     assert not rt.runs.should_skip("acc", "bronze", force=True)
     assert _audit(rt, "ForcedReprocess")[-1]["Status"] == "Info"
@@ -102,7 +118,9 @@ def test_parts_of_a_chunked_load_are_each_written_once(rt, table) -> None:
     again = rt.runs.write("acc", "bronze.acc", _data(1), layer="bronze", part="2025-01")
     assert (a.txn_version, b.txn_version, again.applied) == (1, 2, False)
     assert _ids(rt, table) == [1, 2]
-    assert rt.runs.should_skip("acc", "bronze", part="2025-02") and not rt.runs.should_skip("acc", "bronze")
+    assert rt.runs.should_skip("acc", "bronze", part="2025-02") and not rt.runs.should_skip(
+        "acc", "bronze"
+    )
 
 
 def test_a_retry_after_a_crash_that_landed_is_skipped_by_the_same_txn_version(lakehouse) -> None:
@@ -147,11 +165,19 @@ def test_a_retry_after_a_crash_before_landing_writes_with_the_same_txn_version(l
 
 
 def test_commit_metadata_and_landed_commits(rt, table) -> None:
-    res = rt.runs.write("acc", "bronze.acc", _data(1), layer="bronze", watermark="0x0000000000000001")
+    res = rt.runs.write(
+        "acc", "bronze.acc", _data(1), layer="bronze", watermark="0x0000000000000001"
+    )
     md = rt.engine.history(table, 1)[0].user_metadata
-    assert {k: md[k] for k in ("fmd.runId", "fmd.entity", "fmd.watermark", "fmd.layer", "fmd.txnVersion")} == {
-        "fmd.runId": "test-run", "fmd.entity": "acc", "fmd.watermark": "0x0000000000000001",
-        "fmd.layer": "bronze", "fmd.txnVersion": "1",
+    assert {
+        k: md[k]
+        for k in ("fmd.runId", "fmd.entity", "fmd.watermark", "fmd.layer", "fmd.txnVersion")
+    } == {
+        "fmd.runId": "test-run",
+        "fmd.entity": "acc",
+        "fmd.watermark": "0x0000000000000001",
+        "fmd.layer": "bronze",
+        "fmd.txnVersion": "1",
     }
     rt.engine.write(table, _data(5))  # a write outside the library is ignored
     landed = rt.runs.landed("bronze.acc", "acc")
@@ -164,7 +190,9 @@ def test_commit_metadata_and_landed_commits(rt, table) -> None:
 
 
 def test_complete_and_fail_directly(rt, table) -> None:
-    row = rt.runs.complete("acc", "silver", table="bronze.acc", version=4, rows_written=10, watermark="9")
+    row = rt.runs.complete(
+        "acc", "silver", table="bronze.acc", version=4, rows_written=10, watermark="9"
+    )
     assert row["Status"] == "Succeeded" and row["BatchId"] == "pipe-run"
     assert rt.runs.should_skip("acc", "silver")
     rt.runs.fail("x", "silver", table="bronze.acc", error=RuntimeError("Password=hunter2 failed"))
@@ -172,7 +200,9 @@ def test_complete_and_fail_directly(rt, table) -> None:
     assert "hunter2" not in failed["Details"] and not rt.runs.should_skip("x", "silver")
 
 
-def test_invalidate_after_reopens_loads_and_takes_a_txn_version_above_delta(rt, table, lakehouse) -> None:
+def test_invalidate_after_reopens_loads_and_takes_a_txn_version_above_delta(
+    rt, table, lakehouse
+) -> None:
     r1 = rt.runs.write("acc", "bronze.acc", _data(1), layer="bronze")
     rt.close()
     run2 = _connect(lakehouse, "run-2", batch="batch-2")
@@ -182,7 +212,10 @@ def test_invalidate_after_reopens_loads_and_takes_a_txn_version_above_delta(rt, 
     rt.engine.restore(table, r1.version)  # RESTORE keeps Delta's txn identifiers
     assert rt.engine.transaction_version(table, "fmd:bronze:acc") == 2
     out = run2.runs.invalidate_after("bronze.acc", after, by_run_id="rollback-9")
-    assert [(o["run_id"], o["status"]) for o in out] == [("run-2", "Started"), ("run-2", "Succeeded")]
+    assert [(o["run_id"], o["status"]) for o in out] == [
+        ("run-2", "Started"),
+        ("run-2", "Succeeded"),
+    ]
     assert all(o["invalidated_by"] == "rollback-9" for o in out)
     assert not run2.runs.should_skip("acc", "bronze")
     again = run2.runs.write("acc", "bronze.acc", _data(2), layer="bronze")

@@ -63,8 +63,14 @@ def test_dst_gap_is_refused_and_the_repeated_hour_takes_the_earlier_instant() ->
 
 
 def test_sub_microsecond_digits_are_floored_never_rounded_up() -> None:
-    assert parse_watermark("2025-01-15 02:30:00.1234567", "datetime") == "2025-01-15T02:30:00.123456+00:00"
-    assert parse_watermark("2025-01-15 02:30:00.9999999", "datetime") == "2025-01-15T02:30:00.999999+00:00"
+    assert (
+        parse_watermark("2025-01-15 02:30:00.1234567", "datetime")
+        == "2025-01-15T02:30:00.123456+00:00"
+    )
+    assert (
+        parse_watermark("2025-01-15 02:30:00.9999999", "datetime")
+        == "2025-01-15T02:30:00.999999+00:00"
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,7 +171,10 @@ def _window(kind: str, low: str | None, **kw: object) -> Window:
 
 
 def test_tsql_predicates_render_validated_literals() -> None:
-    assert _window("rowversion", "0x00000000000A1B2C").predicate("RowVersion") == "[RowVersion] > 0x00000000000A1B2C"
+    assert (
+        _window("rowversion", "0x00000000000A1B2C").predicate("RowVersion")
+        == "[RowVersion] > 0x00000000000A1B2C"
+    )
     assert (
         _window("datetime", CANON).predicate("ModifiedOn")
         == "[ModifiedOn] > CONVERT(datetime2, '2025-01-15T02:30:00.000000', 126)"
@@ -181,12 +190,21 @@ def test_tsql_predicates_render_validated_literals() -> None:
 
 def test_tsql_datetime_is_rendered_in_the_source_zone() -> None:
     w = _window("datetime", CANON, source_tz="Europe/Amsterdam")
-    assert w.predicate("ModifiedOn") == "[ModifiedOn] > CONVERT(datetime2, '2025-01-15T03:30:00.000000', 126)"
+    assert (
+        w.predicate("ModifiedOn")
+        == "[ModifiedOn] > CONVERT(datetime2, '2025-01-15T03:30:00.000000', 126)"
+    )
 
 
 def test_spark_predicates() -> None:
-    assert _window("datetime", CANON).predicate("ts", "spark") == "`ts` > TIMESTAMP '2025-01-15 02:30:00.000000+00:00'"
-    assert _window("rowversion", "0x00000000000A1B2C").predicate("rv", "spark") == "`rv` > X'00000000000A1B2C'"
+    assert (
+        _window("datetime", CANON).predicate("ts", "spark")
+        == "`ts` > TIMESTAMP '2025-01-15 02:30:00.000000+00:00'"
+    )
+    assert (
+        _window("rowversion", "0x00000000000A1B2C").predicate("rv", "spark")
+        == "`rv` > X'00000000000A1B2C'"
+    )
     assert _window("date", "2025-01-15").predicate("d", "spark") == "`d` > DATE '2025-01-15'"
     assert _window("string", "a\\'b").predicate("s", "spark") == "`s` > 'a\\\\\\'b'"
 
@@ -220,9 +238,17 @@ def test_high_from_arrow_for_each_kind() -> None:
     t = pa.table(
         {
             "Ts": pa.array([datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc), None], utc),
-            "Naive": pa.array([datetime(2025, 1, 15, 3, 30), datetime(2025, 1, 1)], pa.timestamp("us")),
+            "Naive": pa.array(
+                [datetime(2025, 1, 15, 3, 30), datetime(2025, 1, 1)], pa.timestamp("us")
+            ),
             "Day": pa.array([date(2025, 1, 15), date(2024, 1, 1)]),
-            "Id": pa.array([3, 9, ], pa.int64()),
+            "Id": pa.array(
+                [
+                    3,
+                    9,
+                ],
+                pa.int64(),
+            ),
             "Rv": pa.array([b"\x00" * 7 + b"\x01", b"\x00" * 5 + b"\x0a\x1b\x2c"], pa.binary(8)),
         }
     )

@@ -16,13 +16,13 @@ UTC = timezone.utc
 instants = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
 )
-offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda m: timezone(timedelta(minutes=m))
+)
 dates = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 rowversions = st.integers(min_value=0, max_value=2**64 - 1)
-texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60
-)
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=60)
 
 
 def _fixed_point(canonical: str, kind: str) -> None:
@@ -71,7 +71,9 @@ def test_dotnet_json_dates_outside_years_1_to_9999_are_refused() -> None:
 def test_date_round_trips(d: date) -> None:
     canonical = parse_watermark(d, "date")
     _fixed_point(canonical, "date")
-    assert parse_watermark(d.strftime("%Y%m%d") if d.year >= 1000 else canonical, "date") == canonical
+    assert (
+        parse_watermark(d.strftime("%Y%m%d") if d.year >= 1000 else canonical, "date") == canonical
+    )
     assert to_native(canonical, "date") == d
 
 
@@ -126,5 +128,8 @@ def test_rowversion_order_is_preserved_natively_and_as_text(a: int, b: int) -> N
 @given(instants, instants)
 def test_comparing_parsed_high_values_matches_comparing_the_data(a: datetime, b: datetime) -> None:
     # what commit() does: parse the high value, compare natively with the stored one
-    ca, cb = parse_watermark(a.replace(tzinfo=None).isoformat(sep=" "), "datetime"), parse_watermark(b, "datetime")
+    ca, cb = (
+        parse_watermark(a.replace(tzinfo=None).isoformat(sep=" "), "datetime"),
+        parse_watermark(b, "datetime"),
+    )
     assert (to_native(ca, "datetime") >= to_native(cb, "datetime")) == (a >= b)

@@ -14,8 +14,18 @@ def test_high_from_dataframe_and_spark_predicates_filter_real_rows(spark) -> Non
 
     df = spark.createDataFrame(
         [
-            (1, datetime(2025, 1, 15, 2, 30), datetime(2025, 1, 15, 3, 30), bytearray(b"\x00" * 5 + b"\x0a\x1b\x2c")),
-            (2, datetime(2025, 1, 14, 0, 0), datetime(2025, 1, 1, 0, 0), bytearray(b"\x00" * 7 + b"\x01")),
+            (
+                1,
+                datetime(2025, 1, 15, 2, 30),
+                datetime(2025, 1, 15, 3, 30),
+                bytearray(b"\x00" * 5 + b"\x0a\x1b\x2c"),
+            ),
+            (
+                2,
+                datetime(2025, 1, 14, 0, 0),
+                datetime(2025, 1, 1, 0, 0),
+                bytearray(b"\x00" * 7 + b"\x01"),
+            ),
         ],
         "Id bigint, At timestamp, Local timestamp_ntz, Rv binary",
     )
@@ -33,10 +43,20 @@ def test_high_from_dataframe_and_spark_predicates_filter_real_rows(spark) -> Non
     assert high_from(df, "Rv", "rowversion") == "0x00000000000A1B2C"
     assert high_from(df.limit(0), "Id", "int") is None
 
-    w = Window(entity="e", kind="datetime", low="2025-01-14T12:00:00.000000+00:00",
-               effective_low="2025-01-14T12:00:00.000000+00:00", run_id="r")
+    w = Window(
+        entity="e",
+        kind="datetime",
+        low="2025-01-14T12:00:00.000000+00:00",
+        effective_low="2025-01-14T12:00:00.000000+00:00",
+        run_id="r",
+    )
     assert [r.Id for r in df.filter(w.predicate("At", "spark")).collect()] == [1]
-    rv = Window(entity="e", kind="rowversion", low="0x0000000000000001", effective_low="0x0000000000000001",
-                run_id="r")
+    rv = Window(
+        entity="e",
+        kind="rowversion",
+        low="0x0000000000000001",
+        effective_low="0x0000000000000001",
+        run_id="r",
+    )
     assert [r.Id for r in df.filter(rv.predicate("Rv", "spark")).collect()] == [1]
     assert df.filter(rv.predicate("Rv", "spark", upper="0xA1B2B")).count() == 0
