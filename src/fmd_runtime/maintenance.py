@@ -876,9 +876,13 @@ class Maintenance:
         rt, ref, start = self._rt, tp.ref, time.perf_counter()
         details: dict[str, Any] = {"zorder_by": list(tp.zorder_by), "vorder": tp.vorder}
         try:
-            files = rt.engine.files(ref)
-            if not files or (
-                len(files) == 1 and (not tp.zorder_by or _last_operation(rt, ref) == "OPTIMIZE")
+            # Compaction leaves a lone file alone by itself; Z-ORDER would rewrite it every week.
+            files = rt.engine.files(ref) if dry_run or tp.zorder_by else None
+            if files is not None and (
+                not files
+                or (
+                    len(files) == 1 and (not tp.zorder_by or _last_operation(rt, ref) == "OPTIMIZE")
+                )
             ):
                 done = ", already Z-ordered" if files and tp.zorder_by else ""
                 note = f"OPTIMIZE not needed: {len(files)} file(s){done}"
@@ -890,9 +894,10 @@ class Maintenance:
                     details=details | {"note": note},
                 )
                 return {"optimize_note": note}
-            if dry_run:
+            if files is not None and dry_run:
                 how = f"Z-ORDER BY ({', '.join(tp.zorder_by)})" if tp.zorder_by else "compaction"
-                note = f"OPTIMIZE would rewrite {len(files)} file(s) ({_size(sum(f.size_bytes for f in files))}) by {how}"
+                size = _size(sum(f.size_bytes for f in files))
+                note = f"OPTIMIZE would rewrite {len(files)} file(s) ({size}) by {how}"
                 rt.audit.event(
                     "Optimize",
                     "Succeeded",
