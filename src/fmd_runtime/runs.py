@@ -646,7 +646,7 @@ class RunLedger:
     def invalidate_after(
         self, table: str, after: datetime, *, by_run_id: str
     ) -> list[dict[str, Any]]:
-        """Mark the loads of ``table`` that landed after ``after`` as Invalidated (a rollback undid them).
+        """Mark the completed loads of ``table`` that landed after ``after`` as Invalidated.
 
         A row that records its table version is dated by that version's commit time; others by
         their event time. Afterwards `should_skip` is False for those loads, and the next `write`
@@ -674,7 +674,7 @@ class RunLedger:
 
         hit = [
             r
-            for r in self._read(SchemaName=ref.schema_name, TableName=ref.table)
+            for r in self._read(SchemaName=ref.schema_name, TableName=ref.table, Status="Succeeded")
             if _is_live(r) and when(r) > after
         ]
         ids = [r["EntryId"] for r in hit if r.get("EntryId")]
