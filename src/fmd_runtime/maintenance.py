@@ -37,6 +37,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -62,6 +63,9 @@ VacuumAction = Literal["run", "skip", "refused", "disabled", "failed"]
 TableStatus = Literal["Succeeded", "Failed", "Skipped", "Refused"]
 _STATUS: dict[str, TableStatus] = {"refused": "Refused", "skip": "Skipped"}
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+_AUDITED = {"kind", "vacuum", "requested_retention_hours", "retention_hours", "keep_versions"}
+_AUDITED |= {"checkpoints", "protection", "protected_files", "candidate_bytes", "optimize"}
+_AUDITED |= {"zorder_by", "vorder", "reasons"}
 _UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
 _UNIT_HOURS |= {"millisecond": 1 / 3_600_000, "microsecond": 1 / 3_600_000_000}
 _INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
@@ -402,8 +406,10 @@ class Maintenance:
                 flush=True,
             )
             raise
-        specs = self._scope(tables, include_metadata_tables)
-        pins, now = self._pins(), utcnow()
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the two metadata reads overlap
+            pinned = pool.submit(self._pins)
+            specs = self._scope(tables, include_metadata_tables)
+            pins, now = pinned.result(), utcnow()
 
         def one(spec: tuple[TableRef, TableConfig, str]) -> TablePlan:
             return self._plan_table(spec, pins, now, min_retention_hours, allow_below_floor)
@@ -421,8 +427,10 @@ class Maintenance:
             status = {"refused": "Refused", "skip": "Skipped", "failed": "Failed"}.get(
                 tp.vacuum, "Succeeded"
             )
-            details = tp.model_dump(mode="json", exclude={"candidate_files"}) | {
-                "candidates": len(tp.candidate_files)
+            details = tp.model_dump(mode="json", include=_AUDITED) | {
+                "candidates": len(tp.candidate_files),
+                "property_changes": [f"{c.property} -> {c.new}" for c in tp.property_changes],
+                "at_risk": [f"{r.checkpoint}@v{r.version}" for r in tp.at_risk],
             }
             severity = "INFO" if status == "Succeeded" else "MEDIUM"
             rt.audit.event(
