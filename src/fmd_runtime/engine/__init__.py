@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fmd_runtime.errors import ConfigError
 from fmd_runtime.tables import TableRef, validate_identifier
@@ -143,9 +143,16 @@ class Column(BaseModel):
     nullable: bool = True
     comment: str | None = None
 
-    def model_post_init(self, __context: Any) -> None:  # noqa: D105 - validation hook
-        validate_identifier(self.name, what="column")
-        object.__setattr__(self, "type", normalize_type(self.type))
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return validate_identifier(v, what="column")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str) -> str:
+        # `model_construct` (used for complex types read back from a table) skips this on purpose.
+        return normalize_type(v)
 
 
 class CommitOptions(BaseModel):
