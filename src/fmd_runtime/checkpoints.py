@@ -1,0 +1,1292 @@
+"""Checkpoints: named, validated, multi-table restore points that stay restorable.
+
+A checkpoint is a metadata record pinning the exact Delta version of every table it covers, like a
+git tag over many repositories: one ``CheckpointHistory`` row (the header) and one
+``CheckpointTables`` row per table (version, commit timestamp, counts, schema fingerprint and the
+digest of the version's files). Rollback restores to those versions; maintenance keeps their files.
+
+Names (unique; a clash gets ``_2``, ``_3`` ..., never an overwrite), ``<scope>`` being the tables'
+schema (``all`` when they span schemas) and ``<date>`` the UTC creation date::
+
+    Daily           <scope>_backup_<date>          bronze_backup_2025-01-15 (the operators' format)
+    DailyBatch      <scope>_batch_<date>           bronze_batch_2025-01-15
+    PrePurge        <scope>_prepurge_<date>        Manual          <scope>_manual_<date>
+    PreMaintenance  <scope>_premaintenance_<date>  PreRollback     <scope>_prerollback_<date>
+    PostRollback    <scope>_postrollback_<date>
+
+Creating reads every table concurrently (``rt.map_tables``): the current version, its schema and
+protocol, its files (manifest digest, count, bytes) and its counts. Counts come from the Delta log's
+statistics, or, for tables with tracking columns or keys in ``PipelineConfig``, from ONE
+aggregation over the pinned version (total, active, deleted, purged, null keys). Validation is zero
+tolerance by default. The tables' ``delta.deletedFileRetentionDuration`` and
+``delta.logRetentionDuration`` are raised to cover the checkpoint's life (audited) unless the caller
+opts out, and on delta-rs a Delta log checkpoint is written at the pinned version.
+
+Example:
+    >>> # cp = rt.checkpoints.create("bronze.*")              # DailyBatch after the sync's fan-out
+    >>> # rt.checkpoints.verify(cp.checkpoint_name).status     # 'Restorable'
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import logging
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from fmd_runtime.config import CHECKPOINT_KINDS, DEFAULT_RETENTION_DAYS, TableConfig
+from fmd_runtime.engine import DataFile, TableAt, TableSnapshot
+from fmd_runtime.errors import CheckpointError, ConfigError, FmdError
+from fmd_runtime.retry import retryer
+from fmd_runtime.store import to_json, utcnow
+from fmd_runtime.tables import TableRef
+
+if TYPE_CHECKING:
+    from fmd_runtime.runtime import Runtime
+
+log = logging.getLogger("fmd_runtime.checkpoints")
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_PROPERTY_DAYS = {DELETED_FILE_RETENTION: 7.0, LOG_RETENTION: 30.0}
+# The key maintenance reads to lower a raised property back to the operator's value later
+# (fmd_runtime.maintenance.BASELINE_PREFIX; a test keeps the two equal).
+BASELINE_PREFIX = "fmd.maintenance.baseline."
+
+NAME_WORDS = {
+    "Daily": "backup",
+    "DailyBatch": "batch",
+    "PrePurge": "prepurge",
+    "Manual": "manual",
+    "PreMaintenance": "premaintenance",
+    "PreRollback": "prerollback",
+    "PostRollback": "postrollback",
+}
+SYNC_KINDS = frozenset({"Daily", "DailyBatch"})
+"""Kinds the daily sync creates: a failure never fails the caller (it returns None)."""
+
+RestorabilityStatus = Literal["Restorable", "AtRisk", "Unrestorable"]
+_RANK = {"Restorable": 0, "AtRisk": 1, "Unrestorable": 2}
+_SEVERITY: dict[str, Any] = {"Restorable": "INFO", "AtRisk": "MEDIUM", "Unrestorable": "HIGH"}
+_AUDIT_STATUS = {"Restorable": "Succeeded", "AtRisk": "Warning", "Unrestorable": "Failed"}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
+_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_UNIT_DAYS = {"week": 7.0, "day": 1.0, "hour": 1 / 24, "minute": 1 / 1440, "second": 1 / 86400}
+_DAY = 86400.0
+
+
+# --------------------------------------------------------------------------------- models
+class CheckpointTable(BaseModel):
+    """One table of a checkpoint: the exact Delta version pinned, its counts and its fingerprints."""
+
+    model_config = _FROZEN
+
+    schema_name: str
+    table_name: str
+    version: int
+    version_timestamp: datetime | None
+    total_rows: int | None
+    active_rows: int | None
+    deleted_rows: int | None
+    purged_rows: int | None
+    count_source: str
+    schema_fingerprint: str
+    manifest_digest: str
+    file_count: int
+    total_bytes: int
+    validation_status: str
+    validation_message: str | None = None
+
+    @property
+    def table(self) -> str:
+        """``schema.table``."""
+        return f"{self.schema_name}.{self.table_name}"
+
+
+class Checkpoint(BaseModel):
+    """A checkpoint: its header and its tables' pinned versions.
+
+    Only an active, ``Validated`` checkpoint is a rollback target (`is_restore_target`).
+    """
+
+    model_config = _FROZEN
+
+    checkpoint_id: str
+    checkpoint_name: str
+    checkpoint_type: str
+    created_date: datetime
+    tables: tuple[CheckpointTable, ...]
+    tables_included: int
+    total_rows: int | None
+    validation_status: str
+    retention_date: date
+    is_active: bool
+    pipeline_run_id: str | None = None
+    parent_checkpoint_id: str | None = None
+    notes: str | None = None
+    created_by: str | None = None
+    marked_for_deletion: bool = False
+    restorability_status: str | None = None
+    run_id: str | None = None
+    scope: str | None = None
+    last_verified_date: datetime | None = None
+    deactivated_date: datetime | None = None
+
+    @property
+    def is_restore_target(self) -> bool:
+        """True when active and validated (a Failed checkpoint is kept but never restored to)."""
+        return self.is_active and self.validation_status == "Validated"
+
+    def table(self, name: str) -> CheckpointTable:
+        """The pinned table called ``name`` (``schema.table``, or a table name unique here).
+
+        Raises:
+            CheckpointError: the checkpoint does not cover that table.
+        """
+        wanted = name.strip().lower()
+        hits = [t for t in self.tables if wanted in (t.table.lower(), t.table_name.lower())]
+        if len(hits) == 1:
+            return hits[0]
+        raise CheckpointError(
+            f"checkpoint {self.checkpoint_name!r} does not cover table {name!r}"
+            + (" unambiguously" if hits else ""),
+            table=name,
+            hint=f"it covers {[t.table for t in self.tables]}",
+        )
+
+
+class TableMeasure(BaseModel):
+    """One-pass counts of a table version (``source``: ``stats`` from the log, or ``scan``)."""
+
+    model_config = _FROZEN
+
+    table: str
+    version: int
+    total: int
+    active: int | None = None
+    deleted: int | None = None
+    purged: int | None = None
+    null_keys: int | None = None
+    source: str
+
+
+class ValidationCheck(BaseModel):
+    """One check result, as written to ``DataValidation``."""
+
+    model_config = _FROZEN
+
+    table: str | None
+    check_name: str
+    expected: str | None = None
+    actual: str | None = None
+    passed: bool
+    tolerance: float = 0.0
+    severity: str = "INFO"
+    message: str | None = None
+
+
+class TableVerification(BaseModel):
+    """Whether one pinned table version can still be restored, and why not."""
+
+    model_config = _FROZEN
+
+    table: str
+    version: int
+    status: RestorabilityStatus
+    reason: str | None = None
+    missing_files: int = 0
+    expires_in_days: float | None = None
+
+
+class VerifyResult(BaseModel):
+    """Restorability of a checkpoint: the worst of its tables."""
+
+    model_config = _FROZEN
+
+    checkpoint_id: str
+    checkpoint_name: str
+    status: RestorabilityStatus
+    tables: tuple[TableVerification, ...]
+    is_active: bool = True
+
+    def to_text(self) -> str:
+        """Readable lines: the checkpoint, then each table that is not Restorable."""
+        lines = [f"{self.checkpoint_name}: {self.status} ({len(self.tables)} tables)"]
+        for t in self.tables:
+            if t.status != "Restorable":
+                lines.append(f"  {t.status:<12} {t.table}@v{t.version}: {t.reason}")
+        return "\n".join(lines)
+
+
+class RetentionDecision(BaseModel):
+    """What retention enforcement does to one expired checkpoint, and why."""
+
+    model_config = _FROZEN
+
+    checkpoint_id: str
+    checkpoint_name: str
+    checkpoint_type: str
+    retention_date: date
+    action: Literal["Deactivate", "Keep"]
+    reason: str
+
+
+class RetentionResult(BaseModel):
+    """Checkpoints deactivated (or, in a dry run, that would be) and expired ones kept."""
+
+    model_config = _FROZEN
+
+    dry_run: bool
+    today: date
+    deactivated: tuple[RetentionDecision, ...] = ()
+    kept: tuple[RetentionDecision, ...] = ()
+
+    def to_text(self) -> str:
+        """One line per decision."""
+        verb = "would deactivate" if self.dry_run else "deactivated"
+        lines = [f"retention on {self.today}: {verb} {len(self.deactivated)}, kept {len(self.kept)}"]
+        lines += [f"  {d.action:<10} {d.checkpoint_name}: {d.reason}" for d in self.deactivated]
+        lines += [f"  {d.action:<10} {d.checkpoint_name}: {d.reason}" for d in self.kept]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------- helpers
+def manifest_digest(files: Sequence[DataFile]) -> str:
+    """SHA-256 over the sorted (path, deletion-vector id, size) of a version's data files.
+
+    Two versions with the same digest need exactly the same files: rollback compares the restored
+    version's digest with the checkpoint's to prove the restore is exact.
+
+    Example:
+        >>> a = DataFile(path="p1.parquet", size_bytes=10)
+        >>> manifest_digest([a]) == manifest_digest([a]) != manifest_digest([])
+        True
+    """
+    h = hashlib.sha256()
+    for path, dv, size in sorted((f.path, f.deletion_vector or "", f.size_bytes) for f in files):
+        h.update(f"{path}\t{dv}\t{size}\n".encode())
+    return h.hexdigest()
+
+
+def schema_fingerprint(snapshot: TableSnapshot) -> str:
+    """SHA-256 of a version's columns (name, type, nullability), partitioning and protocol.
+
+    Table properties are left out on purpose: raising a retention property is not a change of
+    shape. Example: ``schema_fingerprint(engine.snapshot(ref, 4))``.
+    """
+    p = snapshot.protocol
+    body = {
+        "columns": [[c.name, c.type, c.nullable] for c in snapshot.columns],
+        "partition_columns": list(snapshot.partition_columns),
+        "protocol": [
+            p.min_reader_version,
+            p.min_writer_version,
+            sorted(p.reader_features),
+            sorted(p.writer_features),
+        ],
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def parse_interval_days(text: str, *, table: str | None = None) -> float:
+    """Days in a Delta interval property (``"interval 7 days"``, ``"interval 168 hours"``).
+
+    Raises:
+        CheckpointError: not an interval (units week, day, hour, minute, second).
+
+    Example:
+        >>> parse_interval_days("interval 168 hours"), parse_interval_days("1 week 12 hours")
+        (7.0, 7.5)
+    """
+    raw = text.strip().lower()
+    body = raw[len("interval") :].strip() if raw.startswith("interval") else raw
+    parts = _INTERVAL_PART.findall(body)
+    rest = _INTERVAL_PART.sub("", body).strip()
+    units = [u[:-1] if u.endswith("s") else u for _, u in parts]
+    if not parts or rest or any(u not in _UNIT_DAYS for u in units):
+        raise CheckpointError(
+            f"table property value {text!r} is not a Delta interval",
+            table=table,
+            hint="set it to e.g. 'interval 7 days'",
+        )
+    return sum(float(n) * _UNIT_DAYS[u] for (n, _), u in zip(parts, units, strict=True))
+
+
+def property_days(properties: dict[str, str], key: str, *, table: str | None = None) -> float:
+    """The retention of a table in days for ``key`` (Delta's default when the property is unset).
+
+    Example:
+        >>> property_days({}, LOG_RETENTION)
+        30.0
+    """
+    value = properties.get(key)
+    return parse_interval_days(value, table=table) if value else DEFAULT_PROPERTY_DAYS[key]
+
+
+def default_name(kind: str, tables: Sequence[TableRef], day: date) -> str:
+    """The default checkpoint name of a kind (see the module docstring for the patterns).
+
+    Example:
+        >>> default_name("Daily", [TableRef.parse("bronze.account")], date(2025, 1, 15))
+        'bronze_backup_2025-01-15'
+    """
+    schemas = sorted({t.schema_name.lower() for t in tables})
+    scope = schemas[0] if len(schemas) == 1 else "all"
+    return f"{scope}_{NAME_WORDS[kind]}_{day.isoformat()}"
+
+
+def aggregation_sql(
+    quote: Callable[[str], str],
+    *,
+    deleted_flag: str | None,
+    purged_flag: str | None,
+    keys: Sequence[str],
+) -> str:
+    """The one-pass aggregation over ``{t}``: total, active, deleted, purged and null keys.
+
+    Flags are booleans; a NULL flag counts as not set. A row flagged both deleted and purged is
+    counted in both buckets, so ``active + deleted + purged`` exceeds the total and validation
+    catches it.
+
+    Example:
+        >>> print(aggregation_sql(lambda c: f'"{c}"', deleted_flag="D", purged_flag=None, keys=[]))
+        SELECT COUNT(*) AS total, SUM(CASE WHEN "D" THEN 1 ELSE 0 END) AS deleted, SUM(CASE WHEN "D" THEN 0 ELSE 1 END) AS active FROM {t}
+    """
+    parts = ["COUNT(*) AS total"]
+    flags = [quote(f) for f in (deleted_flag, purged_flag) if f]
+    if deleted_flag:
+        parts.append(f"SUM(CASE WHEN {quote(deleted_flag)} THEN 1 ELSE 0 END) AS deleted")
+    if purged_flag:
+        parts.append(f"SUM(CASE WHEN {quote(purged_flag)} THEN 1 ELSE 0 END) AS purged")
+    if flags:
+        parts.append(f"SUM(CASE WHEN {' OR '.join(flags)} THEN 0 ELSE 1 END) AS active")
+    if keys:
+        nulls = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
+        parts.append(f"SUM(CASE WHEN {nulls} THEN 1 ELSE 0 END) AS null_keys")
+    return f"SELECT {', '.join(parts)} FROM {{t}}"
+
+
+def check_measure(
+    m: TableMeasure, *, tracked: bool, keyed: bool, tolerance: float = 0.0
+) -> list[ValidationCheck]:
+    """Zero-tolerance checks of one table's counts (tolerance applies to the sum check only).
+
+    Checks: ``TotalRowsKnown``, ``NoNegativeCounts``, ``CountsAddUp`` (active + deleted + purged
+    = total, tables with tracking columns) and ``NoNullPrimaryKeys`` (tables with keys).
+
+    Example:
+        >>> m = TableMeasure(table="b.t", version=1, total=3, active=1, deleted=1, purged=2, source="scan")
+        >>> [c.check_name for c in check_measure(m, tracked=True, keyed=False) if not c.passed]
+        ['CountsAddUp']
+    """
+    t = m.table
+    counts = {"total": m.total, "active": m.active, "deleted": m.deleted, "purged": m.purged}
+    negative = {k: v for k, v in counts.items() if v is not None and v < 0}
+    checks = [
+        ValidationCheck(
+            table=t, check_name="TotalRowsKnown", expected="a count", actual=str(m.total),
+            passed=m.total is not None, severity="INFO", message=f"counted from {m.source}",
+        ),
+        ValidationCheck(
+            table=t, check_name="NoNegativeCounts", expected="all >= 0", actual=to_json(negative)
+            if negative else "none negative", passed=not negative,
+            severity="HIGH" if negative else "INFO",
+            message=f"negative counts {negative}" if negative else None,
+        ),
+    ]
+    if tracked:
+        total = (m.active or 0) + (m.deleted or 0) + (m.purged or 0)
+        diff = abs(total - m.total)
+        passed = diff <= tolerance * m.total
+        checks.append(
+            ValidationCheck(
+                table=t, check_name="CountsAddUp", expected=str(m.total), actual=str(total),
+                passed=passed, tolerance=tolerance,
+                severity="HIGH" if not passed else ("LOW" if diff else "INFO"),
+                message=None if not diff else (
+                    f"active {m.active} + deleted {m.deleted} + purged {m.purged} = {total}, "
+                    f"total {m.total}: {diff} row(s) off"
+                    + (f", within tolerance {tolerance:g}" if passed else
+                       " (a row flagged both deleted and purged counts twice)")
+                ),
+            )
+        )
+    if keyed:
+        ok = m.null_keys == 0
+        checks.append(
+            ValidationCheck(
+                table=t, check_name="NoNullPrimaryKeys", expected="0", actual=str(m.null_keys),
+                passed=ok, severity="INFO" if ok else "HIGH",
+                message=None if ok else f"{m.null_keys} row(s) with a null primary key",
+            )
+        )
+    return checks
+
+
+def _end_of(day: date) -> datetime:
+    """The instant a retention date is over (midnight UTC after it)."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class _Pin:
+    """One table read for a checkpoint (internal)."""
+
+    row: CheckpointTable
+    checks: list[ValidationCheck]
+    raised: dict[str, str] = field(default_factory=dict)
+    at_risk: str | None = None
+    log_checkpoint: bool = False
+
+
+# --------------------------------------------------------------------------------- capability
+class Checkpoints:
+    """``rt.checkpoints``: create, read, verify and expire checkpoints.
+
+    Args:
+        runtime: the `Runtime` (engine, store, config, audit, alerts).
+
+    Attributes:
+        retry_wait_seconds: first backoff wait of the creation retries (None: the
+            ``table_operation`` policy's; tests set 0).
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._name_lock = threading.Lock()
+        self.retry_wait_seconds: float | None = None
+
+    # -- creating --------------------------------------------------------------------------
+    def create_table(
+        self,
+        table: str | TableRef,
+        kind: str = "Daily",
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        retention_days: int | None = None,
+        parent_checkpoint_id: str | None = None,
+        protect_retention: bool = True,
+        raise_on_failure: bool | None = None,
+    ) -> Checkpoint | None:
+        """Checkpoint one table (the per-table ``Daily`` kept for troubleshooting).
+
+        Same arguments and behaviour as `create`, for one table.
+
+        Example:
+            >>> # rt.checkpoints.create_table("bronze.account")  # bronze_backup_2025-01-15
+        """
+        return self._create(
+            [table], kind, name, notes, retention_days, parent_checkpoint_id,
+            protect_retention, raise_on_failure,
+        )
+
+    def create(
+        self,
+        tables: Sequence[str | TableRef] | str | None = None,
+        kind: str = "DailyBatch",
+        *,
+        name: str | None = None,
+        notes: str | None = None,
+        retention_days: int | None = None,
+        parent_checkpoint_id: str | None = None,
+        protect_retention: bool = True,
+        raise_on_failure: bool | None = None,
+    ) -> Checkpoint | None:
+        """One checkpoint over many tables: the synchronized restore point after a fan-out.
+
+        Args:
+            tables: table names, ``"schema.*"`` (the schema's or layer's enabled tables in
+                ``PipelineConfig``), a comma-separated string, or None for every enabled table.
+            kind: Daily, DailyBatch, PrePurge, Manual, PreMaintenance, PreRollback, PostRollback.
+            name: the name (default per kind, see the module docstring); a clash gets a suffix.
+            notes: free text.
+            retention_days: overrides the kind's retention and the tables' ``PipelineConfig``.
+            parent_checkpoint_id: the checkpoint this one follows (e.g. PostRollback's target).
+            protect_retention: raise the tables' retention properties to cover the checkpoint;
+                False records it ``AtRisk`` where they fall short.
+            raise_on_failure: None = by kind: Daily/DailyBatch never fail the caller (audited,
+                retried twice on transient errors, None returned); other kinds raise.
+
+        Returns:
+            The `Checkpoint` (``validation_status`` Failed when a table failed its checks: kept,
+            not a rollback target), or None when creation failed and did not raise.
+
+        Raises:
+            CheckpointError: creation failed for a kind that raises (the cause chained).
+
+        Example:
+            >>> # cp = rt.checkpoints.create("bronze.*", notes="after Daily Sync")
+        """
+        return self._create(
+            tables, kind, name, notes, retention_days, parent_checkpoint_id,
+            protect_retention, raise_on_failure,
+        )
+
+    def _create(
+        self,
+        tables: Any,
+        kind: str,
+        name: str | None,
+        notes: str | None,
+        retention_days: int | None,
+        parent: str | None,
+        protect: bool,
+        raise_on_failure: bool | None,
+    ) -> Checkpoint | None:
+        raises = kind not in SYNC_KINDS if raise_on_failure is None else raise_on_failure
+        scope = _scope_text(tables)
+        start = time.perf_counter()
+        try:
+            if kind not in CHECKPOINT_KINDS:
+                raise ConfigError(
+                    f"checkpoint kind {kind!r} is not valid", hint=f"use one of {CHECKPOINT_KINDS}"
+                )
+            if retention_days is not None and retention_days < 1:
+                raise ConfigError("retention_days must be at least 1")
+            if name is not None and not _NAME.fullmatch(name):
+                raise ConfigError(
+                    f"checkpoint name {name!r} is not valid",
+                    hint="use letters, digits, _ . : - (at most 128 characters)",
+                )
+            return self._create_once(
+                tables, kind, scope, name, notes, retention_days, parent, protect, start
+            )
+        except Exception as exc:
+            self._creation_failed(kind, scope, exc, start)
+            if not raises:
+                return None
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(
+                f"{kind} checkpoint of {scope} failed: {exc}",
+                hint="fix the cause above and create it again",
+            ) from exc
+
+    def _create_once(
+        self, tables: Any, kind: str, scope: str, name: str | None, notes: str | None,
+        retention_days: int | None, parent: str | None, protect: bool, start: float,
+    ) -> Checkpoint:
+        rt = self._rt
+        refs, configs = self._resolve(tables)
+        days = self._retention_days(kind, [configs[r.name.lower()] for r in refs], retention_days)
+        end = _end_of(utcnow().date() + timedelta(days=days))
+        outcomes = rt.map_tables(
+            lambda ref: self._pin(ref, configs[ref.name.lower()], end, protect),
+            refs, label="Checkpointing table", key=lambda ref: ref.name,
+        )
+        created = utcnow()
+        pins: list[_Pin] = [o.value for o in outcomes if o.ok]
+        checks = [c for p in pins for c in p.checks]
+        checks += [
+            ValidationCheck(
+                table=o.item, check_name="TableReadable", expected="readable", actual="error",
+                passed=False, severity="HIGH", message=o.error,
+            )
+            for o in outcomes if not o.ok
+        ]
+        failed = sorted({c.table or "" for c in checks if not c.passed})
+        status = "Failed" if failed else "Validated"
+        rows = [p.row for p in pins]
+        totals = [t.total_rows for t in rows]
+        cp = Checkpoint(
+            checkpoint_id=str(uuid.uuid4()), checkpoint_name=name or "", checkpoint_type=kind,
+            created_date=created, tables=tuple(rows), tables_included=len(rows),
+            total_rows=None if None in totals else sum(t or 0 for t in totals),
+            validation_status=status, retention_date=created.date() + timedelta(days=days),
+            is_active=True, pipeline_run_id=rt.context.pipeline_run_id,
+            parent_checkpoint_id=parent, notes=notes,
+            created_by=rt.context.triggered_by or rt.context.run_id,
+            restorability_status="AtRisk" if any(p.at_risk for p in pins) else "Restorable",
+            run_id=rt.context.run_id, scope=scope,
+        )
+        cp = self._write(cp, name or default_name(kind, refs, created.date()))
+        self._record_creation(cp, pins, checks, failed, start)
+        return cp
+
+    def _resolve(self, tables: Any) -> tuple[list[TableRef], dict[str, TableConfig]]:
+        """Table refs of the scope and their configs (one PipelineConfig read)."""
+        rt = self._rt
+        configs = {c.table.lower(): c for c in rt.table_configs(enabled_only=False)}
+        if isinstance(tables, (str, TableRef)):
+            tables = [tables] if isinstance(tables, TableRef) else tables.split(",")
+        refs: dict[str, TableRef] = {}
+        items = [None] if tables is None else [t for t in tables if str(t).strip()]
+        for item in items:
+            text = None if item is None else str(item).strip()
+            if text is None or text.endswith(".*"):
+                group = None if text is None else text[:-2].lower()
+                hits = [
+                    c.ref for c in configs.values() if c.enabled and (
+                        group is None or group in (c.ref.schema_name.lower(), c.effective_layer)
+                    )
+                ]
+                if not hits:
+                    raise CheckpointError(
+                        f"no enabled table in PipelineConfig matches {text or 'the pipeline'!r}",
+                        hint="configure the tables (rt.configure_table) or name them explicitly",
+                    )
+            else:
+                hits = [rt.table(text)]
+            for ref in hits:
+                refs.setdefault(ref.name.lower(), ref)
+        if not refs:
+            raise CheckpointError("no table to checkpoint", hint="pass at least one table")
+        for key, ref in refs.items():
+            configs.setdefault(key, TableConfig(table=ref.name))
+        return sorted(refs.values(), key=lambda r: r.name.lower()), configs
+
+    def _retention_days(
+        self, kind: str, configs: Sequence[TableConfig], override: int | None
+    ) -> int:
+        """Per call, else the tables' PipelineConfig (max), else the kind's policy.
+
+        A table's setting replaces the policy of the sync kinds (Daily, DailyBatch); other kinds
+        never go below their policy (a PrePurge promise of 365 days is not shortened by it).
+        """
+        if override is not None:
+            return override
+        policy = self._rt.config.checkpoint_retention_days.get(kind, DEFAULT_RETENTION_DAYS[kind])
+        days = max((c.checkpoint_retention_days or policy for c in configs), default=policy)
+        return days if kind in SYNC_KINDS else max(days, policy)
+
+    def _retry(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one step, retrying transient errors twice (``table_operation`` policy)."""
+        r = retryer(
+            "table_operation",
+            wait_seconds=self.retry_wait_seconds,
+            operation=f"checkpoint {getattr(fn, '__name__', 'step')}",
+        )
+        return r(fn, *args)
+
+    def _pin(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
+        return self._retry(self._pin_once, ref, cfg, end, protect)
+
+    def _pin_once(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
+        """Pin the current version of one table, count and validate it, protect its retention."""
+        eng = self._rt.engine
+        snap = eng.snapshot(ref)
+        version = snap.version
+        # The log checkpoint is written at the CURRENT version: taken right after reading it, so
+        # current == pinned (a writer committing in these milliseconds would move it forward).
+        log_checkpoint = eng.create_log_checkpoint(ref)
+        files = eng.files(ref, version)
+        cols = {c.name.lower(): c for c in snap.columns}
+        problems = [
+            f"{what} column {col!r} " + ("does not exist" if col.lower() not in cols else
+                                        f"is {cols[col.lower()].type}, not boolean")
+            for what, col in (("deleted flag", cfg.deleted_flag), ("purged flag", cfg.purged_flag))
+            if col and (col.lower() not in cols or cols[col.lower()].type != "boolean")
+        ] + [f"key column {k!r} does not exist" for k in cfg.primary_key if k.lower() not in cols]
+        measure = None
+        if not problems:
+            try:
+                measure = self._measure(ref, version, cfg, files)
+            except CheckpointError as exc:
+                problems = [exc.message]
+        if measure is None:
+            rc = eng.count_rows(ref, version)
+            measure = TableMeasure(table=ref.name, version=version, total=rc.total, source=rc.source)
+            checks = [ValidationCheck(
+                table=ref.name, check_name="CountsMeasured", expected="one-pass counts",
+                actual="; ".join(problems), passed=False, severity="HIGH",
+                message="could not validate: " + "; ".join(problems),
+            )]
+        else:
+            checks = check_measure(
+                measure, tracked=cfg.has_tracking, keyed=bool(cfg.primary_key),
+                tolerance=cfg.validation_tolerance,
+            )
+        bad = [c for c in checks if not c.passed]
+        pin = _Pin(
+            row=CheckpointTable(
+                schema_name=ref.schema_name, table_name=ref.table, version=version,
+                version_timestamp=_aware(snap.timestamp), total_rows=measure.total,
+                active_rows=measure.active, deleted_rows=measure.deleted,
+                purged_rows=measure.purged, count_source=measure.source,
+                schema_fingerprint=schema_fingerprint(snap), manifest_digest=manifest_digest(files),
+                file_count=len(files), total_bytes=sum(f.size_bytes for f in files),
+                validation_status="Failed" if bad else "Validated",
+                validation_message="; ".join(c.message or c.check_name for c in bad) or None,
+            ),
+            checks=checks,
+            log_checkpoint=log_checkpoint,
+        )
+        self._protect(ref, snap, end, protect, pin)
+        return pin
+
+    def _protect(
+        self, ref: TableRef, snap: TableSnapshot, end: datetime, protect: bool, pin: _Pin
+    ) -> None:
+        """Raise the table's retention properties to cover the version until ``end`` + margin."""
+        born = _aware(snap.timestamp) or utcnow()
+        need = math.ceil((end - born).total_seconds() / _DAY) + self._rt.config.retention_margin_days
+        props = self._rt.engine.properties(ref)
+        short = {
+            k: props.get(k) for k in DEFAULT_PROPERTY_DAYS
+            if property_days(props, k, table=ref.name) < need
+        }
+        if not short:
+            return
+        if not protect:
+            have = ", ".join(f"{k} = {v or 'default'}" for k, v in short.items())
+            pin.at_risk = f"{have} covers less than the {need} days this checkpoint needs"
+            return
+        values = {k: f"interval {need} days" for k in short}
+        values |= {BASELINE_PREFIX + k: v or "default" for k, v in short.items()
+                   if BASELINE_PREFIX + k not in props}
+        self._rt.engine.set_properties(ref, values)
+        pin.raised = values
+
+    def _write(self, cp: Checkpoint, wanted: str) -> Checkpoint:
+        """Append the table rows, then the header (a reader never sees a header without them)."""
+        store = self._rt.store
+        with self._name_lock:
+            taken = {r["CheckpointName"].lower() for r in store.read(
+                "CheckpointHistory", columns=["CheckpointName"])}
+            name = _free_name(wanted, taken)
+            cp = cp.model_copy(update={"checkpoint_name": name})
+            if cp.tables:
+                self._retry(store.append, "CheckpointTables", [_table_row(cp, t) for t in cp.tables])
+            self._retry(store.append, "CheckpointHistory", [_history_row(cp)])
+        # Another process may have taken the same name in the same instant: the later one renames.
+        same = store.read("CheckpointHistory", {"CheckpointName": name},
+                          columns=["CheckpointId", "CreatedDate"])
+        first = min(same, key=lambda r: (r["CreatedDate"], r["CheckpointId"]))
+        if first["CheckpointId"] != cp.checkpoint_id:
+            return self._write_rename(cp, wanted)
+        return cp
+
+    def _write_rename(self, cp: Checkpoint, wanted: str) -> Checkpoint:
+        store = self._rt.store
+        with self._name_lock:
+            taken = {r["CheckpointName"].lower() for r in store.read(
+                "CheckpointHistory", columns=["CheckpointName"])}
+            name = _free_name(wanted, taken)
+            store.update("CheckpointHistory", {"CheckpointId": cp.checkpoint_id},
+                         {"CheckpointName": name})
+        return cp.model_copy(update={"checkpoint_name": name})
+
+    def _record_creation(
+        self, cp: Checkpoint, pins: Sequence[_Pin], checks: Sequence[ValidationCheck],
+        failed: Sequence[str], start: float,
+    ) -> None:
+        """DataValidation rows (failures and tolerances), audit events, alerts; one flush."""
+        rt = self._rt
+        reported = [c for c in checks if not c.passed or c.tolerance > 0]
+        self.record_validations("CheckpointCreate", reported, checkpoint_id=cp.checkpoint_id)
+        for p in pins:
+            if p.raised:
+                rt.audit.event(
+                    "RetentionPropertiesRaised", table=p.row.table,
+                    details={"checkpoint": cp.checkpoint_name, "properties": p.raised},
+                )
+        for table in failed:
+            reasons = [c.message or c.check_name for c in checks if c.table == table and not c.passed]
+            rt.audit.event(
+                "CheckpointValidation", "Failed", table=table or None, severity="HIGH",
+                details={"checkpoint": cp.checkpoint_name, "reasons": reasons},
+            )
+        at_risk = {p.row.table: p.at_risk for p in pins if p.at_risk}
+        rt.audit.event(
+            "CheckpointCreated", "Succeeded" if cp.validation_status == "Validated" else "Failed",
+            rows_read=cp.total_rows, duration_ms=int((time.perf_counter() - start) * 1000),
+            severity="INFO" if not failed else "HIGH",
+            details={
+                "scope": f"{cp.checkpoint_type}:{cp.scope}", "checkpoint": cp.checkpoint_name,
+                "checkpoint_id": cp.checkpoint_id, "kind": cp.checkpoint_type,
+                "tables": cp.tables_included, "validation": cp.validation_status,
+                "failed_tables": list(failed), "at_risk": at_risk,
+                "versions": {t.table: t.version for t in cp.tables},
+                "log_checkpoints": sum(p.log_checkpoint for p in pins),
+            },
+        )
+        rt.audit.flush()
+        if failed:
+            errors = {t or "(checkpoint)": "; ".join(
+                c.message or c.check_name for c in checks if c.table == t and not c.passed)
+                for t in failed}
+            rt.alerts.send(
+                "HIGH", f"Checkpoint {cp.checkpoint_name} failed validation ({len(failed)} tables)",
+                key=f"checkpoint-validation:{cp.checkpoint_type}:{cp.scope}", tables=list(failed),
+                errors=errors, first_steps=[
+                    "read DataValidation for this CheckpointId",
+                    "fix the data or PipelineConfig, then create a new checkpoint",
+                ], details={"checkpoint": cp.checkpoint_name},
+            )
+            self._alert_if_failing_days(cp.checkpoint_type, cp.scope or "")
+
+    def _creation_failed(self, kind: str, scope: str, exc: BaseException, start: float) -> None:
+        """Audit a creation that raised, and alert on the third failing day in a row."""
+        try:
+            self._rt.audit.event(
+                "CheckpointCreated", "Failed", error=exc, severity="HIGH",
+                duration_ms=int((time.perf_counter() - start) * 1000),
+                details={"scope": f"{kind}:{scope}", "kind": kind},
+            )
+            self._rt.audit.flush()
+            self._alert_if_failing_days(kind, scope, failed_now=True)
+        except Exception as report_exc:  # reporting a failure must never replace it
+            log.warning("fmd checkpoints: could not report a failed creation: %s", report_exc)
+
+    def _alert_if_failing_days(self, kind: str, scope: str, *, failed_now: bool = False) -> None:
+        """Alert when the scope had failures and no success on each of the last 3 days."""
+        key = f"{kind}:{scope}"
+        today = utcnow().date()
+        events = self._rt.engine.sql(
+            "SELECT EventTime, Status, Details FROM {t} WHERE Operation = :op AND EventTime >= :since",
+            {"t": self._rt.store.ref("SyncAuditLog")},
+            {"op": "CheckpointCreated", "since": _end_of(today - timedelta(days=3))},
+        ).to_pylist()
+        days: dict[date, set[str]] = {}
+        for e in events:
+            if json.loads(e["Details"] or "{}").get("scope") == key:
+                days.setdefault(_aware(e["EventTime"]).date(), set()).add(e["Status"])
+        if failed_now:
+            days.setdefault(today, set()).add("Failed")
+        streak = [today - timedelta(days=i) for i in range(3)]
+        if all("Failed" in days.get(d, ()) and "Succeeded" not in days.get(d, ()) for d in streak):
+            self._rt.alerts.send(
+                "HIGH", f"Checkpoint creation has failed 3 days in a row: {key}",
+                key=f"checkpoint-failing-days:{key}", first_steps=[
+                    "read SyncAuditLog where Operation = 'CheckpointCreated' and Status = 'Failed'",
+                    "there is no valid restore point for these tables since the first failure",
+                ], details={"scope": key, "days": [d.isoformat() for d in streak]},
+            )
+
+    # -- measuring and recording -----------------------------------------------------------
+    def measure(self, table: str | TableRef, version: int | None = None) -> TableMeasure:
+        """Counts of a table version: one aggregation when tracking columns or keys are configured,
+        else the Delta log's statistics.
+
+        Args:
+            table: ``schema.table``.
+            version: the version (default: current).
+
+        Raises:
+            CheckpointError: the aggregation failed (e.g. a configured column does not exist).
+
+        Example:
+            >>> # rt.checkpoints.measure("bronze.account", 4).active
+        """
+        ref = self._rt.table(table)
+        v = self._rt.engine.version(ref) if version is None else version
+        return self._measure(ref, v, self._rt.table_config(ref))
+
+    def _measure(
+        self, ref: TableRef, version: int, cfg: TableConfig, files: Sequence[DataFile] | None = None
+    ) -> TableMeasure:
+        eng = self._rt.engine
+        if not (cfg.has_tracking or cfg.primary_key):
+            if files is not None and all(
+                f.num_records is not None and not f.deletion_vector for f in files
+            ):  # the files just listed carry the log's statistics: no second read
+                total = sum(int(f.num_records or 0) for f in files)
+                return TableMeasure(table=ref.name, version=version, total=total, source="stats")
+            rc = eng.count_rows(ref, version)
+            return TableMeasure(table=ref.name, version=version, total=rc.total, source=rc.source)
+        query = aggregation_sql(
+            eng.quote, deleted_flag=cfg.deleted_flag, purged_flag=cfg.purged_flag,
+            keys=cfg.primary_key,
+        )
+        try:
+            row = eng.sql(query, {"t": TableAt(table=ref, version=version)}).to_pylist()[0]
+        except FmdError as exc:
+            raise CheckpointError(
+                f"could not count version {version}: {exc.message}", table=ref.name,
+                hint="check PipelineConfig's DeletedFlag, PurgedFlag and PrimaryKey columns",
+            ) from exc
+
+        def get(k: str) -> int | None:
+            return int(row[k] or 0) if k in row else None
+
+        return TableMeasure(
+            table=ref.name, version=version, total=int(row["total"]), active=get("active"),
+            deleted=get("deleted"), purged=get("purged"), null_keys=get("null_keys"),
+            source="scan",
+        )
+
+    def record_validations(
+        self, context: str, checks: Sequence[ValidationCheck], checkpoint_id: str | None = None
+    ) -> None:
+        """Write check results to ``DataValidation`` in one commit (nothing when empty).
+
+        Example:
+            >>> # rt.checkpoints.record_validations("PostRollback", checks, checkpoint_id=cp_id)
+        """
+        rows = []
+        for c in checks:
+            ref = self._rt.table(c.table) if c.table else None
+            rows.append({
+                "ValidationId": str(uuid.uuid4()), "ValidationTime": utcnow(),
+                "RunId": self._rt.context.run_id, "Context": context,
+                "CheckpointId": checkpoint_id, "SchemaName": ref.schema_name if ref else None,
+                "TableName": ref.table if ref else None, "CheckName": c.check_name,
+                "ExpectedValue": c.expected, "ActualValue": c.actual, "Tolerance": c.tolerance,
+                "ValidationPassed": c.passed, "Severity": c.severity, "Message": c.message,
+            })
+        if rows:
+            self._rt.store.append("DataValidation", rows)
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, name_or_id: str) -> Checkpoint:
+        """The checkpoint with that name (or id).
+
+        Raises:
+            CheckpointError: none; the message suggests the nearest names.
+
+        Example:
+            >>> # rt.checkpoints.get("bronze_batch_2025-01-15").table("bronze.account").version
+        """
+        store = self._rt.store
+        rows = store.read("CheckpointHistory", {"CheckpointName": name_or_id}) or store.read(
+            "CheckpointHistory", {"CheckpointId": name_or_id}
+        )
+        if not rows:
+            names = [r["CheckpointName"] for r in store.read(
+                "CheckpointHistory", columns=["CheckpointName"])]
+            near = difflib.get_close_matches(name_or_id, names, n=3, cutoff=0.5)
+            raise CheckpointError(
+                f"no checkpoint named {name_or_id!r}",
+                hint=(f"did you mean {', '.join(near)}? " if near else "")
+                + "list them with rt.checkpoints.list() or `fmd checkpoint list`",
+            )
+        row = min(rows, key=lambda r: (r["CreatedDate"], r["CheckpointId"]))
+        return self._assemble([row])[0]
+
+    def list(
+        self,
+        active_only: bool = True,
+        kind: str | None = None,
+        table: str | TableRef | None = None,
+        since: datetime | date | None = None,
+    ) -> list[Checkpoint]:
+        """Checkpoints, newest first.
+
+        Args:
+            active_only: only active ones (not expired by retention).
+            kind: only this kind.
+            table: only those covering this table.
+            since: only those created at or after this instant (a date: its midnight UTC).
+
+        Example:
+            >>> # [c.checkpoint_name for c in rt.checkpoints.list(kind="DailyBatch")]
+        """
+        where: dict[str, Any] = {}
+        if active_only:
+            where["IsActive"] = True
+        if kind:
+            where["CheckpointType"] = kind
+        rows = self._rt.store.read("CheckpointHistory", where)
+        if since is not None:
+            floor = _aware(since) if isinstance(since, datetime) else _end_of(
+                since - timedelta(days=1))
+            rows = [r for r in rows if _aware(r["CreatedDate"]) >= floor]
+        cps = self._assemble(rows)
+        if table is not None:
+            name = self._rt.table(table).name.lower()
+            cps = [c for c in cps if any(t.table.lower() == name for t in c.tables)]
+        return sorted(cps, key=lambda c: (c.created_date, c.checkpoint_name), reverse=True)
+
+    def _assemble(self, rows: Sequence[dict[str, Any]]) -> builtins.list[Checkpoint]:
+        """Header rows + their CheckpointTables rows -> Checkpoints (one read of the tables)."""
+        if not rows:
+            return []
+        ids = [r["CheckpointId"] for r in rows]
+        where = {"CheckpointId": ids} if len(ids) <= 500 else None
+        by_id: dict[str, builtins.list[CheckpointTable]] = {i: [] for i in ids}
+        for t in self._rt.store.read("CheckpointTables", where):
+            if t["CheckpointId"] in by_id:
+                by_id[t["CheckpointId"]].append(_table_from_row(t))
+        return [_checkpoint_from_row(r, by_id[r["CheckpointId"]]) for r in rows]
+
+    def pinned_versions(self, active_only: bool = True) -> dict[str, builtins.list[int]]:
+        """``"schema.table"`` -> sorted versions pinned by (active) checkpoints.
+
+        Maintenance's keep-set: VACUUM must keep these versions' files.
+
+        Example:
+            >>> # rt.checkpoints.pinned_versions()["bronze.account"]  # [3, 7]
+        """
+        out: dict[str, set[int]] = {}
+        for cp in self.list(active_only=active_only):
+            for t in cp.tables:
+                out.setdefault(t.table, set()).add(t.version)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+    # -- restorability ---------------------------------------------------------------------
+    def verify(self, name_or_id: str) -> VerifyResult:
+        """Check that a checkpoint can still be restored, table by table.
+
+        For each table: the pinned version is still in the transaction log, every data and
+        deletion-vector file it needs exists, its files are the ones pinned (manifest digest),
+        and the table's retention properties still cover the version's age. ``AtRisk`` when
+        that coverage ends before the checkpoint's retention date or within
+        ``config.at_risk_days``. Results go to ``DataValidation``, the audit log
+        (``CheckpointVerify``) and the header (RestorabilityStatus, LastVerifiedDate); active
+        checkpoints that are not Restorable raise an alert.
+
+        Raises:
+            CheckpointError: no such checkpoint.
+
+        Example:
+            >>> # rt.checkpoints.verify("bronze_batch_2025-01-15").status
+        """
+        return self._verify_many([self.get(name_or_id)])[0]
+
+    def verify_all(self) -> builtins.list[VerifyResult]:
+        """Verify every active checkpoint (the weekly job); see `verify`."""
+        return self._verify_many(self.list(active_only=True))
+
+    def _verify_many(self, cps: Sequence[Checkpoint]) -> builtins.list[VerifyResult]:
+        rt = self._rt
+        now = utcnow()
+        pairs = [(cp, t) for cp in cps for t in cp.tables]
+        outcomes = rt.map_tables(
+            lambda pair: self._verify_table(pair[0], pair[1], now), pairs,
+            label="Verifying table", key=lambda pair: f"{pair[0].checkpoint_name}/{pair[1].table}",
+        )
+        results, checks = [], []
+        for cp in cps:
+            tvs = []
+            for (owner, t), o in zip(pairs, outcomes, strict=True):
+                if owner is cp:
+                    tvs.append(o.value if o.ok else TableVerification(
+                        table=t.table, version=t.version, status="Unrestorable",
+                        reason=f"could not verify: {o.error}"))
+            status = max((v.status for v in tvs), key=_RANK.__getitem__, default="Restorable")
+            results.append(VerifyResult(
+                checkpoint_id=cp.checkpoint_id, checkpoint_name=cp.checkpoint_name,
+                status=status, tables=tuple(tvs), is_active=cp.is_active))
+            for v in tvs:
+                checks.append((cp.checkpoint_id, ValidationCheck(
+                    table=v.table, check_name="Restorable", expected="Restorable",
+                    actual=v.status, passed=v.status == "Restorable",
+                    severity=_SEVERITY[v.status],
+                    message=v.reason)))
+                rt.audit.event(
+                    "CheckpointVerify", _AUDIT_STATUS[v.status], table=v.table,
+                    severity=_SEVERITY[v.status],
+                    details={"checkpoint": cp.checkpoint_name, "version": v.version,
+                             "status": v.status, "reason": v.reason,
+                             "missing_files": v.missing_files, "expires_in_days": v.expires_in_days},
+                )
+        for cp_id in {c for c, _ in checks}:
+            self.record_validations("CheckpointVerify", [c for i, c in checks if i == cp_id], cp_id)
+        for status in _RANK:
+            ids = [r.checkpoint_id for r in results if r.status == status]
+            if ids:
+                rt.store.update("CheckpointHistory", {"CheckpointId": ids},
+                                {"RestorabilityStatus": status, "LastVerifiedDate": now})
+        rt.audit.flush()
+        self._alert_verify(results)
+        return results
+
+    def _verify_table(self, cp: Checkpoint, t: CheckpointTable, now: datetime) -> TableVerification:
+        eng, ref = self._rt.engine, TableRef(schema_name=t.schema_name, table=t.table_name)
+
+        def result(status: RestorabilityStatus, reason: str | None, **kw: Any) -> TableVerification:
+            return TableVerification(table=t.table, version=t.version, status=status,
+                                     reason=reason, **kw)
+
+        if not eng.exists(ref):
+            return result("Unrestorable", "the table no longer exists")
+        try:
+            eng.snapshot(ref, t.version)
+        except FmdError as exc:
+            return result("Unrestorable", f"version {t.version} is no longer in the transaction "
+                          f"log (delta.logRetentionDuration cleanup?): {exc.message}")
+        missing = eng.missing_files(ref, t.version)
+        if missing:
+            return result("Unrestorable", f"{len(missing)} file(s) version {t.version} needs were "
+                          f"deleted (VACUUM), e.g. {missing[0]}", missing_files=len(missing))
+        if manifest_digest(eng.files(ref, t.version)) != t.manifest_digest:
+            return result("Unrestorable", f"version {t.version} no longer has the pinned files "
+                          "(the table was recreated?)")
+        props = eng.properties(ref)
+        days = {k: property_days(props, k, table=t.table) for k in DEFAULT_PROPERTY_DAYS}
+        prop, cover = min(days.items(), key=lambda kv: kv[1])
+        born = _aware(t.version_timestamp) or cp.created_date
+        until = born + timedelta(days=cover)
+        left = round((until - now).total_seconds() / _DAY, 2)
+        if left < 0:
+            return result("Unrestorable", f"version {t.version} is {(now - born).days} days old, "
+                          f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
+                          "VACUUM may delete its files; raise the property to recover it "
+                          "while its files exist", expires_in_days=left)
+        need = max(_end_of(cp.retention_date), now + timedelta(days=self._rt.config.at_risk_days))
+        if cp.is_active and until < need:
+            return result("AtRisk", f"{prop} ({cover:g} days) covers version {t.version} only "
+                          f"until {until:%Y-%m-%d %H:%M} UTC (in {left:g} days), before "
+                          f"the checkpoint expires on {cp.retention_date}", expires_in_days=left)
+        return result("Restorable", None, expires_in_days=left)
+
+    def _alert_verify(self, results: Sequence[VerifyResult]) -> None:
+        for status, severity in (("Unrestorable", "HIGH"), ("AtRisk", "MEDIUM")):
+            bad = [r for r in results if r.is_active and r.status == status]
+            if not bad:
+                continue
+            errors = {f"{r.checkpoint_name}/{t.table}": t.reason or status
+                      for r in bad for t in r.tables if t.status == status}
+            self._rt.alerts.send(
+                severity, f"{len(bad)} active checkpoint(s) {status}: "
+                + ", ".join(r.checkpoint_name for r in bad[:5]),
+                key=f"checkpoint-verify:{status}:" + ",".join(sorted(r.checkpoint_name for r in bad)),
+                tables=sorted({t.table for r in bad for t in r.tables if t.status == status}),
+                errors=errors, first_steps=[
+                    "do not roll back to an Unrestorable checkpoint; take a new one",
+                    "raise the tables' retention (rt.maintenance.set_retention) for AtRisk ones",
+                ],
+            )
+
+    # -- retention -------------------------------------------------------------------------
+    def enforce_retention(self, dry_run: bool = True, today: date | None = None) -> RetentionResult:
+        """Deactivate expired checkpoints (IsActive = false); rows are never deleted.
+
+        Expired = RetentionDate before ``today``. Manual checkpoints are kept unless
+        MarkedForDeletion; no kind is deactivated before its date (PrePurge's 365 days hold).
+        Every decision is audited (``CheckpointRetentionEnforcement``), dry runs included.
+
+        Args:
+            dry_run: report only (the default).
+            today: the date to judge expiry by (default: today, UTC).
+
+        Example:
+            >>> # print(rt.checkpoints.enforce_retention(dry_run=False).to_text())
+        """
+        rt = self._rt
+        today = today or utcnow().date()
+        rows = rt.store.read("CheckpointHistory", {"IsActive": True})
+        out: dict[str, builtins.list[RetentionDecision]] = {"Deactivate": [], "Keep": []}
+        for r in sorted(rows, key=lambda r: (r["RetentionDate"], r["CheckpointName"])):
+            if r["RetentionDate"] >= today:
+                continue
+            manual_kept = r["CheckpointType"] == "Manual" and not r["MarkedForDeletion"]
+            action = "Keep" if manual_kept else "Deactivate"
+            reason = ("Manual checkpoint not marked for deletion" if manual_kept
+                      else f"expired on {r['RetentionDate']}")
+            out[action].append(RetentionDecision(
+                checkpoint_id=r["CheckpointId"], checkpoint_name=r["CheckpointName"],
+                checkpoint_type=r["CheckpointType"], retention_date=r["RetentionDate"],
+                action=action, reason=reason))
+        ids = [d.checkpoint_id for d in out["Deactivate"]]
+        if ids and not dry_run:
+            rt.store.update("CheckpointHistory", {"CheckpointId": ids},
+                            {"IsActive": False, "DeactivatedDate": utcnow()})
+        for d in out["Deactivate"] + out["Keep"]:
+            rt.audit.event(
+                "CheckpointRetentionEnforcement",
+                "Skipped" if d.action == "Keep" or dry_run else "Succeeded", dry_run=dry_run,
+                details={"checkpoint": d.checkpoint_name, "kind": d.checkpoint_type,
+                         "action": d.action, "reason": d.reason,
+                         "retention_date": d.retention_date.isoformat()},
+            )
+        rt.audit.flush()
+        return RetentionResult(dry_run=dry_run, today=today, deactivated=tuple(out["Deactivate"]),
+                               kept=tuple(out["Keep"]))
+
+    def mark_for_deletion(self, name_or_id: str, *, reason: str | None = None) -> Checkpoint:
+        """Let retention deactivate a Manual checkpoint once its RetentionDate has passed.
+
+        Raises:
+            CheckpointError: no such checkpoint.
+
+        Example:
+            >>> # rt.checkpoints.mark_for_deletion("bronze_manual_2025-01-15", reason="superseded")
+        """
+        cp = self.get(name_or_id)
+        self._rt.store.update("CheckpointHistory", {"CheckpointId": cp.checkpoint_id},
+                              {"MarkedForDeletion": True})
+        self._rt.audit.event("CheckpointMarkedForDeletion", details={
+            "checkpoint": cp.checkpoint_name, "reason": reason}, flush=True)
+        return cp.model_copy(update={"marked_for_deletion": True})
+
+
+# --------------------------------------------------------------------------------- rows
+def _scope_text(tables: Any) -> str:
+    if tables is None:
+        return "PipelineConfig"
+    if isinstance(tables, (str, TableRef)):
+        tables = [tables]
+    return ",".join(sorted(str(getattr(t, "name", t)).strip().lower() for t in tables))
+
+
+def _free_name(wanted: str, taken: Iterable[str]) -> str:
+    taken = set(taken)
+    name, n = wanted, 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{wanted}_{n}"
+    return name
+
+
+def _history_row(cp: Checkpoint) -> dict[str, Any]:
+    return {
+        "CheckpointId": cp.checkpoint_id, "CheckpointName": cp.checkpoint_name,
+        "CheckpointType": cp.checkpoint_type, "CreatedDate": cp.created_date,
+        "TablesIncluded": cp.tables_included, "TotalRows": cp.total_rows,
+        "ValidationStatus": cp.validation_status, "RetentionDate": cp.retention_date,
+        "IsActive": cp.is_active, "PipelineRunId": cp.pipeline_run_id,
+        "ParentCheckpointId": cp.parent_checkpoint_id, "Notes": cp.notes,
+        "CreatedBy": cp.created_by, "MarkedForDeletion": cp.marked_for_deletion,
+        "RunId": cp.run_id, "Scope": cp.scope, "RestorabilityStatus": cp.restorability_status,
+    }
+
+
+def _table_row(cp: Checkpoint, t: CheckpointTable) -> dict[str, Any]:
+    return {
+        "CheckpointId": cp.checkpoint_id, "SchemaName": t.schema_name, "TableName": t.table_name,
+        "TableVersion": t.version, "VersionTimestamp": t.version_timestamp,
+        "TotalRows": t.total_rows, "ActiveRows": t.active_rows, "DeletedRows": t.deleted_rows,
+        "PurgedRows": t.purged_rows, "CountSource": t.count_source,
+        "SchemaFingerprint": t.schema_fingerprint, "ManifestDigest": t.manifest_digest,
+        "FileCount": t.file_count, "TotalBytes": t.total_bytes,
+        "ValidationStatus": t.validation_status, "ValidationMessage": t.validation_message,
+        "CreatedDate": cp.created_date,
+    }
+
+
+def _table_from_row(r: dict[str, Any]) -> CheckpointTable:
+    return CheckpointTable(
+        schema_name=r["SchemaName"], table_name=r["TableName"], version=int(r["TableVersion"]),
+        version_timestamp=_aware(r["VersionTimestamp"]), total_rows=r["TotalRows"],
+        active_rows=r["ActiveRows"], deleted_rows=r["DeletedRows"], purged_rows=r["PurgedRows"],
+        count_source=r["CountSource"] or "stats", schema_fingerprint=r["SchemaFingerprint"] or "",
+        manifest_digest=r["ManifestDigest"] or "", file_count=int(r["FileCount"] or 0),
+        total_bytes=int(r["TotalBytes"] or 0), validation_status=r["ValidationStatus"] or "Validated",
+        validation_message=r["ValidationMessage"],
+    )
+
+
+def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -> Checkpoint:
+    return Checkpoint(
+        checkpoint_id=r["CheckpointId"], checkpoint_name=r["CheckpointName"],
+        checkpoint_type=r["CheckpointType"], created_date=_aware(r["CreatedDate"]),
+        tables=tuple(sorted(tables, key=lambda t: t.table.lower())),
+        tables_included=int(r["TablesIncluded"]), total_rows=r["TotalRows"],
+        validation_status=r["ValidationStatus"], retention_date=r["RetentionDate"],
+        is_active=bool(r["IsActive"]), pipeline_run_id=r["PipelineRunId"],
+        parent_checkpoint_id=r["ParentCheckpointId"], notes=r["Notes"],
+        created_by=r["CreatedBy"], marked_for_deletion=bool(r["MarkedForDeletion"]),
+        restorability_status=r["RestorabilityStatus"], run_id=r["RunId"], scope=r["Scope"],
+        last_verified_date=_aware(r["LastVerifiedDate"]),
+        deactivated_date=_aware(r["DeactivatedDate"]),
+    )

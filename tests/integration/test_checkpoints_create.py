@@ -1,0 +1,337 @@
+"""Creating checkpoints on real Delta tables (delta-rs in temporary lakehouses).
+
+The acceptance scenario: a lakehouse of 50 small tables with tracking columns. A batch checkpoint
+pins the 50 exact versions with the right counts; one row flagged both deleted and purged makes
+active + deleted + purged exceed the total by one, and the checkpoint fails naming that table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import fmd_runtime as fmd
+from fmd_runtime.checkpoints import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
+from fmd_runtime.config import TableConfig
+from fmd_runtime.engine import Column
+from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.errors import CheckpointError, ConcurrentWriteError
+from fmd_runtime.tables import TableRef
+
+COLUMNS = [
+    Column(name="Id", type="bigint"),
+    Column(name="Name", type="string"),
+    Column(name="IsDeleted", type="boolean"),
+    Column(name="IsPurged", type="boolean"),
+]
+
+
+def data(n0: int, n: int, deleted: set[int] = frozenset(), purged: set[int] = frozenset()) -> pa.Table:  # type: ignore[assignment]
+    ids = list(range(n0, n0 + n))
+    return pa.table(
+        {
+            "Id": pa.array(ids, pa.int64()),
+            "Name": [f"n{i}" for i in ids],
+            "IsDeleted": [i in deleted for i in ids],
+            "IsPurged": [i in purged for i in ids],
+        }
+    )
+
+
+def build(rt: fmd.Runtime, count: int, *, schema: str = "bronze", tracking: bool = True) -> dict[str, dict[str, int]]:
+    """``count`` tables of 3-12 rows, 1-3 versions each; one PipelineConfig append for all.
+
+    Returns the expected counts per table.
+    """
+
+    def one(i: int) -> tuple[str, dict[str, int]]:
+        ref = rt.table(f"{schema}.t{i:03d}")
+        rt.engine.create(ref, COLUMNS)
+        n = 3 + i % 10
+        deleted = {1} if i % 3 == 0 else set()
+        purged = {2} if i % 4 == 0 else set()
+        rt.engine.write(ref, data(1, n, deleted, purged))
+        for v in range(i % 3):
+            rt.engine.write(ref, data(100 + v, 1))
+        total = n + i % 3
+        return ref.name, {
+            "total": total,
+            "deleted": len(deleted),
+            "purged": len(purged),
+            "active": total - len(deleted) - len(purged),
+        }
+
+    outcomes = rt.map_tables(one, list(range(count)), label="Building table")
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
+    if tracking:
+        configs = [
+            TableConfig(table=name, primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged")
+            for name, _ in (o.value for o in outcomes)
+        ]
+        rt.store.append("PipelineConfig", [c.to_row() for c in configs])
+    return dict(o.value for o in outcomes)
+
+
+def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
+    return rt.store.read("SyncAuditLog", {"Operation": operation})
+
+
+def test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts(rt: fmd.Runtime) -> None:
+    expected = build(rt, 50)
+    versions = {name: rt.engine.version(rt.table(name)) for name in expected}
+
+    cp = rt.checkpoints.create("bronze.*", notes="after Daily Sync")
+
+    assert cp is not None and cp.validation_status == "Validated" and cp.is_restore_target
+    assert cp.checkpoint_type == "DailyBatch" and cp.tables_included == 50
+    assert cp.checkpoint_name == f"bronze_batch_{cp.created_date.date().isoformat()}"
+    assert {t.table: t.version for t in cp.tables} == versions
+    for t in cp.tables:
+        e = expected[t.table]
+        assert (t.total_rows, t.active_rows, t.deleted_rows, t.purged_rows) == (
+            e["total"], e["active"], e["deleted"], e["purged"],
+        ), t.table
+        assert t.count_source == "scan" and t.file_count >= 1 and t.total_bytes > 0
+        assert t.version_timestamp is not None and t.version_timestamp <= cp.created_date
+    assert cp.total_rows == sum(e["total"] for e in expected.values())
+    assert (cp.retention_date - cp.created_date.date()).days == 7
+
+    # stored: one header, 50 table rows; read back equal
+    assert len(rt.store.read("CheckpointHistory")) == 1
+    assert len(rt.store.read("CheckpointTables", {"CheckpointId": cp.checkpoint_id})) == 50
+    assert rt.checkpoints.get(cp.checkpoint_name) == cp
+    assert rt.checkpoints.get(cp.checkpoint_id) == cp
+    event = audit(rt, "CheckpointCreated")[0]
+    assert event["Status"] == "Succeeded" and json.loads(event["Details"])["tables"] == 50
+
+
+def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(rt: fmd.Runtime) -> None:
+    build(rt, 50)
+    bad = rt.table("bronze.t017")
+    rt.engine.update(bad, {"Id": [1]}, {"IsDeleted": True, "IsPurged": True})
+
+    cp = rt.checkpoints.create("bronze.*")
+
+    assert cp is not None and cp.validation_status == "Failed" and not cp.is_restore_target
+    failed = [t for t in cp.tables if t.validation_status == "Failed"]
+    assert [t.table for t in failed] == ["bronze.t017"]
+    t = failed[0]
+    assert t.active_rows + t.deleted_rows + t.purged_rows == t.total_rows + 1
+    assert "1 row(s) off" in (t.validation_message or "")
+    # kept (soft record), with the reason in DataValidation and the audit log, and an alert
+    assert rt.checkpoints.get(cp.checkpoint_name).validation_status == "Failed"
+    rows = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id})
+    assert [(r["TableName"], r["CheckName"], r["ValidationPassed"]) for r in rows] == [
+        ("t017", "CountsAddUp", False)
+    ]
+    assert rows[0]["Context"] == "CheckpointCreate" and rows[0]["Tolerance"] == 0.0
+    validation = audit(rt, "CheckpointValidation")
+    assert [(e["TableName"], e["Status"]) for e in validation] == [("t017", "Failed")]
+    alerts = [json.loads(a["Details"]) for a in audit(rt, "Alert")]
+    assert [(a["severity"], a["tables"]) for a in alerts] == [("HIGH", ["bronze.t017"])]
+    assert "failed validation" in alerts[0]["title"] and "1 row(s) off" in alerts[0]["errors"]["bronze.t017"]
+
+
+def test_tolerance_from_pipeline_config_is_applied_and_always_reported(rt: fmd.Runtime) -> None:
+    t = rt.table("bronze.account")
+    rt.engine.create(t, COLUMNS)
+    rt.engine.write(t, data(1, 40, deleted={1}, purged={1}))  # 1 of 40 rows counted twice
+    rt.configure_table(t, deleted_flag="IsDeleted", purged_flag="IsPurged", validation_tolerance=0.05)
+    cp = rt.checkpoints.create([t.name], kind="Manual")
+    assert cp is not None and cp.validation_status == "Validated"
+    rows = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id})
+    assert [(r["CheckName"], r["ValidationPassed"], r["Tolerance"]) for r in rows] == [
+        ("CountsAddUp", True, 0.05)
+    ]
+    assert "within tolerance" in rows[0]["Message"]
+
+
+def test_null_keys_and_a_missing_tracking_column_fail(rt: fmd.Runtime) -> None:
+    t = rt.table("bronze.keys")
+    rt.engine.create(t, COLUMNS)
+    rt.engine.write(t, pa.table({"Id": pa.array([1, None], pa.int64()), "Name": ["a", "b"],
+                                 "IsDeleted": [False, None], "IsPurged": [None, False]}))
+    rt.configure_table(t, primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged")
+    u = rt.table("bronze.nocol")
+    rt.engine.create(u, COLUMNS[:2])
+    rt.engine.write(u, pa.table({"Id": pa.array([1], pa.int64()), "Name": ["a"]}))
+    rt.configure_table(u, deleted_flag="IsDeleted")
+    cp = rt.checkpoints.create([t.name, u.name], kind="Manual")
+    assert cp is not None and cp.validation_status == "Failed"
+    keys = cp.table(t.name)
+    assert (keys.total_rows, keys.active_rows, keys.deleted_rows, keys.purged_rows) == (2, 2, 0, 0)
+    assert "null primary key" in (keys.validation_message or "")
+    nocol = cp.table(u.name)
+    assert nocol.total_rows == 1 and "'IsDeleted' does not exist" in (nocol.validation_message or "")
+
+
+def test_tables_without_tracking_count_from_log_statistics(rt: fmd.Runtime) -> None:
+    expected = build(rt, 4, schema="raw", tracking=False)
+    cp = rt.checkpoints.create(list(expected), kind="Manual", name="raw_counts")
+    assert cp is not None and cp.validation_status == "Validated" and cp.checkpoint_name == "raw_counts"
+    for t in cp.tables:
+        assert t.count_source == "stats" and t.total_rows == expected[t.table]["total"]
+        assert t.active_rows is None and t.deleted_rows is None
+    m = rt.checkpoints.measure("raw.t001", 1)
+    assert (m.total, m.source, m.version) == (4, "stats", 1)
+
+
+def test_measure_is_one_pass_at_a_pinned_version(rt: fmd.Runtime) -> None:
+    build(rt, 1)
+    t = rt.table("bronze.t000")  # 3 rows: Id 1 deleted, Id 2 purged
+    rt.engine.write(t, data(50, 2, deleted={50}))
+    now = rt.checkpoints.measure(t.name)
+    then = rt.checkpoints.measure(t.name, 1)
+    assert (then.total, then.active, then.deleted, then.purged, then.null_keys) == (3, 1, 1, 1, 0)
+    assert (now.total, now.active, now.deleted, now.purged, now.version) == (5, 2, 2, 1, 2)
+
+
+def test_a_name_clash_gets_a_suffix_and_never_overwrites(rt: fmd.Runtime) -> None:
+    build(rt, 2)
+    first = rt.checkpoints.create_table("bronze.t000")
+    second = rt.checkpoints.create_table("bronze.t001")
+    third = rt.checkpoints.create(["bronze.t000"], kind="Manual", name=first.checkpoint_name)  # type: ignore[union-attr]
+    assert first is not None and second is not None and third is not None
+    day = first.created_date.date().isoformat()
+    assert first.checkpoint_name == f"bronze_backup_{day}" and first.checkpoint_type == "Daily"
+    assert second.checkpoint_name == f"bronze_backup_{day}_2"
+    assert third.checkpoint_name == f"bronze_backup_{day}_3"
+    assert len({r["CheckpointId"] for r in rt.store.read("CheckpointHistory")}) == 3
+    assert rt.checkpoints.get(first.checkpoint_name).tables[0].table == "bronze.t000"
+
+
+def test_retention_properties_are_raised_to_cover_the_checkpoint_and_audited(rt: fmd.Runtime) -> None:
+    build(rt, 1)
+    t = rt.table("bronze.t000")
+    rt.engine.set_properties(t, {LOG_RETENTION: "interval 168 hours"})
+    pinned = rt.engine.version(t)
+    cp = rt.checkpoints.create([t.name], kind="Manual")  # 30 days + the rest of today + margin 1
+    assert cp is not None and cp.restorability_status == "Restorable"
+    assert cp.tables[0].version == pinned
+    props = rt.engine.properties(t)
+    assert props[DELETED_FILE_RETENTION] == props[LOG_RETENTION] == "interval 32 days"
+    assert props[BASELINE_PREFIX + DELETED_FILE_RETENTION] == "default"
+    assert props[BASELINE_PREFIX + LOG_RETENTION] == "interval 168 hours"
+    raised = audit(rt, "RetentionPropertiesRaised")
+    assert [e["TableName"] for e in raised] == ["t000"]
+    # a second checkpoint that needs no more changes nothing
+    before = rt.engine.version(t)
+    rt.checkpoints.create([t.name], kind="Daily")
+    assert rt.engine.version(t) == before and len(audit(rt, "RetentionPropertiesRaised")) == 1
+
+
+def test_opting_out_of_retention_protection_records_at_risk(rt: fmd.Runtime) -> None:
+    build(rt, 1)
+    t = rt.table("bronze.t000")
+    cp = rt.checkpoints.create([t.name], kind="PrePurge", protect_retention=False)
+    assert cp is not None and cp.restorability_status == "AtRisk"
+    assert cp.validation_status == "Validated"
+    assert DELETED_FILE_RETENTION not in rt.engine.properties(t)
+    details = json.loads(audit(rt, "CheckpointCreated")[0]["Details"])
+    assert "covers less than" in details["at_risk"]["bronze.t000"]
+
+
+def test_a_delta_log_checkpoint_is_written_at_the_pinned_version(rt: fmd.Runtime) -> None:
+    build(rt, 3)  # t002 has versions 0..3
+    t = rt.table("bronze.t002")
+    cp = rt.checkpoints.create([t.name], kind="Manual", protect_retention=False)
+    assert cp is not None
+    version = cp.tables[0].version
+    log = Path(rt.engine.path(t)) / "_delta_log"
+    assert (log / f"{version:020d}.checkpoint.parquet").exists()
+    # the version stays reconstructable once the commits before it are cleaned from the log
+    for v in range(version + 1):
+        os.remove(log / f"{v:020d}.json")
+    assert rt.engine.snapshot(t, version).version == version
+    assert rt.checkpoints.verify(cp.checkpoint_name).status == "AtRisk"
+
+
+def test_tables_none_means_pipeline_config_enabled_tables(rt: fmd.Runtime) -> None:
+    build(rt, 3)
+    rt.configure_table("bronze.t001", enabled=False)
+    cp = rt.checkpoints.create()
+    assert cp is not None and [t.table for t in cp.tables] == ["bronze.t000", "bronze.t002"]
+    assert cp.scope == "PipelineConfig"
+
+
+def test_a_missing_table_fails_the_checkpoint_but_not_the_sync(rt: fmd.Runtime) -> None:
+    build(rt, 2)
+    cp = rt.checkpoints.create(["bronze.t000", "bronze.gone"])
+    assert cp is not None and cp.validation_status == "Failed" and cp.tables_included == 1
+    rows = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id})
+    assert [(r["TableName"], r["CheckName"]) for r in rows] == [("gone", "TableReadable")]
+
+
+class FlakyEngine(DeltaRsEngine):
+    """The real engine, whose writes to CheckpointHistory conflict ``failures`` times."""
+
+    failures = 0
+
+    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
+        if table.table == "CheckpointHistory" and self.failures > 0:
+            self.failures -= 1
+            raise ConcurrentWriteError("simulated commit conflict", table=table.name)
+        return super().write(table, data, **kwargs)
+
+
+@pytest.fixture
+def flaky(lakehouse: Path) -> Any:
+    engine = FlakyEngine(lakehouse)
+    runtime = fmd.connect(engine=engine, run_id="flaky-run", triggered_by="pytest")
+    runtime.checkpoints.retry_wait_seconds = 0
+    yield runtime, engine
+    runtime.close()
+
+
+def test_transient_failures_are_retried_twice(flaky: Any) -> None:
+    rt, engine = flaky
+    build(rt, 2)
+    engine.failures = 2
+    cp = rt.checkpoints.create("bronze.*")
+    assert cp is not None and cp.validation_status == "Validated"
+    assert len(rt.store.read("CheckpointHistory")) == 1
+    assert len(rt.store.read("CheckpointTables")) == 2
+
+
+def test_a_failing_daily_checkpoint_never_fails_the_caller_but_manual_raises(flaky: Any) -> None:
+    rt, engine = flaky
+    build(rt, 2)
+    engine.failures = 3
+    assert rt.checkpoints.create("bronze.*") is None
+    engine.failures = 3
+    with pytest.raises(CheckpointError, match="Manual checkpoint of bronze.\\* failed"):
+        rt.checkpoints.create("bronze.*", kind="Manual")
+    engine.failures = 3
+    assert rt.checkpoints.create("bronze.*", kind="Manual", raise_on_failure=False) is None
+    events = audit(rt, "CheckpointCreated")
+    assert [e["Status"] for e in events] == ["Failed"] * 3
+    assert all(e["ErrorType"] in ("StoreError", "CheckpointError") for e in events)
+    assert rt.store.read("CheckpointHistory") == []
+
+
+def test_three_consecutive_failing_days_raise_an_alert(flaky: Any) -> None:
+    from datetime import timedelta
+
+    rt, engine = flaky
+    build(rt, 1)
+    engine.failures = 3
+    assert rt.checkpoints.create("bronze.*") is None
+    assert not [a for a in audit(rt, "Alert") if "3 days in a row" in (a["Details"] or "")]
+    # the two previous days failed as well: the same failure event, one and two days earlier
+    event = audit(rt, "CheckpointCreated")[0]
+    import uuid
+
+    rt.store.append(
+        "SyncAuditLog",
+        [event | {"EventId": str(uuid.uuid4()), "EventTime": event["EventTime"] - timedelta(days=d)}
+         for d in (1, 2)],
+    )
+    engine.failures = 3
+    assert rt.checkpoints.create("bronze.*") is None
+    alerts = [a for a in audit(rt, "Alert") if "3 days in a row" in (a["Details"] or "")]
+    assert len(alerts) == 1 and "DailyBatch:bronze.*" in alerts[0]["Details"]
