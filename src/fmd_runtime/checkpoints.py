@@ -1127,7 +1127,7 @@ class Checkpoints:
         born = _aware(t.version_timestamp) or cp.created_date
         until = born + timedelta(days=cover)
         left = round((until - now).total_seconds() / _DAY, 2)
-        if left < 0:
+        if until < now:
             return result("Unrestorable", f"version {t.version} is {(now - born).days} days old, "
                           f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
                           "VACUUM may delete its files; raise the property to recover it "
