@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import builtins
 import difflib
 import logging
@@ -36,6 +37,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 import threading
 import time
 import uuid
@@ -1290,3 +1292,166 @@ def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -
         last_verified_date=_aware(r["LastVerifiedDate"]),
         deactivated_date=_aware(r["DeactivatedDate"]),
     )
+
+
+# --------------------------------------------------------------------------------- CLI, demo
+def render_table(cps: Sequence[Checkpoint]) -> str:
+    """A readable text table of checkpoints (the ``fmd checkpoint list`` output).
+
+    Example:
+        >>> render_table([])
+        'no checkpoints'
+    """
+    if not cps:
+        return "no checkpoints"
+    header = ("NAME", "TYPE", "CREATED (UTC)", "TABLES", "ROWS", "VALIDATION", "RETAIN UNTIL",
+              "ACTIVE", "RESTORABLE")
+    rows = [header] + [
+        (c.checkpoint_name, c.checkpoint_type, f"{c.created_date:%Y-%m-%d %H:%M}",
+         str(c.tables_included), "-" if c.total_rows is None else f"{c.total_rows:,}",
+         c.validation_status, c.retention_date.isoformat(), "yes" if c.is_active else "no",
+         c.restorability_status or "-")
+        for c in cps
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)
+
+
+def _cli_create(args: argparse.Namespace) -> int:
+    from fmd_runtime.cli import print_json, runtime_from
+
+    rt = runtime_from(args)
+    cp = rt.checkpoints.create(
+        args.tables or None, kind=args.kind, name=args.name, notes=args.notes,
+        retention_days=args.retention_days, protect_retention=not args.no_protect_retention,
+        raise_on_failure=True,
+    )
+    rt.close()
+    if args.json:
+        print_json(cp)
+    else:
+        print(render_table([cp]))
+        for t in cp.tables:
+            mark = "" if t.validation_status == "Validated" else f"  FAILED: {t.validation_message}"
+            print(f"  {t.table}@v{t.version}  rows {t.total_rows}  ({t.count_source}){mark}")
+    return 0 if cp.validation_status == "Validated" else 1
+
+
+def _cli_list(args: argparse.Namespace) -> int:
+    from fmd_runtime.cli import print_json, runtime_from
+
+    rt = runtime_from(args)
+    since = date.fromisoformat(args.since) if args.since else None
+    cps = rt.checkpoints.list(active_only=not args.all, kind=args.kind, table=args.table,
+                              since=since)
+    if args.json:
+        print_json([c.model_dump(mode="json") for c in cps])
+    else:
+        print(render_table(cps))
+    return 0
+
+
+def _cli_verify(args: argparse.Namespace) -> int:
+    from fmd_runtime.cli import print_json, runtime_from
+
+    if not args.name and not args.all:
+        print("fmd checkpoint verify: give a checkpoint NAME or --all", file=sys.stderr)
+        return 2
+    rt = runtime_from(args)
+    results = rt.checkpoints.verify_all() if args.all else [rt.checkpoints.verify(args.name)]
+    rt.close()
+    if args.json:
+        print_json([r.model_dump(mode="json") for r in results])
+    else:
+        print("\n".join(r.to_text() for r in results) if results else "no active checkpoints")
+    return 1 if any(r.status == "Unrestorable" for r in results) else 0
+
+
+def _cli_retention(args: argparse.Namespace) -> int:
+    from fmd_runtime.cli import print_json, runtime_from
+
+    rt = runtime_from(args)
+    res = rt.checkpoints.enforce_retention(dry_run=not args.apply)
+    rt.close()
+    print_json(res) if args.json else print(res.to_text())
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``fmd checkpoint create|list|verify|retention`` to the ``fmd`` command."""
+    from fmd_runtime.cli import add_lakehouse
+
+    p = sub.add_parser("checkpoint", help="checkpoints: create, list, verify, enforce retention")
+    acts = p.add_subparsers(dest="checkpoint_action", metavar="ACTION", required=True)
+    c = acts.add_parser("create", help="checkpoint tables (exit 1 when validation failed)")
+    c.add_argument("tables", nargs="*",
+                   help="schema.table or schema.* (default: PipelineConfig's enabled tables)")
+    c.add_argument("--kind", default="Manual", choices=CHECKPOINT_KINDS)
+    c.add_argument("--name", help="name (default: the kind's pattern, e.g. bronze_manual_<date>)")
+    c.add_argument("--notes")
+    c.add_argument("--retention-days", type=int)
+    c.add_argument("--no-protect-retention", action="store_true",
+                   help="do not raise the tables' retention properties (recorded AtRisk)")
+    c.set_defaults(func=_cli_create)
+    ls = acts.add_parser("list", help="list checkpoints, newest first")
+    ls.add_argument("--all", action="store_true", help="include inactive (expired) ones")
+    ls.add_argument("--kind", choices=CHECKPOINT_KINDS)
+    ls.add_argument("--table", help="only checkpoints covering this table")
+    ls.add_argument("--since", help="only those created on or after this date (YYYY-MM-DD)")
+    ls.set_defaults(func=_cli_list)
+    v = acts.add_parser("verify", help="check restorability (exit 1 when Unrestorable)")
+    v.add_argument("name", nargs="?", help="checkpoint name or id")
+    v.add_argument("--all", action="store_true", help="verify every active checkpoint")
+    v.set_defaults(func=_cli_verify)
+    r = acts.add_parser("retention", help="deactivate expired checkpoints (dry run by default)")
+    r.add_argument("--apply", action="store_true", help="apply (default: dry run)")
+    r.set_defaults(func=_cli_retention)
+    for parser in (c, ls, v, r):
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        add_lakehouse(parser)
+
+
+def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """The demo: a DailyBatch checkpoint of the three bronze tables, listed, then verified."""
+    from fmd_runtime.demo import DEMO_TABLES
+
+    cp = rt.checkpoints.create(list(DEMO_TABLES), kind="DailyBatch", raise_on_failure=True,
+                               notes="demo: after the 3-day sync")
+    assert cp is not None  # raise_on_failure=True: never None
+    say(f"checkpoint {cp.checkpoint_name}: {cp.validation_status}, {cp.tables_included} tables, "
+        f"{cp.total_rows} rows, active until {cp.retention_date}")
+    for t in cp.tables:
+        say(f"  {t.table:<18} v{t.version:<3} total {t.total_rows:>5}  active {t.active_rows:>5}  "
+            f"deleted {t.deleted_rows:>3}  purged {t.purged_rows:>3}")
+    for line in render_table(rt.checkpoints.list()).splitlines():
+        say(f"  {line}")
+    say(rt.checkpoints.verify(cp.checkpoint_name).to_text())
+
+
+__all__ = [
+    "BASELINE_PREFIX",
+    "DELETED_FILE_RETENTION",
+    "LOG_RETENTION",
+    "NAME_WORDS",
+    "SYNC_KINDS",
+    "Checkpoint",
+    "CheckpointTable",
+    "Checkpoints",
+    "RetentionDecision",
+    "RetentionResult",
+    "TableMeasure",
+    "TableVerification",
+    "ValidationCheck",
+    "VerifyResult",
+    "aggregation_sql",
+    "check_measure",
+    "default_name",
+    "demo_step",
+    "manifest_digest",
+    "parse_interval_days",
+    "property_days",
+    "register",
+    "render_table",
+    "schema_fingerprint",
+]
