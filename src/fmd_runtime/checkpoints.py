@@ -358,27 +358,31 @@ def aggregation_sql(
     purged_flag: str | None,
     keys: Sequence[str],
 ) -> str:
-    """The one-pass aggregation over ``{t}``: total, active, deleted, purged and null keys.
+    """The one-pass aggregation over ``{t}``: total, deleted, purged, active and null keys.
 
-    Flags are booleans; a NULL flag counts as not set. A row flagged both deleted and purged is
-    counted in both buckets, so ``active + deleted + purged`` exceeds the total and validation
-    catches it.
+    One statement, each column read at most once: the flags in one aggregation (``COUNT(*)
+    FILTER``, the SQL-standard form of ``SUM(CASE WHEN ...)``, faster on DataFusion and valid
+    Spark SQL); the null-key count as a scalar subquery over the same version, so both engines
+    answer it from the files' null-count statistics without reading the key columns when those
+    prove them non-null. Flags are booleans; NULL counts as not set. A row flagged both deleted
+    and purged counts in both buckets, so ``active + deleted + purged`` exceeds the total and
+    validation catches it.
 
     Example:
         >>> print(aggregation_sql(lambda c: f'"{c}"', deleted_flag="D", purged_flag=None, keys=[]))
-        SELECT COUNT(*) AS total, SUM(CASE WHEN "D" THEN 1 ELSE 0 END) AS deleted, SUM(CASE WHEN "D" THEN 0 ELSE 1 END) AS active FROM {t}
+        SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE "D") AS deleted, COUNT(*) FILTER (WHERE NOT COALESCE("D", FALSE)) AS active FROM {t}
     """
     parts = ["COUNT(*) AS total"]
     flags = [quote(f) for f in (deleted_flag, purged_flag) if f]
     if deleted_flag:
-        parts.append(f"SUM(CASE WHEN {quote(deleted_flag)} THEN 1 ELSE 0 END) AS deleted")
+        parts.append(f"COUNT(*) FILTER (WHERE {quote(deleted_flag)}) AS deleted")
     if purged_flag:
-        parts.append(f"SUM(CASE WHEN {quote(purged_flag)} THEN 1 ELSE 0 END) AS purged")
+        parts.append(f"COUNT(*) FILTER (WHERE {quote(purged_flag)}) AS purged")
     if flags:
-        parts.append(f"SUM(CASE WHEN {' OR '.join(flags)} THEN 0 ELSE 1 END) AS active")
+        parts.append(f"COUNT(*) FILTER (WHERE NOT COALESCE({' OR '.join(flags)}, FALSE)) AS active")
     if keys:
         nulls = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-        parts.append(f"SUM(CASE WHEN {nulls} THEN 1 ELSE 0 END) AS null_keys")
+        parts.append(f"(SELECT COUNT(*) FROM {{t}} WHERE {nulls}) AS null_keys")
     return f"SELECT {', '.join(parts)} FROM {{t}}"
 
 
@@ -741,7 +745,7 @@ class Checkpoints:
         """Raise the table's retention properties to cover the version until ``end`` + margin."""
         born = _aware(snap.timestamp) or utcnow()
         need = math.ceil((end - born).total_seconds() / _DAY) + self._rt.config.retention_margin_days
-        props = self._rt.engine.properties(ref)
+        props = snap.properties  # the current version's: read with it, no second read
         short = {
             k: props.get(k) for k in DEFAULT_PROPERTY_DAYS
             if property_days(props, k, table=ref.name) < need
