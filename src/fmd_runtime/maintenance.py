@@ -167,6 +167,7 @@ class TablePlan(BaseModel):
     vacuum: VacuumAction
     requested_retention_hours: int | None = None
     retention_hours: int | None = None
+    enforce_retention: bool = True
     keep_versions: tuple[int, ...] = ()
     pinned_versions: tuple[int, ...] = ()
     proof_versions: tuple[int, ...] = ()
@@ -524,9 +525,7 @@ class Maintenance:
             return TablePlan(table=ref.name, kind=kind, vacuum="skip", error=str(error))  # type: ignore[arg-type]
         pins = [p for p in all_pins if p.table.lower() == ref.name.lower()]
         versions = tuple(sorted({p.version for p in pins}))
-        need_h = max((_need_hours(p, now) for p in pins), default=0) + (
-            margin_days * 24 if pins else 0
-        )
+        need_h = _needed_hours(pins, now, margin_days)
         reasons: list[str] = []
         changes, at_risk = _log_retention(ref, props, pins, need_h, reasons)
         requested, why = cfg.vacuum_retention_hours, "VacuumRetentionHours"
@@ -580,15 +579,14 @@ class Maintenance:
         reasons.insert(0, f"RETAIN {requested} hours: {why}")
         keeps = engine.supports_keep_versions
         target_del = del_h
-        if BASELINE_PREFIX + DELETED_FILE_RETENTION in props or (
-            not keeps and pins and need_h > requested
-        ):
-            # An engine that cannot keep versions protects checkpoints with the retention itself.
-            target_del = max(operator_del_h, float(floor), 0.0 if keeps else float(need_h))
+        if BASELINE_PREFIX + DELETED_FILE_RETENTION in props or (not keeps and need_h > requested):
+            # What the active checkpoints need until they expire (checkpoints raise it when they
+            # are created); an engine that cannot keep versions protects them with it.
+            target_del = max(operator_del_h, float(floor), need_h)
         if target_del != del_h:
             up = target_del > del_h
             why_change = (
-                f"{engine.name} cannot keep versions: cover active checkpoints until they expire"
+                "cover active checkpoints until they expire"
                 if up
                 else "the checkpoints that needed more have expired"
             )
@@ -602,14 +600,15 @@ class Maintenance:
                     why_change,
                 ),
             )
-        retention = int(math.ceil(max(requested, target_del)))
+        # keep_versions protects the checkpoints on VACUUM; elsewhere the retention must cover them.
+        retention = requested if keeps else int(math.ceil(max(requested, target_del)))
         if retention > requested:
             reasons.append(
-                f"RETAIN raised to {retention} hours: the oldest active checkpoint until it expires, +{margin_days} day(s)"
+                f"RETAIN raised to {retention} hours: {engine.name} cannot keep versions, so it covers the oldest active checkpoint until it expires, +{margin_days} day(s)"
             )
-        enforce = (
-            retention >= del_h
-        )  # keep the engine's own check unless a planned lowering is pending
+        # The engine's own check compares RETAIN with the table's property, which checkpoints raise
+        # for the engines that cannot keep versions; ours (floor, the operator's value) was made above.
+        enforce = retention >= max(del_h, target_del)
         dry = engine.vacuum(ref, retention_hours=retention, dry_run=True, enforce_retention=enforce)
         # Only a version committed before the retention window can own a candidate: a file leaves
         # the table after the commit of every version holding it. Younger pinned versions stay out
@@ -636,6 +635,7 @@ class Maintenance:
                     enforce_retention=enforce,
                 )
         base |= {
+            "enforce_retention": enforce,
             "retention_hours": retention,
             "proof_versions": proof,
             "protected_files": len(overlap),
@@ -710,30 +710,37 @@ class Maintenance:
             plan = self.plan(**plan.parameters, progress=progress)
         pre_name: str | None = None
         alerts: list[str] = []
-        if not dry_run:
+        if not dry_run and pre_checkpoint:
+            data = [
+                tp.table
+                for tp in plan.tables
+                if tp.kind == "data" and tp.requested_retention_hours is not None
+            ]
+            try:
+                cp = rt.checkpoints.create(data, kind="PreMaintenance")
+                if cp is None:
+                    raise MaintenanceError(
+                        "the PreMaintenance checkpoint was not created", hint="see its audit events"
+                    )
+                pre_name = cp.checkpoint_name
+            except FmdError as exc:
+                state = _RunState(plan, start, dry_run, alerts, expected_duration_minutes)
+                title = "PreMaintenance checkpoint failed: maintenance did not run"
+                alerts.append(
+                    self._alert(
+                        "pre-checkpoint",
+                        "CRITICAL",
+                        title,
+                        {"checkpoint": str(exc)},
+                        ["fix it, then re-run"],
+                    )
+                )
+                return self._finish(state, [], failed_early=str(exc))
+        if (
+            not dry_run
+        ):  # after the PreMaintenance checkpoint: it pins versions and raises retention
             plan = self._refresh(plan)
         state = _RunState(plan, start, dry_run, alerts, expected_duration_minutes)
-        if not dry_run:
-            if pre_checkpoint:
-                data = [
-                    tp.table
-                    for tp in plan.tables
-                    if tp.kind == "data" and tp.vacuum not in ("skip", "failed")
-                ]
-                try:
-                    pre_name = rt.checkpoints.create(data, kind="PreMaintenance").checkpoint_name
-                except FmdError as exc:
-                    title = "PreMaintenance checkpoint failed: maintenance did not run"
-                    alerts.append(
-                        self._alert(
-                            "pre-checkpoint",
-                            "CRITICAL",
-                            title,
-                            {"checkpoint": str(exc)},
-                            ["fix it, then re-run"],
-                        )
-                    )
-                    return self._finish(state, [], failed_early=str(exc))
         outcomes = rt.map_tables(
             lambda tp: self._run_table(tp, dry_run),
             list(plan.tables),
@@ -776,7 +783,7 @@ class Maintenance:
             current = sorted(
                 f"{p.checkpoint}@v{p.version}" for p in pins if p.table.lower() == tp.table.lower()
             )
-            if tp.vacuum == "run" and current != sorted(tp.checkpoints):
+            if tp.requested_retention_hours is not None and current != sorted(tp.checkpoints):
                 ref, cfg, _ = self._scope([tp.table], include_metadata=False)[0]
                 tp = self._plan_table(
                     (ref, cfg, tp.kind),
@@ -841,6 +848,7 @@ class Maintenance:
                     retention_hours=int(tp.retention_hours or 0),
                     dry_run=False,
                     keep_versions=tp.keep_versions,
+                    enforce_retention=tp.enforce_retention,
                 )
                 files, size = res.files, res.bytes or 0
                 broken = _overlap(files, tp._keep or self._keep_set(ref, tp.proof_versions))
@@ -1126,9 +1134,7 @@ class Maintenance:
         _check_override(override, reason)
         props, now = rt.engine.properties(ref), utcnow()
         pins = [p for p in self._pins() if p.table.lower() == ref.name.lower()]
-        need_h = max((_need_hours(p, now) for p in pins), default=0) + (
-            rt.config.retention_margin_days * 24 if pins else 0
-        )
+        need_h = _needed_hours(pins, now, rt.config.retention_margin_days)
         notes, changes = [], {}
         for prop, d in wanted.items():
             if prop == DELETED_FILE_RETENTION and d * 24 < floor:
@@ -1261,11 +1267,16 @@ def _need_hours(pin: _Pin, now: datetime) -> float:
 
     A pinned file is removed at or after the version's commit, so a retention covering the
     version's age keeps its files now, and one covering until the retention end keeps them
-    (and the log) for as long as the checkpoint is active.
+    (and the log) for as long as the checkpoint is active. Whole days, as checkpoints raise it.
     """
-    age = (now - pin.timestamp).total_seconds() / 3600
-    life = (pin.retention_end - pin.timestamp).total_seconds() / 3600
-    return math.ceil(max(age, life))
+    age = (now - pin.timestamp).total_seconds() / 86400
+    life = (pin.retention_end - pin.timestamp).total_seconds() / 86400
+    return math.ceil(max(age, life)) * 24.0
+
+
+def _needed_hours(pins: Sequence[_Pin], now: datetime, margin_days: int) -> float:
+    """What the table's active checkpoints need (0 without any), plus the margin."""
+    return max(_need_hours(p, now) for p in pins) + margin_days * 24 if pins else 0.0
 
 
 def _prop_hours(props: dict[str, str], prop: str, ref: TableRef) -> float:

@@ -36,10 +36,6 @@ from fmd_runtime.errors import EngineError, RetentionError
 from fmd_runtime.maintenance import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.tables import TableRef
 
-pytest.importorskip(
-    "fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands"
-)
-
 DAY_MS = 86_400_000
 COLUMNS = [
     Column(name="Id", type="bigint", nullable=False),
@@ -155,22 +151,28 @@ def rows(n0: int, n: int) -> pa.Table:
     )
 
 
-def build_scenario(rt: fmd.Runtime, name: str = "bronze.account") -> tuple[TableRef, int, str]:
+def build_scenario(
+    rt: fmd.Runtime, name: str = "bronze.account", *, protect: bool = True
+) -> tuple[TableRef, int, str]:
     """A table with a Manual checkpoint pinned 10 days ago, then overwrites 9 and 8 days ago and today.
 
+    ``protect``: the checkpoint raises the table's retention properties (its default).
     Returns the table, the pinned version and the checkpoint id.
     """
     t = rt.table(name)
     rt.engine.create(t, COLUMNS)
     rt.configure_table(name, primary_key=["Id"], deleted_flag="IsDeleted", zorder_columns=["Id"])
-    pinned = rt.engine.write(t, rows(1, 50))  # v1: the state the checkpoint keeps
-    cp = rt.checkpoints.create([name], kind="Manual", name=f"cp_{t.table}_10_days_ago")
-    rt.engine.write(t, rows(100, 30), mode="overwrite")  # v2, 9 days ago: removes v1's file
-    rt.engine.update(
-        t, {"Id": [100, 101]}, {"IsDeleted": True}
-    )  # v3, 8 days ago: removes v2's file
-    rt.engine.write(t, rows(200, 5))  # v4, today
-    age_commits(rt.engine.path(t), {0: 10, 1: 10, 2: 9, 3: 8})
+    pinned = rt.engine.write(t, rows(1, 50))  # the state the checkpoint keeps
+    cp = rt.checkpoints.create(
+        [name], kind="Manual", name=f"cp_{t.table}_10_days_ago", protect_retention=protect
+    )
+    at_checkpoint = rt.engine.version(t)  # creating it may commit raised retention properties
+    overwrite = rt.engine.write(t, rows(100, 30), mode="overwrite")  # removes the pinned file
+    rt.engine.update(t, {"Id": [100, 101]}, {"IsDeleted": True})  # removes the overwrite's file
+    update = rt.engine.version(t)
+    rt.engine.write(t, rows(200, 5))  # today
+    ages = {v: 10 for v in range(at_checkpoint + 1)} | {overwrite: 9, update: 8}
+    age_commits(rt.engine.path(t), ages)
     age_checkpoint(rt, cp.checkpoint_id, 10, retention_days=30)
     return t, pinned, cp.checkpoint_id
 
@@ -205,9 +207,13 @@ def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuu
     raw_copy = tmp_path / "raw"
     shutil.copytree(lakehouse, raw_copy)
 
-    # Without the library: the same VACUUM, 168 hours, on an identical copy.
+    # Without the library: the same VACUUM, 168 hours, on an identical copy. The checkpoint raised
+    # the table's delta.deletedFileRetentionDuration, so a raw VACUUM with Delta's retention check
+    # is refused; with the check disabled (as workspaces do to use short retentions) it deletes.
     raw = DeltaRsEngine(raw_copy)
-    removed = raw.vacuum(t, retention_hours=168, dry_run=False)
+    with pytest.raises(EngineError, match="Invalid retention period"):
+        raw.vacuum(t, retention_hours=168, dry_run=False)
+    removed = raw.vacuum(t, retention_hours=168, dry_run=False, enforce_retention=False)
     assert removed.files, (
         "the raw VACUUM must have something to delete for this scenario to mean anything"
     )
@@ -248,7 +254,8 @@ def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_a
     rt = fmd.connect(
         engine=NoKeepVersionsEngine(lakehouse), run_id="no-keep", triggered_by="pytest"
     )
-    t, pinned, cp_id = build_scenario(rt)
+    # A checkpoint that did not raise the table's retention: maintenance must protect it.
+    t, pinned, cp_id = build_scenario(rt, protect=False)
     expected = sorted_rows(rt.engine.read(t, pinned))
 
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
@@ -265,8 +272,8 @@ def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_a
     assert props[DELETED_FILE_RETENTION] == raise_del[0].new
     assert props[BASELINE_PREFIX + DELETED_FILE_RETENTION] == "default"
     assert rt.engine.missing_files(t, pinned) == []
-    rt.engine.restore(t, pinned)
-    assert sorted_rows(rt.engine.read(t)) == expected
+    # Time travel, not RESTORE: a RESTORE would also bring back the pinned version's properties.
+    assert sorted_rows(rt.engine.read(t, pinned)) == expected
 
     # The checkpoint expires: the next plan lowers the retention back to the operator's value.
     rt.store.update("CheckpointHistory", {"CheckpointId": cp_id}, {"IsActive": False})
@@ -288,7 +295,8 @@ def test_a_24_hour_retention_is_refused_with_a_clear_message(rt: fmd.Runtime) ->
     rt.engine.write(t, rows(1, 5))
     with pytest.raises(RetentionError) as info:
         rt.maintenance.plan(t.name, min_retention_hours=24)
-    assert "24 hours is below the safety floor of 168 hours" in str(info.value)
+    assert "VACUUM retention of 24 hours" in str(info.value)
+    assert "is below the safety floor of 168 hours" in str(info.value)
     assert "What to do" in str(info.value)
 
     rt.configure_table(t.name, vacuum_retention_hours=24)
@@ -326,6 +334,7 @@ def test_dry_run_changes_no_file(rt: fmd.Runtime, lakehouse: Path) -> None:
     t, pinned, _ = build_scenario(rt)
     other = rt.table("bronze.contact")
     rt.engine.create(other, COLUMNS)
+    rt.configure_table(other.name, primary_key=["Id"])
     for i in range(4):
         rt.engine.write(other, rows(i * 10, 10))
     before_files = files_state(lakehouse)
@@ -416,7 +425,10 @@ def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raise
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS, properties={LOG_RETENTION: "interval 7 days"})
     rt.engine.write(t, rows(1, 5))
-    rt.checkpoints.create([t.name], kind="Manual", name="manual_keep_30_days")
+    # A checkpoint that did not raise the table's properties (protect_retention=False).
+    rt.checkpoints.create(
+        [t.name], kind="Manual", name="manual_keep_30_days", protect_retention=False
+    )
     tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
     assert [r.checkpoint for r in tp.at_risk] == ["manual_keep_30_days"]
     assert tp.at_risk[0].recommended_log_retention == "interval 32 days"  # 30 days + today + margin
@@ -432,21 +444,24 @@ def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raise
 def test_set_retention_is_a_dry_run_by_default_and_never_goes_below_what_checkpoints_need(
     rt: fmd.Runtime,
 ) -> None:
-    t, _, _ = build_scenario(rt)
-    preview = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=14)
-    assert preview.dry_run and preview.changes == {
-        LOG_RETENTION: "interval 60 days",
-        DELETED_FILE_RETENTION: "interval 14 days",
-    }
-    assert DELETED_FILE_RETENTION not in rt.engine.properties(t)
-    with pytest.raises(RetentionError, match="active checkpoints need") as info:
-        rt.maintenance.set_retention(t.name, log_days=20, dry_run=False)
-    assert "cp_account_10_days_ago" in str(info.value)
-    done = rt.maintenance.set_retention(
-        t.name, log_days=60, deleted_file_days=31 + 1, dry_run=False
-    )
+    t, _, _ = build_scenario(rt)  # the checkpoint (30 days, 10 days old) needs 32 days
+    before = rt.engine.properties(t)
+    preview = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=40)
+    assert preview.dry_run and preview.changes[LOG_RETENTION] == "interval 60 days"
+    assert preview.changes[DELETED_FILE_RETENTION] == "interval 40 days"
+    assert rt.engine.properties(t) == before  # a dry run sets nothing
+    for days in ({"log_days": 20}, {"deleted_file_days": 14}):
+        with pytest.raises(
+            RetentionError, match="below the 32 days active checkpoints need"
+        ) as info:
+            rt.maintenance.set_retention(t.name, dry_run=False, **days)
+        assert "cp_account_10_days_ago" in str(info.value)
+    done = rt.maintenance.set_retention(t.name, log_days=60, deleted_file_days=40, dry_run=False)
     assert not done.dry_run
-    assert rt.engine.properties(t)[LOG_RETENTION] == "interval 60 days"
+    props = rt.engine.properties(t)
+    assert props[LOG_RETENTION] == "interval 60 days"
+    # the checkpoint had raised them: the operator's new values become the baseline to return to
+    assert props[BASELINE_PREFIX + DELETED_FILE_RETENTION] == "interval 40 days"
     with pytest.raises(RetentionError, match="needs a reason"):
         rt.maintenance.set_retention(t.name, deleted_file_days=1, override_floor=True)
 

@@ -120,9 +120,6 @@ def small_lakehouse(lakehouse: Path) -> Path:
 def test_notebook_runs_end_to_end_as_the_pipeline_calls_it(
     small_lakehouse: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip(
-        "fmd_runtime.checkpoints", reason="TEMPORARY until the checkpoints capability lands"
-    )
     doc = pipeline()
     nb, summary = execute(
         small_lakehouse, base_parameters(doc, "pipe-run-1", DryRun=True), tmp_path
