@@ -645,10 +645,16 @@ class Maintenance:
             msg = f"VACUUM skipped: {len(still)} candidate file(s) belong to active checkpoints and the engine cannot protect them"
             hint = "raise the table's delta.deletedFileRetentionDuration (rt.maintenance.set_retention), or deactivate the old checkpoint"
             return finish("skip", MaintenanceError(msg, table=ref.name, hint=hint))
-        reasons.append(
-            f"safety proved: {len(dry.files)} VACUUM candidate(s), none among the {len(keep)} file(s) of the "
-            f"{len(proof)} pinned version(s) old enough to own one ({len(versions)} pinned)"
-        )
+        if dry.files:
+            reasons.append(
+                f"safety proved: {len(dry.files)} VACUUM candidate(s), none among the {len(keep)} "
+                f"file(s) of the {len(proof)} pinned version(s) old enough to own one "
+                f"({len(versions)} pinned)"
+            )
+        else:
+            reasons.append(
+                f"safety proved: VACUUM has no candidate ({len(versions)} version(s) pinned)"
+            )
         protection = "none" if not pins else "keep_versions" if keeps else "retention"
         tp = finish(
             "run",
