@@ -32,9 +32,9 @@ from __future__ import annotations
 import argparse
 import builtins
 import difflib
-import logging
 import hashlib
 import json
+import logging
 import math
 import re
 import sys
@@ -260,7 +260,9 @@ class RetentionResult(BaseModel):
     def to_text(self) -> str:
         """One line per decision."""
         verb = "would deactivate" if self.dry_run else "deactivated"
-        lines = [f"retention on {self.today}: {verb} {len(self.deactivated)}, kept {len(self.kept)}"]
+        lines = [
+            f"retention on {self.today}: {verb} {len(self.deactivated)}, kept {len(self.kept)}"
+        ]
         lines += [f"  {d.action:<10} {d.checkpoint_name}: {d.reason}" for d in self.deactivated]
         lines += [f"  {d.action:<10} {d.checkpoint_name}: {d.reason}" for d in self.kept]
         return "\n".join(lines)
@@ -404,12 +406,20 @@ def check_measure(
     negative = {k: v for k, v in counts.items() if v is not None and v < 0}
     checks = [
         ValidationCheck(
-            table=t, check_name="TotalRowsKnown", expected="a count", actual=str(m.total),
-            passed=m.total is not None, severity="INFO", message=f"counted from {m.source}",
+            table=t,
+            check_name="TotalRowsKnown",
+            expected="a count",
+            actual=str(m.total),
+            passed=m.total is not None,
+            severity="INFO",
+            message=f"counted from {m.source}",
         ),
         ValidationCheck(
-            table=t, check_name="NoNegativeCounts", expected="all >= 0", actual=to_json(negative)
-            if negative else "none negative", passed=not negative,
+            table=t,
+            check_name="NoNegativeCounts",
+            expected="all >= 0",
+            actual=to_json(negative) if negative else "none negative",
+            passed=not negative,
             severity="HIGH" if negative else "INFO",
             message=f"negative counts {negative}" if negative else None,
         ),
@@ -420,14 +430,23 @@ def check_measure(
         passed = diff <= tolerance * m.total
         checks.append(
             ValidationCheck(
-                table=t, check_name="CountsAddUp", expected=str(m.total), actual=str(total),
-                passed=passed, tolerance=tolerance,
+                table=t,
+                check_name="CountsAddUp",
+                expected=str(m.total),
+                actual=str(total),
+                passed=passed,
+                tolerance=tolerance,
                 severity="HIGH" if not passed else ("LOW" if diff else "INFO"),
-                message=None if not diff else (
+                message=None
+                if not diff
+                else (
                     f"active {m.active} + deleted {m.deleted} + purged {m.purged} = {total}, "
                     f"total {m.total}: {diff} row(s) off"
-                    + (f", within tolerance {tolerance:g}" if passed else
-                       " (a row flagged both deleted and purged counts twice)")
+                    + (
+                        f", within tolerance {tolerance:g}"
+                        if passed
+                        else " (a row flagged both deleted and purged counts twice)"
+                    )
                 ),
             )
         )
@@ -435,8 +454,12 @@ def check_measure(
         ok = m.null_keys == 0
         checks.append(
             ValidationCheck(
-                table=t, check_name="NoNullPrimaryKeys", expected="0", actual=str(m.null_keys),
-                passed=ok, severity="INFO" if ok else "HIGH",
+                table=t,
+                check_name="NoNullPrimaryKeys",
+                expected="0",
+                actual=str(m.null_keys),
+                passed=ok,
+                severity="INFO" if ok else "HIGH",
                 message=None if ok else f"{m.null_keys} row(s) with a null primary key",
             )
         )
@@ -449,7 +472,12 @@ def _end_of(day: date) -> datetime:
 
 
 def _aware(ts: datetime | None) -> datetime | None:
-    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return None if ts is None else _utc(ts)
+
+
+def _utc(ts: datetime) -> datetime:
+    """Timestamps read back from a table are UTC; make naive ones aware."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -501,8 +529,14 @@ class Checkpoints:
             >>> # rt.checkpoints.create_table("bronze.account")  # bronze_backup_2025-01-15
         """
         return self._create(
-            [table], kind, name, notes, retention_days, parent_checkpoint_id,
-            protect_retention, raise_on_failure,
+            [table],
+            kind,
+            name,
+            notes,
+            retention_days,
+            parent_checkpoint_id,
+            protect_retention,
+            raise_on_failure,
         )
 
     def create(
@@ -543,8 +577,14 @@ class Checkpoints:
             >>> # cp = rt.checkpoints.create("bronze.*", notes="after Daily Sync")
         """
         return self._create(
-            tables, kind, name, notes, retention_days, parent_checkpoint_id,
-            protect_retention, raise_on_failure,
+            tables,
+            kind,
+            name,
+            notes,
+            retention_days,
+            parent_checkpoint_id,
+            protect_retention,
+            raise_on_failure,
         )
 
     def _create(
@@ -588,8 +628,16 @@ class Checkpoints:
             ) from exc
 
     def _create_once(
-        self, tables: Any, kind: str, scope: str, name: str | None, notes: str | None,
-        retention_days: int | None, parent: str | None, protect: bool, start: float,
+        self,
+        tables: Any,
+        kind: str,
+        scope: str,
+        name: str | None,
+        notes: str | None,
+        retention_days: int | None,
+        parent: str | None,
+        protect: bool,
+        start: float,
     ) -> Checkpoint:
         rt = self._rt
         refs, configs = self._resolve(tables)
@@ -597,32 +645,48 @@ class Checkpoints:
         end = _end_of(utcnow().date() + timedelta(days=days))
         outcomes = rt.map_tables(
             lambda ref: self._pin(ref, configs[ref.name.lower()], end, protect),
-            refs, label="Checkpointing table", key=lambda ref: ref.name,
+            refs,
+            label="Checkpointing table",
+            key=lambda ref: ref.name,
         )
         created = utcnow()
         pins: list[_Pin] = [o.value for o in outcomes if o.ok]
         checks = [c for p in pins for c in p.checks]
         checks += [
             ValidationCheck(
-                table=o.item, check_name="TableReadable", expected="readable", actual="error",
-                passed=False, severity="HIGH", message=o.error,
+                table=o.item,
+                check_name="TableReadable",
+                expected="readable",
+                actual="error",
+                passed=False,
+                severity="HIGH",
+                message=o.error,
             )
-            for o in outcomes if not o.ok
+            for o in outcomes
+            if not o.ok
         ]
         failed = sorted({c.table or "" for c in checks if not c.passed})
         status = "Failed" if failed else "Validated"
         rows = [p.row for p in pins]
         totals = [t.total_rows for t in rows]
         cp = Checkpoint(
-            checkpoint_id=str(uuid.uuid4()), checkpoint_name=name or "", checkpoint_type=kind,
-            created_date=created, tables=tuple(rows), tables_included=len(rows),
+            checkpoint_id=str(uuid.uuid4()),
+            checkpoint_name=name or "",
+            checkpoint_type=kind,
+            created_date=created,
+            tables=tuple(rows),
+            tables_included=len(rows),
             total_rows=None if None in totals else sum(t or 0 for t in totals),
-            validation_status=status, retention_date=created.date() + timedelta(days=days),
-            is_active=True, pipeline_run_id=rt.context.pipeline_run_id,
-            parent_checkpoint_id=parent, notes=notes,
+            validation_status=status,
+            retention_date=created.date() + timedelta(days=days),
+            is_active=True,
+            pipeline_run_id=rt.context.pipeline_run_id,
+            parent_checkpoint_id=parent,
+            notes=notes,
             created_by=rt.context.triggered_by or rt.context.run_id,
             restorability_status="AtRisk" if any(p.at_risk for p in pins) else "Restorable",
-            run_id=rt.context.run_id, scope=scope,
+            run_id=rt.context.run_id,
+            scope=scope,
         )
         cp = self._write(cp, name or default_name(kind, refs, created.date()))
         self._record_creation(cp, pins, checks, failed, start)
@@ -641,9 +705,10 @@ class Checkpoints:
             if text is None or text.endswith(".*"):
                 group = None if text is None else text[:-2].lower()
                 hits = [
-                    c.ref for c in configs.values() if c.enabled and (
-                        group is None or group in (c.ref.schema_name.lower(), c.effective_layer)
-                    )
+                    c.ref
+                    for c in configs.values()
+                    if c.enabled
+                    and (group is None or group in (c.ref.schema_name.lower(), c.effective_layer))
                 ]
                 if not hits:
                     raise CheckpointError(
@@ -697,8 +762,12 @@ class Checkpoints:
         files = eng.files(ref, version)
         cols = {c.name.lower(): c for c in snap.columns}
         problems = [
-            f"{what} column {col!r} " + ("does not exist" if col.lower() not in cols else
-                                        f"is {cols[col.lower()].type}, not boolean")
+            f"{what} column {col!r} "
+            + (
+                "does not exist"
+                if col.lower() not in cols
+                else f"is {cols[col.lower()].type}, not boolean"
+            )
             for what, col in (("deleted flag", cfg.deleted_flag), ("purged flag", cfg.purged_flag))
             if col and (col.lower() not in cols or cols[col.lower()].type != "boolean")
         ] + [f"key column {k!r} does not exist" for k in cfg.primary_key if k.lower() not in cols]
@@ -710,26 +779,43 @@ class Checkpoints:
                 problems = [exc.message]
         if measure is None:
             rc = eng.count_rows(ref, version)
-            measure = TableMeasure(table=ref.name, version=version, total=rc.total, source=rc.source)
-            checks = [ValidationCheck(
-                table=ref.name, check_name="CountsMeasured", expected="one-pass counts",
-                actual="; ".join(problems), passed=False, severity="HIGH",
-                message="could not validate: " + "; ".join(problems),
-            )]
+            measure = TableMeasure(
+                table=ref.name, version=version, total=rc.total, source=rc.source
+            )
+            checks = [
+                ValidationCheck(
+                    table=ref.name,
+                    check_name="CountsMeasured",
+                    expected="one-pass counts",
+                    actual="; ".join(problems),
+                    passed=False,
+                    severity="HIGH",
+                    message="could not validate: " + "; ".join(problems),
+                )
+            ]
         else:
             checks = check_measure(
-                measure, tracked=cfg.has_tracking, keyed=bool(cfg.primary_key),
+                measure,
+                tracked=cfg.has_tracking,
+                keyed=bool(cfg.primary_key),
                 tolerance=cfg.validation_tolerance,
             )
         bad = [c for c in checks if not c.passed]
         pin = _Pin(
             row=CheckpointTable(
-                schema_name=ref.schema_name, table_name=ref.table, version=version,
-                version_timestamp=_aware(snap.timestamp), total_rows=measure.total,
-                active_rows=measure.active, deleted_rows=measure.deleted,
-                purged_rows=measure.purged, count_source=measure.source,
-                schema_fingerprint=schema_fingerprint(snap), manifest_digest=manifest_digest(files),
-                file_count=len(files), total_bytes=sum(f.size_bytes for f in files),
+                schema_name=ref.schema_name,
+                table_name=ref.table,
+                version=version,
+                version_timestamp=_aware(snap.timestamp),
+                total_rows=measure.total,
+                active_rows=measure.active,
+                deleted_rows=measure.deleted,
+                purged_rows=measure.purged,
+                count_source=measure.source,
+                schema_fingerprint=schema_fingerprint(snap),
+                manifest_digest=manifest_digest(files),
+                file_count=len(files),
+                total_bytes=sum(f.size_bytes for f in files),
                 validation_status="Failed" if bad else "Validated",
                 validation_message="; ".join(c.message or c.check_name for c in bad) or None,
             ),
@@ -744,10 +830,13 @@ class Checkpoints:
     ) -> None:
         """Raise the table's retention properties to cover the version until ``end`` + margin."""
         born = _aware(snap.timestamp) or utcnow()
-        need = math.ceil((end - born).total_seconds() / _DAY) + self._rt.config.retention_margin_days
+        need = (
+            math.ceil((end - born).total_seconds() / _DAY) + self._rt.config.retention_margin_days
+        )
         props = snap.properties  # the current version's: read with it, no second read
         short = {
-            k: props.get(k) for k in DEFAULT_PROPERTY_DAYS
+            k: props.get(k)
+            for k in DEFAULT_PROPERTY_DAYS
             if property_days(props, k, table=ref.name) < need
         }
         if not short:
@@ -757,8 +846,11 @@ class Checkpoints:
             pin.at_risk = f"{have} covers less than the {need} days this checkpoint needs"
             return
         values = {k: f"interval {need} days" for k in short}
-        values |= {BASELINE_PREFIX + k: v or "default" for k, v in short.items()
-                   if BASELINE_PREFIX + k not in props}
+        values |= {
+            BASELINE_PREFIX + k: v or "default"
+            for k, v in short.items()
+            if BASELINE_PREFIX + k not in props
+        }
         self._rt.engine.set_properties(ref, values)
         pin.raised = values
 
@@ -766,16 +858,21 @@ class Checkpoints:
         """Append the table rows, then the header (a reader never sees a header without them)."""
         store = self._rt.store
         with self._name_lock:
-            taken = {r["CheckpointName"].lower() for r in store.read(
-                "CheckpointHistory", columns=["CheckpointName"])}
+            taken = {
+                r["CheckpointName"].lower()
+                for r in store.read("CheckpointHistory", columns=["CheckpointName"])
+            }
             name = _free_name(wanted, taken)
             cp = cp.model_copy(update={"checkpoint_name": name})
             if cp.tables:
-                self._retry(store.append, "CheckpointTables", [_table_row(cp, t) for t in cp.tables])
+                self._retry(
+                    store.append, "CheckpointTables", [_table_row(cp, t) for t in cp.tables]
+                )
             self._retry(store.append, "CheckpointHistory", [_history_row(cp)])
         # Another process may have taken the same name in the same instant: the later one renames.
-        same = store.read("CheckpointHistory", {"CheckpointName": name},
-                          columns=["CheckpointId", "CreatedDate"])
+        same = store.read(
+            "CheckpointHistory", {"CheckpointName": name}, columns=["CheckpointId", "CreatedDate"]
+        )
         first = min(same, key=lambda r: (r["CreatedDate"], r["CheckpointId"]))
         if first["CheckpointId"] != cp.checkpoint_id:
             return self._write_rename(cp, wanted)
@@ -784,16 +881,23 @@ class Checkpoints:
     def _write_rename(self, cp: Checkpoint, wanted: str) -> Checkpoint:
         store = self._rt.store
         with self._name_lock:
-            taken = {r["CheckpointName"].lower() for r in store.read(
-                "CheckpointHistory", columns=["CheckpointName"])}
+            taken = {
+                r["CheckpointName"].lower()
+                for r in store.read("CheckpointHistory", columns=["CheckpointName"])
+            }
             name = _free_name(wanted, taken)
-            store.update("CheckpointHistory", {"CheckpointId": cp.checkpoint_id},
-                         {"CheckpointName": name})
+            store.update(
+                "CheckpointHistory", {"CheckpointId": cp.checkpoint_id}, {"CheckpointName": name}
+            )
         return cp.model_copy(update={"checkpoint_name": name})
 
     def _record_creation(
-        self, cp: Checkpoint, pins: Sequence[_Pin], checks: Sequence[ValidationCheck],
-        failed: Sequence[str], start: float,
+        self,
+        cp: Checkpoint,
+        pins: Sequence[_Pin],
+        checks: Sequence[ValidationCheck],
+        failed: Sequence[str],
+        start: float,
     ) -> None:
         """DataValidation rows (failures and tolerances), audit events, alerts; one flush."""
         rt = self._rt
@@ -802,41 +906,60 @@ class Checkpoints:
         for p in pins:
             if p.raised:
                 rt.audit.event(
-                    "RetentionPropertiesRaised", table=p.row.table,
+                    "RetentionPropertiesRaised",
+                    table=p.row.table,
                     details={"checkpoint": cp.checkpoint_name, "properties": p.raised},
                 )
         for table in failed:
-            reasons = [c.message or c.check_name for c in checks if c.table == table and not c.passed]
+            reasons = [
+                c.message or c.check_name for c in checks if c.table == table and not c.passed
+            ]
             rt.audit.event(
-                "CheckpointValidation", "Failed", table=table or None, severity="HIGH",
+                "CheckpointValidation",
+                "Failed",
+                table=table or None,
+                severity="HIGH",
                 details={"checkpoint": cp.checkpoint_name, "reasons": reasons},
             )
         at_risk = {p.row.table: p.at_risk for p in pins if p.at_risk}
         rt.audit.event(
-            "CheckpointCreated", "Succeeded" if cp.validation_status == "Validated" else "Failed",
-            rows_read=cp.total_rows, duration_ms=int((time.perf_counter() - start) * 1000),
+            "CheckpointCreated",
+            "Succeeded" if cp.validation_status == "Validated" else "Failed",
+            rows_read=cp.total_rows,
+            duration_ms=int((time.perf_counter() - start) * 1000),
             severity="INFO" if not failed else "HIGH",
             details={
-                "scope": f"{cp.checkpoint_type}:{cp.scope}", "checkpoint": cp.checkpoint_name,
-                "checkpoint_id": cp.checkpoint_id, "kind": cp.checkpoint_type,
-                "tables": cp.tables_included, "validation": cp.validation_status,
-                "failed_tables": list(failed), "at_risk": at_risk,
+                "scope": f"{cp.checkpoint_type}:{cp.scope}",
+                "checkpoint": cp.checkpoint_name,
+                "checkpoint_id": cp.checkpoint_id,
+                "kind": cp.checkpoint_type,
+                "tables": cp.tables_included,
+                "validation": cp.validation_status,
+                "failed_tables": list(failed),
+                "at_risk": at_risk,
                 "versions": {t.table: t.version for t in cp.tables},
                 "log_checkpoints": sum(p.log_checkpoint for p in pins),
             },
         )
         rt.audit.flush()
         if failed:
-            errors = {t or "(checkpoint)": "; ".join(
-                c.message or c.check_name for c in checks if c.table == t and not c.passed)
-                for t in failed}
+            errors = {
+                t or "(checkpoint)": "; ".join(
+                    c.message or c.check_name for c in checks if c.table == t and not c.passed
+                )
+                for t in failed
+            }
             rt.alerts.send(
-                "HIGH", f"Checkpoint {cp.checkpoint_name} failed validation ({len(failed)} tables)",
-                key=f"checkpoint-validation:{cp.checkpoint_type}:{cp.scope}", tables=list(failed),
-                errors=errors, first_steps=[
+                "HIGH",
+                f"Checkpoint {cp.checkpoint_name} failed validation ({len(failed)} tables)",
+                key=f"checkpoint-validation:{cp.checkpoint_type}:{cp.scope}",
+                tables=list(failed),
+                errors=errors,
+                first_steps=[
                     "read DataValidation for this CheckpointId",
                     "fix the data or PipelineConfig, then create a new checkpoint",
-                ], details={"checkpoint": cp.checkpoint_name},
+                ],
+                details={"checkpoint": cp.checkpoint_name},
             )
             self._alert_if_failing_days(cp.checkpoint_type, cp.scope or "")
 
@@ -844,7 +967,10 @@ class Checkpoints:
         """Audit a creation that raised, and alert on the third failing day in a row."""
         try:
             self._rt.audit.event(
-                "CheckpointCreated", "Failed", error=exc, severity="HIGH",
+                "CheckpointCreated",
+                "Failed",
+                error=exc,
+                severity="HIGH",
                 duration_ms=int((time.perf_counter() - start) * 1000),
                 details={"scope": f"{kind}:{scope}", "kind": kind},
             )
@@ -865,27 +991,38 @@ class Checkpoints:
         days: dict[date, set[str]] = {}
         for e in events:
             if json.loads(e["Details"] or "{}").get("scope") == key:
-                days.setdefault(_aware(e["EventTime"]).date(), set()).add(e["Status"])
+                days.setdefault(_utc(e["EventTime"]).date(), set()).add(e["Status"])
         if failed_now:
             days.setdefault(today, set()).add("Failed")
         streak = [today - timedelta(days=i) for i in range(3)]
         if all("Failed" in days.get(d, ()) and "Succeeded" not in days.get(d, ()) for d in streak):
             self._rt.alerts.send(
-                "HIGH", f"Checkpoint creation has failed 3 days in a row: {key}",
-                key=f"checkpoint-failing-days:{key}", first_steps=[
+                "HIGH",
+                f"Checkpoint creation has failed 3 days in a row: {key}",
+                key=f"checkpoint-failing-days:{key}",
+                first_steps=[
                     "read SyncAuditLog where Operation = 'CheckpointCreated' and Status = 'Failed'",
                     "there is no valid restore point for these tables since the first failure",
-                ], details={"scope": key, "days": [d.isoformat() for d in streak]},
+                ],
+                details={"scope": key, "days": [d.isoformat() for d in streak]},
             )
 
     # -- measuring and recording -----------------------------------------------------------
-    def measure(self, table: str | TableRef, version: int | None = None) -> TableMeasure:
+    def measure(
+        self,
+        table: str | TableRef,
+        version: int | None = None,
+        *,
+        config: TableConfig | None = None,
+    ) -> TableMeasure:
         """Counts of a table version: one aggregation when tracking columns or keys are configured,
         else the Delta log's statistics.
 
         Args:
             table: ``schema.table``.
             version: the version (default: current).
+            config: the table's configuration when the caller has it (else read from
+                ``PipelineConfig``).
 
         Raises:
             CheckpointError: the aggregation failed (e.g. a configured column does not exist).
@@ -895,7 +1032,7 @@ class Checkpoints:
         """
         ref = self._rt.table(table)
         v = self._rt.engine.version(ref) if version is None else version
-        return self._measure(ref, v, self._rt.table_config(ref))
+        return self._measure(ref, v, config or self._rt.table_config(ref))
 
     def _measure(
         self, ref: TableRef, version: int, cfg: TableConfig, files: Sequence[DataFile] | None = None
@@ -910,14 +1047,17 @@ class Checkpoints:
             rc = eng.count_rows(ref, version)
             return TableMeasure(table=ref.name, version=version, total=rc.total, source=rc.source)
         query = aggregation_sql(
-            eng.quote, deleted_flag=cfg.deleted_flag, purged_flag=cfg.purged_flag,
+            eng.quote,
+            deleted_flag=cfg.deleted_flag,
+            purged_flag=cfg.purged_flag,
             keys=cfg.primary_key,
         )
         try:
             row = eng.sql(query, {"t": TableAt(table=ref, version=version)}).to_pylist()[0]
         except FmdError as exc:
             raise CheckpointError(
-                f"could not count version {version}: {exc.message}", table=ref.name,
+                f"could not count version {version}: {exc.message}",
+                table=ref.name,
                 hint="check PipelineConfig's DeletedFlag, PurgedFlag and PrimaryKey columns",
             ) from exc
 
@@ -925,8 +1065,13 @@ class Checkpoints:
             return int(row[k] or 0) if k in row else None
 
         return TableMeasure(
-            table=ref.name, version=version, total=int(row["total"]), active=get("active"),
-            deleted=get("deleted"), purged=get("purged"), null_keys=get("null_keys"),
+            table=ref.name,
+            version=version,
+            total=int(row["total"]),
+            active=get("active"),
+            deleted=get("deleted"),
+            purged=get("purged"),
+            null_keys=get("null_keys"),
             source="scan",
         )
 
@@ -938,19 +1083,35 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.record_validations("PostRollback", checks, checkpoint_id=cp_id)
         """
+        rows = self._validation_rows(context, checks, checkpoint_id)
+        if rows:
+            self._rt.store.append("DataValidation", rows)
+
+    def _validation_rows(
+        self, context: str, checks: Sequence[ValidationCheck], checkpoint_id: str | None
+    ) -> builtins.list[dict[str, Any]]:
         rows = []
         for c in checks:
             ref = self._rt.table(c.table) if c.table else None
-            rows.append({
-                "ValidationId": str(uuid.uuid4()), "ValidationTime": utcnow(),
-                "RunId": self._rt.context.run_id, "Context": context,
-                "CheckpointId": checkpoint_id, "SchemaName": ref.schema_name if ref else None,
-                "TableName": ref.table if ref else None, "CheckName": c.check_name,
-                "ExpectedValue": c.expected, "ActualValue": c.actual, "Tolerance": c.tolerance,
-                "ValidationPassed": c.passed, "Severity": c.severity, "Message": c.message,
-            })
-        if rows:
-            self._rt.store.append("DataValidation", rows)
+            rows.append(
+                {
+                    "ValidationId": str(uuid.uuid4()),
+                    "ValidationTime": utcnow(),
+                    "RunId": self._rt.context.run_id,
+                    "Context": context,
+                    "CheckpointId": checkpoint_id,
+                    "SchemaName": ref.schema_name if ref else None,
+                    "TableName": ref.table if ref else None,
+                    "CheckName": c.check_name,
+                    "ExpectedValue": c.expected,
+                    "ActualValue": c.actual,
+                    "Tolerance": c.tolerance,
+                    "ValidationPassed": c.passed,
+                    "Severity": c.severity,
+                    "Message": c.message,
+                }
+            )
+        return rows
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, name_or_id: str) -> Checkpoint:
@@ -967,8 +1128,10 @@ class Checkpoints:
             "CheckpointHistory", {"CheckpointId": name_or_id}
         )
         if not rows:
-            names = [r["CheckpointName"] for r in store.read(
-                "CheckpointHistory", columns=["CheckpointName"])]
+            names = [
+                r["CheckpointName"]
+                for r in store.read("CheckpointHistory", columns=["CheckpointName"])
+            ]
             near = difflib.get_close_matches(name_or_id, names, n=3, cutoff=0.5)
             raise CheckpointError(
                 f"no checkpoint named {name_or_id!r}",
@@ -1003,9 +1166,10 @@ class Checkpoints:
             where["CheckpointType"] = kind
         rows = self._rt.store.read("CheckpointHistory", where)
         if since is not None:
-            floor = _aware(since) if isinstance(since, datetime) else _end_of(
-                since - timedelta(days=1))
-            rows = [r for r in rows if _aware(r["CreatedDate"]) >= floor]
+            floor = (
+                _utc(since) if isinstance(since, datetime) else _end_of(since - timedelta(days=1))
+            )
+            rows = [r for r in rows if _utc(r["CreatedDate"]) >= floor]
         cps = self._assemble(rows)
         if table is not None:
             name = self._rt.table(table).name.lower()
@@ -1067,41 +1231,80 @@ class Checkpoints:
         now = utcnow()
         pairs = [(cp, t) for cp in cps for t in cp.tables]
         outcomes = rt.map_tables(
-            lambda pair: self._verify_table(pair[0], pair[1], now), pairs,
-            label="Verifying table", key=lambda pair: f"{pair[0].checkpoint_name}/{pair[1].table}",
+            lambda pair: self._verify_table(pair[0], pair[1], now),
+            pairs,
+            label="Verifying table",
+            key=lambda pair: f"{pair[0].checkpoint_name}/{pair[1].table}",
         )
         results, checks = [], []
         for cp in cps:
             tvs = []
             for (owner, t), o in zip(pairs, outcomes, strict=True):
                 if owner is cp:
-                    tvs.append(o.value if o.ok else TableVerification(
-                        table=t.table, version=t.version, status="Unrestorable",
-                        reason=f"could not verify: {o.error}"))
-            status = max((v.status for v in tvs), key=_RANK.__getitem__, default="Restorable")
-            results.append(VerifyResult(
-                checkpoint_id=cp.checkpoint_id, checkpoint_name=cp.checkpoint_name,
-                status=status, tables=tuple(tvs), is_active=cp.is_active))
-            for v in tvs:
-                checks.append((cp.checkpoint_id, ValidationCheck(
-                    table=v.table, check_name="Restorable", expected="Restorable",
-                    actual=v.status, passed=v.status == "Restorable",
-                    severity=_SEVERITY[v.status],
-                    message=v.reason)))
-                rt.audit.event(
-                    "CheckpointVerify", _AUDIT_STATUS[v.status], table=v.table,
-                    severity=_SEVERITY[v.status],
-                    details={"checkpoint": cp.checkpoint_name, "version": v.version,
-                             "status": v.status, "reason": v.reason,
-                             "missing_files": v.missing_files, "expires_in_days": v.expires_in_days},
+                    tvs.append(
+                        o.value
+                        if o.ok
+                        else TableVerification(
+                            table=t.table,
+                            version=t.version,
+                            status="Unrestorable",
+                            reason=f"could not verify: {o.error}",
+                        )
+                    )
+            status: RestorabilityStatus = max(
+                (v.status for v in tvs), key=_RANK.__getitem__, default="Unrestorable"
+            )
+            results.append(
+                VerifyResult(
+                    checkpoint_id=cp.checkpoint_id,
+                    checkpoint_name=cp.checkpoint_name,
+                    status=status,
+                    tables=tuple(tvs),
+                    is_active=cp.is_active,
                 )
-        for cp_id in {c for c, _ in checks}:
-            self.record_validations("CheckpointVerify", [c for i, c in checks if i == cp_id], cp_id)
-        for status in _RANK:
-            ids = [r.checkpoint_id for r in results if r.status == status]
+            )
+            for v in tvs:
+                checks.append(
+                    (
+                        cp.checkpoint_id,
+                        ValidationCheck(
+                            table=v.table,
+                            check_name="Restorable",
+                            expected="Restorable",
+                            actual=v.status,
+                            passed=v.status == "Restorable",
+                            severity=_SEVERITY[v.status],
+                            message=v.reason,
+                        ),
+                    )
+                )
+                rt.audit.event(
+                    "CheckpointVerify",
+                    _AUDIT_STATUS[v.status],
+                    table=v.table,
+                    severity=_SEVERITY[v.status],
+                    details={
+                        "checkpoint": cp.checkpoint_name,
+                        "version": v.version,
+                        "status": v.status,
+                        "reason": v.reason,
+                        "missing_files": v.missing_files,
+                        "expires_in_days": v.expires_in_days,
+                    },
+                )
+        rows = [
+            r for cp_id, c in checks for r in self._validation_rows("CheckpointVerify", [c], cp_id)
+        ]
+        if rows:
+            rt.store.append("DataValidation", rows)  # one commit for every checkpoint verified
+        for level in _RANK:
+            ids = [r.checkpoint_id for r in results if r.status == level]
             if ids:
-                rt.store.update("CheckpointHistory", {"CheckpointId": ids},
-                                {"RestorabilityStatus": status, "LastVerifiedDate": now})
+                rt.store.update(
+                    "CheckpointHistory",
+                    {"CheckpointId": ids},
+                    {"RestorabilityStatus": level, "LastVerifiedDate": now},
+                )
         rt.audit.flush()
         self._alert_verify(results)
         return results
@@ -1110,23 +1313,33 @@ class Checkpoints:
         eng, ref = self._rt.engine, TableRef(schema_name=t.schema_name, table=t.table_name)
 
         def result(status: RestorabilityStatus, reason: str | None, **kw: Any) -> TableVerification:
-            return TableVerification(table=t.table, version=t.version, status=status,
-                                     reason=reason, **kw)
+            return TableVerification(
+                table=t.table, version=t.version, status=status, reason=reason, **kw
+            )
 
         if not eng.exists(ref):
             return result("Unrestorable", "the table no longer exists")
         try:
             eng.snapshot(ref, t.version)
         except FmdError as exc:
-            return result("Unrestorable", f"version {t.version} is no longer in the transaction "
-                          f"log (delta.logRetentionDuration cleanup?): {exc.message}")
+            return result(
+                "Unrestorable",
+                f"version {t.version} is no longer in the transaction "
+                f"log (delta.logRetentionDuration cleanup?): {exc.message}",
+            )
         missing = eng.missing_files(ref, t.version)
         if missing:
-            return result("Unrestorable", f"{len(missing)} file(s) version {t.version} needs were "
-                          f"deleted (VACUUM), e.g. {missing[0]}", missing_files=len(missing))
+            return result(
+                "Unrestorable",
+                f"{len(missing)} file(s) version {t.version} needs were "
+                f"deleted (VACUUM), e.g. {missing[0]}",
+                missing_files=len(missing),
+            )
         if manifest_digest(eng.files(ref, t.version)) != t.manifest_digest:
-            return result("Unrestorable", f"version {t.version} no longer has the pinned files "
-                          "(the table was recreated?)")
+            return result(
+                "Unrestorable",
+                f"version {t.version} no longer has the pinned files (the table was recreated?)",
+            )
         props = eng.properties(ref)
         days = {k: property_days(props, k, table=t.table) for k in DEFAULT_PROPERTY_DAYS}
         prop, cover = min(days.items(), key=lambda kv: kv[1])
@@ -1134,15 +1347,23 @@ class Checkpoints:
         until = born + timedelta(days=cover)
         left = round((until - now).total_seconds() / _DAY, 2)
         if until < now:
-            return result("Unrestorable", f"version {t.version} is {(now - born).days} days old, "
-                          f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
-                          "VACUUM may delete its files; raise the property to recover it "
-                          "while its files exist", expires_in_days=left)
+            return result(
+                "Unrestorable",
+                f"version {t.version} is {(now - born).days} days old, "
+                f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
+                "VACUUM may delete its files; raise the property to recover it "
+                "while its files exist",
+                expires_in_days=left,
+            )
         need = max(_end_of(cp.retention_date), now + timedelta(days=self._rt.config.at_risk_days))
         if cp.is_active and until < need:
-            return result("AtRisk", f"{prop} ({cover:g} days) covers version {t.version} only "
-                          f"until {until:%Y-%m-%d %H:%M} UTC (in {left:g} days), before "
-                          f"the checkpoint expires on {cp.retention_date}", expires_in_days=left)
+            return result(
+                "AtRisk",
+                f"{prop} ({cover:g} days) covers version {t.version} only "
+                f"until {until:%Y-%m-%d %H:%M} UTC (in {left:g} days), before "
+                f"the checkpoint expires on {cp.retention_date}",
+                expires_in_days=left,
+            )
         return result("Restorable", None, expires_in_days=left)
 
     def _alert_verify(self, results: Sequence[VerifyResult]) -> None:
@@ -1150,14 +1371,21 @@ class Checkpoints:
             bad = [r for r in results if r.is_active and r.status == status]
             if not bad:
                 continue
-            errors = {f"{r.checkpoint_name}/{t.table}": t.reason or status
-                      for r in bad for t in r.tables if t.status == status}
+            errors = {
+                f"{r.checkpoint_name}/{t.table}": t.reason or status
+                for r in bad
+                for t in r.tables
+                if t.status == status
+            }
             self._rt.alerts.send(
-                severity, f"{len(bad)} active checkpoint(s) {status}: "
+                severity,
+                f"{len(bad)} active checkpoint(s) {status}: "
                 + ", ".join(r.checkpoint_name for r in bad[:5]),
-                key=f"checkpoint-verify:{status}:" + ",".join(sorted(r.checkpoint_name for r in bad)),
+                key=f"checkpoint-verify:{status}:"
+                + ",".join(sorted(r.checkpoint_name for r in bad)),
                 tables=sorted({t.table for r in bad for t in r.tables if t.status == status}),
-                errors=errors, first_steps=[
+                errors=errors,
+                first_steps=[
                     "do not roll back to an Unrestorable checkpoint; take a new one",
                     "raise the tables' retention (rt.maintenance.set_retention) for AtRisk ones",
                 ],
@@ -1186,28 +1414,49 @@ class Checkpoints:
             if r["RetentionDate"] >= today:
                 continue
             manual_kept = r["CheckpointType"] == "Manual" and not r["MarkedForDeletion"]
-            action = "Keep" if manual_kept else "Deactivate"
-            reason = ("Manual checkpoint not marked for deletion" if manual_kept
-                      else f"expired on {r['RetentionDate']}")
-            out[action].append(RetentionDecision(
-                checkpoint_id=r["CheckpointId"], checkpoint_name=r["CheckpointName"],
-                checkpoint_type=r["CheckpointType"], retention_date=r["RetentionDate"],
-                action=action, reason=reason))
+            action: Literal["Deactivate", "Keep"] = "Keep" if manual_kept else "Deactivate"
+            reason = (
+                "Manual checkpoint not marked for deletion"
+                if manual_kept
+                else f"expired on {r['RetentionDate']}"
+            )
+            out[action].append(
+                RetentionDecision(
+                    checkpoint_id=r["CheckpointId"],
+                    checkpoint_name=r["CheckpointName"],
+                    checkpoint_type=r["CheckpointType"],
+                    retention_date=r["RetentionDate"],
+                    action=action,
+                    reason=reason,
+                )
+            )
         ids = [d.checkpoint_id for d in out["Deactivate"]]
         if ids and not dry_run:
-            rt.store.update("CheckpointHistory", {"CheckpointId": ids},
-                            {"IsActive": False, "DeactivatedDate": utcnow()})
+            rt.store.update(
+                "CheckpointHistory",
+                {"CheckpointId": ids},
+                {"IsActive": False, "DeactivatedDate": utcnow()},
+            )
         for d in out["Deactivate"] + out["Keep"]:
             rt.audit.event(
                 "CheckpointRetentionEnforcement",
-                "Skipped" if d.action == "Keep" or dry_run else "Succeeded", dry_run=dry_run,
-                details={"checkpoint": d.checkpoint_name, "kind": d.checkpoint_type,
-                         "action": d.action, "reason": d.reason,
-                         "retention_date": d.retention_date.isoformat()},
+                "Skipped" if d.action == "Keep" or dry_run else "Succeeded",
+                dry_run=dry_run,
+                details={
+                    "checkpoint": d.checkpoint_name,
+                    "kind": d.checkpoint_type,
+                    "action": d.action,
+                    "reason": d.reason,
+                    "retention_date": d.retention_date.isoformat(),
+                },
             )
         rt.audit.flush()
-        return RetentionResult(dry_run=dry_run, today=today, deactivated=tuple(out["Deactivate"]),
-                               kept=tuple(out["Keep"]))
+        return RetentionResult(
+            dry_run=dry_run,
+            today=today,
+            deactivated=tuple(out["Deactivate"]),
+            kept=tuple(out["Keep"]),
+        )
 
     def mark_for_deletion(self, name_or_id: str, *, reason: str | None = None) -> Checkpoint:
         """Let retention deactivate a Manual checkpoint once its RetentionDate has passed.
@@ -1219,10 +1468,14 @@ class Checkpoints:
             >>> # rt.checkpoints.mark_for_deletion("bronze_manual_2025-01-15", reason="superseded")
         """
         cp = self.get(name_or_id)
-        self._rt.store.update("CheckpointHistory", {"CheckpointId": cp.checkpoint_id},
-                              {"MarkedForDeletion": True})
-        self._rt.audit.event("CheckpointMarkedForDeletion", details={
-            "checkpoint": cp.checkpoint_name, "reason": reason}, flush=True)
+        self._rt.store.update(
+            "CheckpointHistory", {"CheckpointId": cp.checkpoint_id}, {"MarkedForDeletion": True}
+        )
+        self._rt.audit.event(
+            "CheckpointMarkedForDeletion",
+            details={"checkpoint": cp.checkpoint_name, "reason": reason},
+            flush=True,
+        )
         return cp.model_copy(update={"marked_for_deletion": True})
 
 
@@ -1246,53 +1499,88 @@ def _free_name(wanted: str, taken: Iterable[str]) -> str:
 
 def _history_row(cp: Checkpoint) -> dict[str, Any]:
     return {
-        "CheckpointId": cp.checkpoint_id, "CheckpointName": cp.checkpoint_name,
-        "CheckpointType": cp.checkpoint_type, "CreatedDate": cp.created_date,
-        "TablesIncluded": cp.tables_included, "TotalRows": cp.total_rows,
-        "ValidationStatus": cp.validation_status, "RetentionDate": cp.retention_date,
-        "IsActive": cp.is_active, "PipelineRunId": cp.pipeline_run_id,
-        "ParentCheckpointId": cp.parent_checkpoint_id, "Notes": cp.notes,
-        "CreatedBy": cp.created_by, "MarkedForDeletion": cp.marked_for_deletion,
-        "RunId": cp.run_id, "Scope": cp.scope, "RestorabilityStatus": cp.restorability_status,
+        "CheckpointId": cp.checkpoint_id,
+        "CheckpointName": cp.checkpoint_name,
+        "CheckpointType": cp.checkpoint_type,
+        "CreatedDate": cp.created_date,
+        "TablesIncluded": cp.tables_included,
+        "TotalRows": cp.total_rows,
+        "ValidationStatus": cp.validation_status,
+        "RetentionDate": cp.retention_date,
+        "IsActive": cp.is_active,
+        "PipelineRunId": cp.pipeline_run_id,
+        "ParentCheckpointId": cp.parent_checkpoint_id,
+        "Notes": cp.notes,
+        "CreatedBy": cp.created_by,
+        "MarkedForDeletion": cp.marked_for_deletion,
+        "RunId": cp.run_id,
+        "Scope": cp.scope,
+        "RestorabilityStatus": cp.restorability_status,
     }
 
 
 def _table_row(cp: Checkpoint, t: CheckpointTable) -> dict[str, Any]:
     return {
-        "CheckpointId": cp.checkpoint_id, "SchemaName": t.schema_name, "TableName": t.table_name,
-        "TableVersion": t.version, "VersionTimestamp": t.version_timestamp,
-        "TotalRows": t.total_rows, "ActiveRows": t.active_rows, "DeletedRows": t.deleted_rows,
-        "PurgedRows": t.purged_rows, "CountSource": t.count_source,
-        "SchemaFingerprint": t.schema_fingerprint, "ManifestDigest": t.manifest_digest,
-        "FileCount": t.file_count, "TotalBytes": t.total_bytes,
-        "ValidationStatus": t.validation_status, "ValidationMessage": t.validation_message,
+        "CheckpointId": cp.checkpoint_id,
+        "SchemaName": t.schema_name,
+        "TableName": t.table_name,
+        "TableVersion": t.version,
+        "VersionTimestamp": t.version_timestamp,
+        "TotalRows": t.total_rows,
+        "ActiveRows": t.active_rows,
+        "DeletedRows": t.deleted_rows,
+        "PurgedRows": t.purged_rows,
+        "CountSource": t.count_source,
+        "SchemaFingerprint": t.schema_fingerprint,
+        "ManifestDigest": t.manifest_digest,
+        "FileCount": t.file_count,
+        "TotalBytes": t.total_bytes,
+        "ValidationStatus": t.validation_status,
+        "ValidationMessage": t.validation_message,
         "CreatedDate": cp.created_date,
     }
 
 
 def _table_from_row(r: dict[str, Any]) -> CheckpointTable:
     return CheckpointTable(
-        schema_name=r["SchemaName"], table_name=r["TableName"], version=int(r["TableVersion"]),
-        version_timestamp=_aware(r["VersionTimestamp"]), total_rows=r["TotalRows"],
-        active_rows=r["ActiveRows"], deleted_rows=r["DeletedRows"], purged_rows=r["PurgedRows"],
-        count_source=r["CountSource"] or "stats", schema_fingerprint=r["SchemaFingerprint"] or "",
-        manifest_digest=r["ManifestDigest"] or "", file_count=int(r["FileCount"] or 0),
-        total_bytes=int(r["TotalBytes"] or 0), validation_status=r["ValidationStatus"] or "Validated",
+        schema_name=r["SchemaName"],
+        table_name=r["TableName"],
+        version=int(r["TableVersion"]),
+        version_timestamp=_aware(r["VersionTimestamp"]),
+        total_rows=r["TotalRows"],
+        active_rows=r["ActiveRows"],
+        deleted_rows=r["DeletedRows"],
+        purged_rows=r["PurgedRows"],
+        count_source=r["CountSource"] or "stats",
+        schema_fingerprint=r["SchemaFingerprint"] or "",
+        manifest_digest=r["ManifestDigest"] or "",
+        file_count=int(r["FileCount"] or 0),
+        total_bytes=int(r["TotalBytes"] or 0),
+        validation_status=r["ValidationStatus"] or "Validated",
         validation_message=r["ValidationMessage"],
     )
 
 
 def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -> Checkpoint:
     return Checkpoint(
-        checkpoint_id=r["CheckpointId"], checkpoint_name=r["CheckpointName"],
-        checkpoint_type=r["CheckpointType"], created_date=_aware(r["CreatedDate"]),
+        checkpoint_id=r["CheckpointId"],
+        checkpoint_name=r["CheckpointName"],
+        checkpoint_type=r["CheckpointType"],
+        created_date=_utc(r["CreatedDate"]),
         tables=tuple(sorted(tables, key=lambda t: t.table.lower())),
-        tables_included=int(r["TablesIncluded"]), total_rows=r["TotalRows"],
-        validation_status=r["ValidationStatus"], retention_date=r["RetentionDate"],
-        is_active=bool(r["IsActive"]), pipeline_run_id=r["PipelineRunId"],
-        parent_checkpoint_id=r["ParentCheckpointId"], notes=r["Notes"],
-        created_by=r["CreatedBy"], marked_for_deletion=bool(r["MarkedForDeletion"]),
-        restorability_status=r["RestorabilityStatus"], run_id=r["RunId"], scope=r["Scope"],
+        tables_included=int(r["TablesIncluded"]),
+        total_rows=r["TotalRows"],
+        validation_status=r["ValidationStatus"],
+        retention_date=r["RetentionDate"],
+        is_active=bool(r["IsActive"]),
+        pipeline_run_id=r["PipelineRunId"],
+        parent_checkpoint_id=r["ParentCheckpointId"],
+        notes=r["Notes"],
+        created_by=r["CreatedBy"],
+        marked_for_deletion=bool(r["MarkedForDeletion"]),
+        restorability_status=r["RestorabilityStatus"],
+        run_id=r["RunId"],
+        scope=r["Scope"],
         last_verified_date=_aware(r["LastVerifiedDate"]),
         deactivated_date=_aware(r["DeactivatedDate"]),
     )
@@ -1308,18 +1596,35 @@ def render_table(cps: Sequence[Checkpoint]) -> str:
     """
     if not cps:
         return "no checkpoints"
-    header = ("NAME", "TYPE", "CREATED (UTC)", "TABLES", "ROWS", "VALIDATION", "RETAIN UNTIL",
-              "ACTIVE", "RESTORABLE")
+    header = (
+        "NAME",
+        "TYPE",
+        "CREATED (UTC)",
+        "TABLES",
+        "ROWS",
+        "VALIDATION",
+        "RETAIN UNTIL",
+        "ACTIVE",
+        "RESTORABLE",
+    )
     rows = [header] + [
-        (c.checkpoint_name, c.checkpoint_type, f"{c.created_date:%Y-%m-%d %H:%M}",
-         str(c.tables_included), "-" if c.total_rows is None else f"{c.total_rows:,}",
-         c.validation_status, c.retention_date.isoformat(), "yes" if c.is_active else "no",
-         c.restorability_status or "-")
+        (
+            c.checkpoint_name,
+            c.checkpoint_type,
+            f"{c.created_date:%Y-%m-%d %H:%M}",
+            str(c.tables_included),
+            "-" if c.total_rows is None else f"{c.total_rows:,}",
+            c.validation_status,
+            c.retention_date.isoformat(),
+            "yes" if c.is_active else "no",
+            c.restorability_status or "-",
+        )
         for c in cps
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                     for r in rows)
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 def _cli_create(args: argparse.Namespace) -> int:
@@ -1327,8 +1632,12 @@ def _cli_create(args: argparse.Namespace) -> int:
 
     rt = runtime_from(args)
     cp = rt.checkpoints.create(
-        args.tables or None, kind=args.kind, name=args.name, notes=args.notes,
-        retention_days=args.retention_days, protect_retention=not args.no_protect_retention,
+        args.tables or None,
+        kind=args.kind,
+        name=args.name,
+        notes=args.notes,
+        retention_days=args.retention_days,
+        protect_retention=not args.no_protect_retention,
         raise_on_failure=True,
     )
     rt.close()
@@ -1347,8 +1656,9 @@ def _cli_list(args: argparse.Namespace) -> int:
 
     rt = runtime_from(args)
     since = date.fromisoformat(args.since) if args.since else None
-    cps = rt.checkpoints.list(active_only=not args.all, kind=args.kind, table=args.table,
-                              since=since)
+    cps = rt.checkpoints.list(
+        active_only=not args.all, kind=args.kind, table=args.table, since=since
+    )
     if args.json:
         print_json([c.model_dump(mode="json") for c in cps])
     else:
@@ -1389,14 +1699,20 @@ def register(sub: Any) -> None:
     p = sub.add_parser("checkpoint", help="checkpoints: create, list, verify, enforce retention")
     acts = p.add_subparsers(dest="checkpoint_action", metavar="ACTION", required=True)
     c = acts.add_parser("create", help="checkpoint tables (exit 1 when validation failed)")
-    c.add_argument("tables", nargs="*",
-                   help="schema.table or schema.* (default: PipelineConfig's enabled tables)")
+    c.add_argument(
+        "tables",
+        nargs="*",
+        help="schema.table or schema.* (default: PipelineConfig's enabled tables)",
+    )
     c.add_argument("--kind", default="Manual", choices=CHECKPOINT_KINDS)
     c.add_argument("--name", help="name (default: the kind's pattern, e.g. bronze_manual_<date>)")
     c.add_argument("--notes")
     c.add_argument("--retention-days", type=int)
-    c.add_argument("--no-protect-retention", action="store_true",
-                   help="do not raise the tables' retention properties (recorded AtRisk)")
+    c.add_argument(
+        "--no-protect-retention",
+        action="store_true",
+        help="do not raise the tables' retention properties (recorded AtRisk)",
+    )
     c.set_defaults(func=_cli_create)
     ls = acts.add_parser("list", help="list checkpoints, newest first")
     ls.add_argument("--all", action="store_true", help="include inactive (expired) ones")
@@ -1420,14 +1736,22 @@ def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
     """The demo: a DailyBatch checkpoint of the three bronze tables, listed, then verified."""
     from fmd_runtime.demo import DEMO_TABLES
 
-    cp = rt.checkpoints.create(list(DEMO_TABLES), kind="DailyBatch", raise_on_failure=True,
-                               notes="demo: after the 3-day sync")
+    cp = rt.checkpoints.create(
+        list(DEMO_TABLES),
+        kind="DailyBatch",
+        raise_on_failure=True,
+        notes="demo: after the 3-day sync",
+    )
     assert cp is not None  # raise_on_failure=True: never None
-    say(f"checkpoint {cp.checkpoint_name}: {cp.validation_status}, {cp.tables_included} tables, "
-        f"{cp.total_rows} rows, active until {cp.retention_date}")
+    say(
+        f"checkpoint {cp.checkpoint_name}: {cp.validation_status}, {cp.tables_included} tables, "
+        f"{cp.total_rows} rows, active until {cp.retention_date}"
+    )
     for t in cp.tables:
-        say(f"  {t.table:<18} v{t.version:<3} total {t.total_rows:>5}  active {t.active_rows:>5}  "
-            f"deleted {t.deleted_rows:>3}  purged {t.purged_rows:>3}")
+        say(
+            f"  {t.table:<18} v{t.version:<3} total {t.total_rows:>5}  active {t.active_rows:>5}  "
+            f"deleted {t.deleted_rows:>3}  purged {t.purged_rows:>3}"
+        )
     for line in render_table(rt.checkpoints.list()).splitlines():
         say(f"  {line}")
     say(rt.checkpoints.verify(cp.checkpoint_name).to_text())

@@ -22,8 +22,12 @@ def lake(lakehouse: Path) -> Path:
     rt = fmd.connect(lakehouse=lakehouse, run_id="setup")
     for name in ("bronze.account", "bronze.contact"):
         t = rt.table(name)
-        rt.engine.create(t, [Column(name="Id", type="bigint"), Column(name="IsDeleted", type="boolean")])
-        rt.engine.write(t, pa.table({"Id": pa.array([1, 2, 3], pa.int64()), "IsDeleted": [False, True, False]}))
+        rt.engine.create(
+            t, [Column(name="Id", type="bigint"), Column(name="IsDeleted", type="boolean")]
+        )
+        rt.engine.write(
+            t, pa.table({"Id": pa.array([1, 2, 3], pa.int64()), "IsDeleted": [False, True, False]})
+        )
         rt.configure_table(t, primary_key=["Id"], deleted_flag="IsDeleted")
     rt.close()
     return lakehouse
@@ -40,9 +44,15 @@ def test_create_list_verify_retention(lake: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     assert "before_fix" in out and "Validated" in out and "bronze.account@v1  rows 3  (scan)" in out
 
-    code, out = run(capsys, "checkpoint", "create", "bronze.account", "--kind", "Daily", "--json", *where)
+    code, out = run(
+        capsys, "checkpoint", "create", "bronze.account", "--kind", "Daily", "--json", *where
+    )
     daily = json.loads(out)
-    assert code == 0 and daily["checkpoint_type"] == "Daily" and daily["checkpoint_name"].startswith("bronze_backup_")
+    assert (
+        code == 0
+        and daily["checkpoint_type"] == "Daily"
+        and daily["checkpoint_name"].startswith("bronze_backup_")
+    )
 
     code, out = run(capsys, "checkpoint", "list", *where)
     lines = out.splitlines()
@@ -61,11 +71,16 @@ def test_create_list_verify_retention(lake: Path, capsys: pytest.CaptureFixture[
     assert code == 0 and "would deactivate 0" in out
 
 
-def test_failures_and_bad_usage_have_exit_codes(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failures_and_bad_usage_have_exit_codes(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     where = ["--lakehouse", str(lake)]
     rt = fmd.connect(lakehouse=lake, run_id="setup")
     rt.engine.update(rt.table("bronze.account"), {"Id": [1]}, {"IsDeleted": None})
-    rt.engine.write(rt.table("bronze.account"), pa.table({"Id": pa.array([None], pa.int64()), "IsDeleted": [False]}))
+    rt.engine.write(
+        rt.table("bronze.account"),
+        pa.table({"Id": pa.array([None], pa.int64()), "IsDeleted": [False]}),
+    )
     rt.close()
     code, out = run(capsys, "checkpoint", "create", "bronze.account", *where)
     assert code == 1 and "FAILED" in out and "null primary key" in out
@@ -76,7 +91,15 @@ def test_failures_and_bad_usage_have_exit_codes(lake: Path, capsys: pytest.Captu
 
 
 def test_the_cli_runs_as_a_process(lake: Path) -> None:
-    args = [sys.executable, "-m", "fmd_runtime.cli", "checkpoint", "create", "--lakehouse", str(lake)]
+    args = [
+        sys.executable,
+        "-m",
+        "fmd_runtime.cli",
+        "checkpoint",
+        "create",
+        "--lakehouse",
+        str(lake),
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Validated" in done.stdout

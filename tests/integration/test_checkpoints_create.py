@@ -31,7 +31,9 @@ COLUMNS = [
 ]
 
 
-def data(n0: int, n: int, deleted: set[int] = frozenset(), purged: set[int] = frozenset()) -> pa.Table:  # type: ignore[assignment]
+def data(
+    n0: int, n: int, deleted: set[int] = frozenset(), purged: set[int] = frozenset()
+) -> pa.Table:  # type: ignore[assignment]
     ids = list(range(n0, n0 + n))
     return pa.table(
         {
@@ -43,7 +45,9 @@ def data(n0: int, n: int, deleted: set[int] = frozenset(), purged: set[int] = fr
     )
 
 
-def build(rt: fmd.Runtime, count: int, *, schema: str = "bronze", tracking: bool = True) -> dict[str, dict[str, int]]:
+def build(
+    rt: fmd.Runtime, count: int, *, schema: str = "bronze", tracking: bool = True
+) -> dict[str, dict[str, int]]:
     """``count`` tables of 3-12 rows, 1-3 versions each; one PipelineConfig append for all.
 
     Returns the expected counts per table.
@@ -70,7 +74,9 @@ def build(rt: fmd.Runtime, count: int, *, schema: str = "bronze", tracking: bool
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
     if tracking:
         configs = [
-            TableConfig(table=name, primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged")
+            TableConfig(
+                table=name, primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged"
+            )
             for name, _ in (o.value for o in outcomes)
         ]
         rt.store.append("PipelineConfig", [c.to_row() for c in configs])
@@ -94,7 +100,10 @@ def test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts(rt: fmd.Ru
     for t in cp.tables:
         e = expected[t.table]
         assert (t.total_rows, t.active_rows, t.deleted_rows, t.purged_rows) == (
-            e["total"], e["active"], e["deleted"], e["purged"],
+            e["total"],
+            e["active"],
+            e["deleted"],
+            e["purged"],
         ), t.table
         assert t.count_source == "scan" and t.file_count >= 1 and t.total_bytes > 0
         assert t.version_timestamp is not None and t.version_timestamp <= cp.created_date
@@ -110,7 +119,9 @@ def test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts(rt: fmd.Ru
     assert event["Status"] == "Succeeded" and json.loads(event["Details"])["tables"] == 50
 
 
-def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(rt: fmd.Runtime) -> None:
+def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(
+    rt: fmd.Runtime,
+) -> None:
     build(rt, 50)
     bad = rt.table("bronze.t017")
     rt.engine.update(bad, {"Id": [1]}, {"IsDeleted": True, "IsPurged": True})
@@ -134,14 +145,19 @@ def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(
     assert [(e["TableName"], e["Status"]) for e in validation] == [("t017", "Failed")]
     alerts = [json.loads(a["Details"]) for a in audit(rt, "Alert")]
     assert [(a["severity"], a["tables"]) for a in alerts] == [("HIGH", ["bronze.t017"])]
-    assert "failed validation" in alerts[0]["title"] and "1 row(s) off" in alerts[0]["errors"]["bronze.t017"]
+    assert (
+        "failed validation" in alerts[0]["title"]
+        and "1 row(s) off" in alerts[0]["errors"]["bronze.t017"]
+    )
 
 
 def test_tolerance_from_pipeline_config_is_applied_and_always_reported(rt: fmd.Runtime) -> None:
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS)
     rt.engine.write(t, data(1, 40, deleted={1}, purged={1}))  # 1 of 40 rows counted twice
-    rt.configure_table(t, deleted_flag="IsDeleted", purged_flag="IsPurged", validation_tolerance=0.05)
+    rt.configure_table(
+        t, deleted_flag="IsDeleted", purged_flag="IsPurged", validation_tolerance=0.05
+    )
     cp = rt.checkpoints.create([t.name], kind="Manual")
     assert cp is not None and cp.validation_status == "Validated"
     rows = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id})
@@ -154,8 +170,17 @@ def test_tolerance_from_pipeline_config_is_applied_and_always_reported(rt: fmd.R
 def test_null_keys_and_a_missing_tracking_column_fail(rt: fmd.Runtime) -> None:
     t = rt.table("bronze.keys")
     rt.engine.create(t, COLUMNS)
-    rt.engine.write(t, pa.table({"Id": pa.array([1, None], pa.int64()), "Name": ["a", "b"],
-                                 "IsDeleted": [False, None], "IsPurged": [None, False]}))
+    rt.engine.write(
+        t,
+        pa.table(
+            {
+                "Id": pa.array([1, None], pa.int64()),
+                "Name": ["a", "b"],
+                "IsDeleted": [False, None],
+                "IsPurged": [None, False],
+            }
+        ),
+    )
     rt.configure_table(t, primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged")
     u = rt.table("bronze.nocol")
     rt.engine.create(u, COLUMNS[:2])
@@ -167,13 +192,19 @@ def test_null_keys_and_a_missing_tracking_column_fail(rt: fmd.Runtime) -> None:
     assert (keys.total_rows, keys.active_rows, keys.deleted_rows, keys.purged_rows) == (2, 2, 0, 0)
     assert "null primary key" in (keys.validation_message or "")
     nocol = cp.table(u.name)
-    assert nocol.total_rows == 1 and "'IsDeleted' does not exist" in (nocol.validation_message or "")
+    assert nocol.total_rows == 1 and "'IsDeleted' does not exist" in (
+        nocol.validation_message or ""
+    )
 
 
 def test_tables_without_tracking_count_from_log_statistics(rt: fmd.Runtime) -> None:
     expected = build(rt, 4, schema="raw", tracking=False)
     cp = rt.checkpoints.create(list(expected), kind="Manual", name="raw_counts")
-    assert cp is not None and cp.validation_status == "Validated" and cp.checkpoint_name == "raw_counts"
+    assert (
+        cp is not None
+        and cp.validation_status == "Validated"
+        and cp.checkpoint_name == "raw_counts"
+    )
     for t in cp.tables:
         assert t.count_source == "stats" and t.total_rows == expected[t.table]["total"]
         assert t.active_rows is None and t.deleted_rows is None
@@ -205,7 +236,9 @@ def test_a_name_clash_gets_a_suffix_and_never_overwrites(rt: fmd.Runtime) -> Non
     assert rt.checkpoints.get(first.checkpoint_name).tables[0].table == "bronze.t000"
 
 
-def test_retention_properties_are_raised_to_cover_the_checkpoint_and_audited(rt: fmd.Runtime) -> None:
+def test_retention_properties_are_raised_to_cover_the_checkpoint_and_audited(
+    rt: fmd.Runtime,
+) -> None:
     build(rt, 1)
     t = rt.table("bronze.t000")
     rt.engine.set_properties(t, {LOG_RETENTION: "interval 168 hours"})
@@ -328,8 +361,11 @@ def test_three_consecutive_failing_days_raise_an_alert(flaky: Any) -> None:
 
     rt.store.append(
         "SyncAuditLog",
-        [event | {"EventId": str(uuid.uuid4()), "EventTime": event["EventTime"] - timedelta(days=d)}
-         for d in (1, 2)],
+        [
+            event
+            | {"EventId": str(uuid.uuid4()), "EventTime": event["EventTime"] - timedelta(days=d)}
+            for d in (1, 2)
+        ],
     )
     engine.failures = 3
     assert rt.checkpoints.create("bronze.*") is None

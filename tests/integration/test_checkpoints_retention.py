@@ -22,15 +22,21 @@ def table(rt: fmd.Runtime) -> str:
     return t.name
 
 
-def test_retention_date_follows_the_kind_then_the_table_then_the_call(rt: fmd.Runtime, table: str) -> None:
+def test_retention_date_follows_the_kind_then_the_table_then_the_call(
+    rt: fmd.Runtime, table: str
+) -> None:
     for kind in CHECKPOINT_KINDS:
         cp = rt.checkpoints.create([table], kind=kind, protect_retention=False)
         assert cp is not None
-        assert (cp.retention_date - cp.created_date.date()).days == DEFAULT_RETENTION_DAYS[kind], kind
+        assert (cp.retention_date - cp.created_date.date()).days == DEFAULT_RETENTION_DAYS[kind], (
+            kind
+        )
     rt.configure_table(table, checkpoint_retention_days=3)
     daily = rt.checkpoints.create_table(table, protect_retention=False)
     pre_purge = rt.checkpoints.create([table], kind="PrePurge", protect_retention=False)
-    call = rt.checkpoints.create([table], kind="PrePurge", retention_days=400, protect_retention=False)
+    call = rt.checkpoints.create(
+        [table], kind="PrePurge", retention_days=400, protect_retention=False
+    )
     assert daily and pre_purge and call
     assert (daily.retention_date - daily.created_date.date()).days == 3  # the table's own setting
     assert (pre_purge.retention_date - pre_purge.created_date.date()).days == 365  # never shortened
@@ -52,21 +58,33 @@ def test_enforcement_over_every_kind_deactivates_exactly_the_expired_allowed_one
     made = {}
     for kind in CHECKPOINT_KINDS:
         for state in ("expired", "current"):
-            cp = rt.checkpoints.create([table], kind=kind, name=f"{kind}_{state}", protect_retention=False)
+            cp = rt.checkpoints.create(
+                [table], kind=kind, name=f"{kind}_{state}", protect_retention=False
+            )
             assert cp is not None
             made[cp.checkpoint_name] = cp
-    manual_marked = rt.checkpoints.create([table], kind="Manual", name="Manual_marked", protect_retention=False)
+    manual_marked = rt.checkpoints.create(
+        [table], kind="Manual", name="Manual_marked", protect_retention=False
+    )
     assert manual_marked is not None
     made["Manual_marked"] = manual_marked
     rt.checkpoints.mark_for_deletion("Manual_marked", reason="superseded")
     today = date.today() + timedelta(days=1)
     expired_ids = [c.checkpoint_id for n, c in made.items() if n.endswith(("_expired", "_marked"))]
-    rt.store.update("CheckpointHistory", {"CheckpointId": expired_ids}, {"RetentionDate": today - timedelta(days=1)})
-    rt.store.update("CheckpointHistory", {"CheckpointName": "Manual_current"}, {"MarkedForDeletion": True})
+    rt.store.update(
+        "CheckpointHistory",
+        {"CheckpointId": expired_ids},
+        {"RetentionDate": today - timedelta(days=1)},
+    )
+    rt.store.update(
+        "CheckpointHistory", {"CheckpointName": "Manual_current"}, {"MarkedForDeletion": True}
+    )
 
     preview = rt.checkpoints.enforce_retention(today=today)
     should = sorted(f"{k}_expired" for k in CHECKPOINT_KINDS if k != "Manual") + ["Manual_marked"]
-    assert preview.dry_run and sorted(d.checkpoint_name for d in preview.deactivated) == sorted(should)
+    assert preview.dry_run and sorted(d.checkpoint_name for d in preview.deactivated) == sorted(
+        should
+    )
     assert [d.checkpoint_name for d in preview.kept] == ["Manual_expired"]
     assert "not marked for deletion" in preview.kept[0].reason
     assert len(rt.checkpoints.list()) == len(made)  # a dry run changes nothing
@@ -78,7 +96,9 @@ def test_enforcement_over_every_kind_deactivates_exactly_the_expired_allowed_one
     inactive = sorted(r["CheckpointName"] for r in history if not r["IsActive"])
     assert inactive == sorted(should)
     assert all(r["DeactivatedDate"] is not None for r in history if not r["IsActive"])
-    assert sorted(c.checkpoint_name for c in rt.checkpoints.list()) == sorted(set(made) - set(should))
+    assert sorted(c.checkpoint_name for c in rt.checkpoints.list()) == sorted(
+        set(made) - set(should)
+    )
     assert len(rt.checkpoints.list(active_only=False)) == len(made)
 
     events = rt.store.read("SyncAuditLog", {"Operation": "CheckpointRetentionEnforcement"})
@@ -94,7 +114,9 @@ def test_list_filters_and_pinned_versions(rt: fmd.Runtime, table: str) -> None:
     rt.engine.write(rt.table(table), pa.table({"Id": pa.array([3], pa.int64())}))
     other = rt.table("silver.account")
     rt.engine.create(other, [Column(name="Id", type="bigint")])
-    b = rt.checkpoints.create([table, other.name], kind="DailyBatch", name="b", protect_retention=False)
+    b = rt.checkpoints.create(
+        [table, other.name], kind="DailyBatch", name="b", protect_retention=False
+    )
     assert a and b
     assert [c.checkpoint_name for c in rt.checkpoints.list()] == ["b", "a"]
     assert [c.checkpoint_name for c in rt.checkpoints.list(kind="Manual")] == ["a"]

@@ -18,7 +18,12 @@ COLUMNS = [Column(name="Id", type="bigint"), Column(name="Name", type="string")]
 
 
 def rows(n0: int, n: int) -> pa.Table:
-    return pa.table({"Id": pa.array(range(n0, n0 + n), pa.int64()), "Name": [f"n{i}" for i in range(n0, n0 + n)]})
+    return pa.table(
+        {
+            "Id": pa.array(range(n0, n0 + n), pa.int64()),
+            "Name": [f"n{i}" for i in range(n0, n0 + n)],
+        }
+    )
 
 
 def make(rt: fmd.Runtime, name: str, *, properties: dict[str, str] | None = None) -> None:
@@ -28,7 +33,9 @@ def make(rt: fmd.Runtime, name: str, *, properties: dict[str, str] | None = None
     rt.engine.write(t, rows(10, 3))
 
 
-def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_count(rt: fmd.Runtime) -> None:
+def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_count(
+    rt: fmd.Runtime,
+) -> None:
     from deltalake import DeltaTable
 
     for name in ("bronze.account", "bronze.contact"):
@@ -41,7 +48,9 @@ def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_coun
     t = rt.table("bronze.account")
     rt.engine.write(t, rows(100, 2), mode="overwrite")  # the pinned version's 2 files are removed
     # an operator's VACUUM outside the library, with the safety check off
-    DeltaTable(rt.engine.path(t)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    DeltaTable(rt.engine.path(t)).vacuum(
+        retention_hours=0, enforce_retention_duration=False, dry_run=False
+    )
 
     result = rt.checkpoints.verify(cp.checkpoint_name)
     assert result.status == "Unrestorable"
@@ -52,17 +61,25 @@ def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_coun
     assert account.reason and "2 file(s)" in account.reason and "VACUUM" in account.reason
 
     header = rt.store.read("CheckpointHistory", {"CheckpointId": cp.checkpoint_id})[0]
-    assert header["RestorabilityStatus"] == "Unrestorable" and header["LastVerifiedDate"] is not None
-    checks = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id, "Context": "CheckpointVerify"})
+    assert (
+        header["RestorabilityStatus"] == "Unrestorable" and header["LastVerifiedDate"] is not None
+    )
+    checks = rt.store.read(
+        "DataValidation", {"CheckpointId": cp.checkpoint_id, "Context": "CheckpointVerify"}
+    )
     assert sorted((c["TableName"], c["ActualValue"], c["ValidationPassed"]) for c in checks) == [
         ("account", "Restorable", True),  # the first verify, before the VACUUM
         ("account", "Unrestorable", False),
         ("contact", "Restorable", True),
         ("contact", "Restorable", True),
     ]
-    events = rt.store.read("SyncAuditLog", {"Operation": "CheckpointVerify", "TableName": "account"})
+    events = rt.store.read(
+        "SyncAuditLog", {"Operation": "CheckpointVerify", "TableName": "account"}
+    )
     assert sorted(json.loads(e["Details"])["missing_files"] for e in events) == [0, 2]
-    alerts = [json.loads(a["Details"]) for a in rt.store.read("SyncAuditLog", {"Operation": "Alert"})]
+    alerts = [
+        json.loads(a["Details"]) for a in rt.store.read("SyncAuditLog", {"Operation": "Alert"})
+    ]
     assert any(a["severity"] == "HIGH" and "Unrestorable" in a["title"] for a in alerts)
 
 
@@ -85,13 +102,17 @@ def test_a_version_gone_from_the_log_is_unrestorable(rt: fmd.Runtime) -> None:
     assert "no longer in the transaction log" in (result.tables[0].reason or "")
 
 
-def test_retention_shorter_than_the_checkpoint_is_at_risk_then_unrestorable(rt: fmd.Runtime) -> None:
+def test_retention_shorter_than_the_checkpoint_is_at_risk_then_unrestorable(
+    rt: fmd.Runtime,
+) -> None:
     make(rt, "bronze.account", properties={DELETED_FILE_RETENTION: "interval 3 seconds"})
     cp = rt.checkpoints.create(["bronze.account"], kind="Manual", protect_retention=False)
     assert cp is not None and cp.restorability_status == "AtRisk"
     at_risk = rt.checkpoints.verify(cp.checkpoint_name)
     assert at_risk.status == "AtRisk" and at_risk.tables[0].expires_in_days is not None
-    assert at_risk.tables[0].expires_in_days < 1 and DELETED_FILE_RETENTION in (at_risk.tables[0].reason or "")
+    assert at_risk.tables[0].expires_in_days < 1 and DELETED_FILE_RETENTION in (
+        at_risk.tables[0].reason or ""
+    )
     time.sleep(3.2)
     gone = rt.checkpoints.verify(cp.checkpoint_name)
     assert gone.status == "Unrestorable" and "refuses RESTORE" in (gone.tables[0].reason or "")

@@ -60,7 +60,9 @@ def test_schema_fingerprint_ignores_properties_but_sees_columns_and_protocol() -
     assert schema_fingerprint(base) != schema_fingerprint(
         _snap([cols[0], Column(name="Name", type="bigint")])
     )
-    newer = Protocol_(min_reader_version=3, min_writer_version=7, reader_features=("deletionVectors",))
+    newer = Protocol_(
+        min_reader_version=3, min_writer_version=7, reader_features=("deletionVectors",)
+    )
     assert schema_fingerprint(base) != schema_fingerprint(_snap(cols, protocol=newer))
 
 
@@ -79,7 +81,9 @@ def test_parse_interval_days(text: str, days: float) -> None:
     assert parse_interval_days(text) == pytest.approx(days)
 
 
-@pytest.mark.parametrize("text", ["", "seven days", "interval 7 fortnights", "7", "interval 7 days x"])
+@pytest.mark.parametrize(
+    "text", ["", "seven days", "interval 7 fortnights", "7", "interval 7 days x"]
+)
 def test_parse_interval_days_refuses_what_is_not_an_interval(text: str) -> None:
     with pytest.raises(CheckpointError, match="not a Delta interval"):
         parse_interval_days(text, table="bronze.t")
@@ -88,7 +92,12 @@ def test_parse_interval_days_refuses_what_is_not_an_interval(text: str) -> None:
 def test_property_days_defaults_are_deltas() -> None:
     assert property_days({}, "delta.deletedFileRetentionDuration") == 7.0
     assert property_days({}, "delta.logRetentionDuration") == 30.0
-    assert property_days({"delta.logRetentionDuration": "interval 2 days"}, "delta.logRetentionDuration") == 2.0
+    assert (
+        property_days(
+            {"delta.logRetentionDuration": "interval 2 days"}, "delta.logRetentionDuration"
+        )
+        == 2.0
+    )
 
 
 def test_default_names_per_kind() -> None:
@@ -112,9 +121,13 @@ def test_free_name_adds_a_suffix_and_never_reuses() -> None:
 def test_aggregation_sql_is_one_query_with_only_the_configured_parts() -> None:
     q = lambda c: f'"{c}"'  # noqa: E731
     full = aggregation_sql(q, deleted_flag="IsDeleted", purged_flag="IsPurged", keys=["A", "B"])
-    assert full.startswith("SELECT COUNT(*) AS total, ") and full.endswith(") AS null_keys FROM {t}")
+    assert full.startswith("SELECT COUNT(*) AS total, ") and full.endswith(
+        ") AS null_keys FROM {t}"
+    )
     assert 'COUNT(*) FILTER (WHERE "IsDeleted") AS deleted' in full
-    assert 'COUNT(*) FILTER (WHERE NOT COALESCE("IsDeleted" OR "IsPurged", FALSE)) AS active' in full
+    assert (
+        'COUNT(*) FILTER (WHERE NOT COALESCE("IsDeleted" OR "IsPurged", FALSE)) AS active' in full
+    )
     assert '(SELECT COUNT(*) FROM {t} WHERE "A" IS NULL OR "B" IS NULL) AS null_keys' in full
     keys_only = aggregation_sql(q, deleted_flag=None, purged_flag=None, keys=["A"])
     assert "active" not in keys_only and "null_keys" in keys_only
@@ -127,7 +140,9 @@ def _m(**kw: int | None) -> TableMeasure:
 
 
 def test_checks_pass_on_consistent_counts() -> None:
-    checks = check_measure(_m(total=10, active=7, deleted=2, purged=1, null_keys=0), tracked=True, keyed=True)
+    checks = check_measure(
+        _m(total=10, active=7, deleted=2, purged=1, null_keys=0), tracked=True, keyed=True
+    )
     assert [c.check_name for c in checks] == [
         "TotalRowsKnown",
         "NoNegativeCounts",
@@ -155,7 +170,9 @@ def test_tolerance_is_applied_to_the_sum_only_and_reported() -> None:
 
 
 def test_negative_counts_and_null_keys_fail() -> None:
-    checks = check_measure(_m(total=5, active=-1, deleted=6, purged=0, null_keys=2), tracked=True, keyed=True)
+    checks = check_measure(
+        _m(total=5, active=-1, deleted=6, purged=0, null_keys=2), tracked=True, keyed=True
+    )
     failed = {c.check_name for c in checks if not c.passed}
     assert failed == {"NoNegativeCounts", "NoNullPrimaryKeys"}
 
@@ -173,18 +190,36 @@ def test_baseline_prefix_is_the_one_maintenance_reads() -> None:
 
 def test_checkpoint_table_lookup() -> None:
     t = CheckpointTable(
-        schema_name="bronze", table_name="account", version=4, version_timestamp=None,
-        total_rows=1, active_rows=None, deleted_rows=None, purged_rows=None, count_source="stats",
-        schema_fingerprint="f", manifest_digest="d", file_count=1, total_bytes=10,
+        schema_name="bronze",
+        table_name="account",
+        version=4,
+        version_timestamp=None,
+        total_rows=1,
+        active_rows=None,
+        deleted_rows=None,
+        purged_rows=None,
+        count_source="stats",
+        schema_fingerprint="f",
+        manifest_digest="d",
+        file_count=1,
+        total_bytes=10,
         validation_status="Validated",
     )
     cp = Checkpoint(
-        checkpoint_id="id", checkpoint_name="bronze_batch_2025-01-15", checkpoint_type="DailyBatch",
-        created_date=datetime(2025, 1, 15, tzinfo=timezone.utc), tables=(t,), tables_included=1,
-        total_rows=1, validation_status="Validated", retention_date=date(2025, 1, 22),
+        checkpoint_id="id",
+        checkpoint_name="bronze_batch_2025-01-15",
+        checkpoint_type="DailyBatch",
+        created_date=datetime(2025, 1, 15, tzinfo=timezone.utc),
+        tables=(t,),
+        tables_included=1,
+        total_rows=1,
+        validation_status="Validated",
+        retention_date=date(2025, 1, 22),
         is_active=True,
     )
-    assert cp.table("bronze.account") is t and cp.table("ACCOUNT") is t and t.table == "bronze.account"
+    assert (
+        cp.table("bronze.account") is t and cp.table("ACCOUNT") is t and t.table == "bronze.account"
+    )
     assert cp.is_restore_target
     with pytest.raises(CheckpointError, match="does not cover table") as info:
         cp.table("bronze.contact")

@@ -48,8 +48,11 @@ def test_spark_runs_the_aggregation(spark: Any) -> None:
 def test_datafusion_counts_the_same(tmp_path: Path) -> None:
     engine = DeltaRsEngine(tmp_path)
     ref = TableRef.parse("bronze.t")
-    cols = [Column(name="Id", type="bigint"), Column(name="IsDeleted", type="boolean"),
-            Column(name="IsPurged", type="boolean")]
+    cols = [
+        Column(name="Id", type="bigint"),
+        Column(name="IsDeleted", type="boolean"),
+        Column(name="IsPurged", type="boolean"),
+    ]
     engine.create(ref, cols)
     engine.write(ref, pa.table({
         "Id": pa.array([r[0] for r in ROWS], pa.int64()),
