@@ -1361,6 +1361,8 @@ def _vacuum_text(tp: TablePlan) -> str:
 
 
 def _protect_text(tp: TablePlan) -> str:
+    if tp.vacuum != "run":
+        return "VACUUM does not run on this table"
     how = {
         "none": "nothing to protect",
         "keep_versions": "pinned versions kept by VACUUM",

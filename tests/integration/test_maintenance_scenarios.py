@@ -525,3 +525,84 @@ def test_deleted_files_are_checked_against_the_keep_set_after_vacuum(rt: fmd.Run
     titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
     assert any("checkpoint file(s) of bronze.account" in x for x in titles)
     assert datetime.now(timezone.utc) - plan.created_at < timedelta(minutes=5)
+
+
+# --------------------------------------------------------------------------- checkpoint retention
+
+
+class FailingCheckpointUpdateEngine(DeltaRsEngine):
+    """The real delta-rs engine whose updates of CheckpointHistory fail (a storage outage)."""
+
+    def update(self, table: TableRef, where: Any, values: Any, *, commit: Any = None) -> int:
+        if table.table == "CheckpointHistory" and "IsActive" in values:
+            raise EngineError("update failed: injected storage fault", table=table.name)
+        return super().update(table, where, values, commit=commit)
+
+
+def _expired_checkpoint(rt: fmd.Runtime, name: str) -> str:
+    _tables(rt, [name])
+    cp = rt.checkpoints.create([name], kind="Daily", name="daily_expired")
+    assert cp is not None
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    rt.store.update(
+        "CheckpointHistory", {"CheckpointId": cp.checkpoint_id}, {"RetentionDate": yesterday}
+    )
+    return cp.checkpoint_name
+
+
+def test_dry_run_names_the_checkpoints_retention_would_deactivate_and_execute_does(
+    rt: fmd.Runtime,
+) -> None:
+    name = _expired_checkpoint(rt, "bronze.account")
+    dry = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False))
+    assert dry.checkpoints_deactivated == (name,)
+    assert [c.checkpoint_name for c in rt.checkpoints.list()] == [name]  # still active
+    done = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
+    assert done.checkpoints_deactivated == (name,) and done.status == "Succeeded"
+    assert rt.checkpoints.list() == []
+
+
+def test_a_failed_checkpoint_deactivation_is_reported_and_alerted(lakehouse: Path) -> None:
+    rt = fmd.connect(
+        engine=FailingCheckpointUpdateEngine(lakehouse), run_id="deact", triggered_by="pytest"
+    )
+    _expired_checkpoint(rt, "bronze.account")
+    result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
+    assert result.status == "PartiallyFailed" and result.tables_failed == 0
+    assert result.deactivation_error and "injected storage fault" in result.deactivation_error
+    alerts = [json.loads(a["Details"]) for a in audit(rt, "Alert")]
+    assert [(a["title"], a["severity"]) for a in alerts] == [
+        ("Checkpoint retention enforcement failed", "CRITICAL")
+    ]
+    rt.close()
+
+
+def test_vacuum_is_skipped_and_alerted_when_a_pinned_version_can_no_longer_be_read(
+    rt: fmd.Runtime,
+) -> None:
+    t, pinned, _ = build_scenario(rt)
+    # What Delta's log cleanup does once the log retention has passed: the commits before the
+    # latest log checkpoint go, and the pinned version can no longer be read.
+    rt.engine.create_log_checkpoint(t)
+    latest = rt.engine.version(t)
+    log = Path(rt.engine.path(t)) / "_delta_log"
+    for f in log.iterdir():
+        if f.name[:20].isdigit() and int(f.name[:20]) < latest:
+            f.unlink()
+
+    def data_files() -> set[str]:
+        return {
+            k for k in files_state(Path(rt.engine.root)) if "bronze" in k and "_delta_log" not in k
+        }
+
+    before = data_files()
+    plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
+    tp = plan.table(t.name)
+    assert tp.vacuum == "skip" and f"cannot read the files of pinned version {pinned}" in (
+        tp.error or ""
+    )
+    result = rt.maintenance.run(plan, dry_run=False)
+    assert result.tables[0].status == "Skipped" and result.files_removed == 0
+    assert before <= data_files()  # nothing deleted (OPTIMIZE only adds files)
+    titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
+    assert "VACUUM skipped on 1 table(s) to protect checkpoints" in titles
