@@ -425,24 +425,7 @@ class Maintenance:
             for o, s in zip(outcomes, specs, strict=True)
         ]
         for tp in plans:
-            status = {"refused": "Refused", "skip": "Skipped", "failed": "Failed"}.get(
-                tp.vacuum, "Succeeded"
-            )
-            details = tp.model_dump(mode="json", include=_AUDITED) | {
-                "candidates": len(tp.candidate_files),
-                "property_changes": [f"{c.property} -> {c.new}" for c in tp.property_changes],
-                "at_risk": [f"{r.checkpoint}@v{r.version}" for r in tp.at_risk],
-            }
-            severity = "INFO" if status == "Succeeded" else "MEDIUM"
-            rt.audit.event(
-                "MaintenancePlan",
-                status,
-                table=tp.ref,
-                error=tp.error,
-                dry_run=True,
-                severity=severity,
-                details=details,
-            )
+            self._audit_plan(tp)
         if allow_below_floor:
             rt.audit.event("RetentionOverride", "Warning", severity="HIGH", details=params)
         rt.audit.flush()
@@ -781,25 +764,59 @@ class Maintenance:
             )
         return self._finish(state, runs, deactivated, deactivation_error, pre_name)
 
+    def _audit_plan(self, tp: TablePlan, *, refreshed: bool = False) -> None:
+        status = {"refused": "Refused", "skip": "Skipped", "failed": "Failed"}.get(
+            tp.vacuum, "Succeeded"
+        )
+        details = tp.model_dump(mode="json", include=_AUDITED) | {
+            "candidates": len(tp.candidate_files),
+            "property_changes": [f"{c.property} -> {c.new}" for c in tp.property_changes],
+            "at_risk": [f"{r.checkpoint}@v{r.version}" for r in tp.at_risk],
+            "refreshed": refreshed,
+        }
+        severity = "INFO" if status == "Succeeded" else "MEDIUM"
+        self._rt.audit.event(
+            "MaintenancePlan",
+            status,
+            table=tp.ref,
+            error=tp.error,
+            dry_run=True,
+            severity=severity,
+            details=details,
+        )
+
     def _refresh(self, plan: MaintenancePlan) -> MaintenancePlan:
         """Plan again the tables whose active checkpoints changed since the plan was made."""
         pins, now, params = self._pins(), utcnow(), plan.parameters
-        fresh = []
-        for tp in plan.tables:
+
+        def changed(tp: TablePlan) -> bool:
             current = sorted(
                 f"{p.checkpoint}@v{p.version}" for p in pins if p.table.lower() == tp.table.lower()
             )
-            if tp.requested_retention_hours is not None and current != sorted(tp.checkpoints):
-                ref, cfg, _ = self._scope([tp.table], include_metadata=False)[0]
-                tp = self._plan_table(
-                    (ref, cfg, tp.kind),
-                    pins,
-                    now,
-                    params.get("min_retention_hours"),
-                    bool(params.get("allow_below_floor")),
-                )
-            fresh.append(tp)
-        return plan.model_copy(update={"tables": tuple(fresh)})
+            return tp.requested_retention_hours is not None and current != sorted(tp.checkpoints)
+
+        stale = [tp for tp in plan.tables if changed(tp)]
+        if not stale:
+            return plan
+        specs = [
+            (ref, cfg, tp.kind)
+            for (ref, cfg, _), tp in zip(
+                self._scope([tp.table for tp in stale], False), stale, strict=True
+            )
+        ]
+        args = (params.get("min_retention_hours"), bool(params.get("allow_below_floor")))
+        outcomes = self._rt.map_tables(
+            lambda spec: self._plan_table(spec, pins, now, *args), specs, label="Planning again"
+        )
+        fresh = {}
+        for o, tp in zip(outcomes, stale, strict=True):
+            fresh[tp.table] = (
+                o.value if o.ok else tp.model_copy(update={"vacuum": "failed", "error": o.error})
+            )
+            self._audit_plan(fresh[tp.table], refreshed=True)
+        return plan.model_copy(
+            update={"tables": tuple(fresh.get(tp.table, tp) for tp in plan.tables)}
+        )
 
     def _run_table(self, tp: TablePlan, dry_run: bool) -> TableRun:
         start = time.perf_counter()

@@ -193,7 +193,8 @@ def files_state(
 
 def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
     rt.audit.flush()
-    return rt.store.read("SyncAuditLog", {"RunId": rt.context.run_id, "Operation": operation})
+    where = {"RunId": rt.context.run_id, "Operation": operation}
+    return rt.store.read("SyncAuditLog", where, order_by="EventTime")
 
 
 # --------------------------------------------------------------------------- the acceptance scenario
@@ -487,7 +488,11 @@ def test_pre_maintenance_checkpoint_and_refresh_of_a_stale_plan(rt: fmd.Runtime)
     assert result.status == "Succeeded"
     pre = rt.checkpoints.list(kind="PreMaintenance")
     assert [c.checkpoint_name for c in pre] == [result.pre_maintenance_checkpoint]
-    assert len(audit(rt, "MaintenancePlan")) == 2  # the stale plan was made again before running
+    events = [json.loads(e["Details"]) for e in audit(rt, "MaintenancePlan")]
+    # made, made again (the plan was stale), planned again after the PreMaintenance checkpoint
+    assert [e["refreshed"] for e in events] == [False, False, True]
+    pre = rt.checkpoints.get(result.pre_maintenance_checkpoint or "")
+    assert events[-1]["checkpoints"] == [f"{pre.checkpoint_name}@v{pre.tables[0].version}"]
 
 
 # --------------------------------------------------------------------------- CLI
