@@ -171,7 +171,7 @@ def _one_pass(root: Path, rows: int) -> dict[str, Any]:
         return tuple(int(rt.engine.sql(s, at).column("n")[0].as_py()) for s in queries)
 
     one_pass()  # warm the caches both sides share
-    best = _interleaved({"one": one_pass, "four": four_counts}, 5)
+    best = _interleaved({"one": one_pass, "four": four_counts}, 15)
     lib, base = best["one"], best["four"]
     m, four = lib.value, base.value
     assert (m.total, m.deleted, m.purged, m.null_keys) == four, (m, four)
@@ -222,7 +222,7 @@ def run(quick: bool) -> str:
             ("library `rt.checkpoints.measure` (one aggregation)", f"{one.seconds:.3f}",
              f"{one.peak_mib:.0f}"),
             ("four separate counts", f"{four.seconds:.3f}", f"{four.peak_mib:.0f}"),
-        ], ("what", "seconds (best of 5)", "peak RSS growth MiB")),
+        ], ("what", "seconds (best of 15)", "peak RSS growth MiB")),
         "",
         table([
             (f"batch vs naive loop >= {GOAL_NAIVE:g}x", f"{vs_naive:.1f}x", ok(vs_naive >= GOAL_NAIVE)),

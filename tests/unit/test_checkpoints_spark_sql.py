@@ -40,7 +40,10 @@ def _sql(quote: Any) -> str:
 def test_spark_runs_the_aggregation(spark: Any) -> None:
     df = spark.createDataFrame(ROWS, "Id bigint, IsDeleted boolean, IsPurged boolean")
     df.createOrReplaceTempView("fmd_cp_pinned")
-    row = spark.sql(_sql(quote_identifier).format(t="fmd_cp_pinned")).collect()[0].asDict()
+    try:
+        row = spark.sql(_sql(quote_identifier).format(t="fmd_cp_pinned")).collect()[0].asDict()
+    finally:  # the session is shared: SHOW TABLES of other tests would list the view
+        spark.catalog.dropTempView("fmd_cp_pinned")
     assert row == EXPECTED
     assert row["active"] + row["deleted"] + row["purged"] == row["total"] + 1  # row 7
 
