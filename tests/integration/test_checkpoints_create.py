@@ -371,3 +371,62 @@ def test_three_consecutive_failing_days_raise_an_alert(flaky: Any) -> None:
     assert rt.checkpoints.create("bronze.*") is None
     alerts = [a for a in audit(rt, "Alert") if "3 days in a row" in (a["Details"] or "")]
     assert len(alerts) == 1 and "DailyBatch:bronze.*" in alerts[0]["Details"]
+
+
+def test_names_stay_unique_across_concurrent_creators(lakehouse: Path) -> None:
+    """Two connections (two processes' worth of locks) creating the same name at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = fmd.connect(lakehouse=lakehouse, run_id="a")
+    build(first, 1)
+    second = fmd.connect(lakehouse=lakehouse, run_id="b")
+    for runtime in (first, second):
+        runtime.checkpoints.retry_wait_seconds = 0
+
+    def create(runtime: fmd.Runtime) -> list[str]:
+        out = []
+        for _ in range(3):
+            cp = runtime.checkpoints.create(["bronze.t000"], kind="Manual", name="same")
+            assert cp is not None
+            out.append(cp.checkpoint_name)
+        return out
+
+    with ThreadPoolExecutor(2) as pool:
+        names = [n for ns in pool.map(create, [first, second]) for n in ns]
+    stored = sorted(r["CheckpointName"] for r in first.store.read("CheckpointHistory"))
+    assert sorted(names) == stored and len(set(stored)) == 6
+    assert set(stored) == {"same", *(f"same_{i}" for i in range(2, 7))}
+    first.close()
+    second.close()
+
+
+class RacingEngine(DeltaRsEngine):
+    """The real engine; another creator commits the same name just before our header lands."""
+
+    race = False
+
+    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
+        if table.table == "CheckpointHistory" and self.race:
+            self.race = False
+            rival = data.to_pylist()[0]
+            from datetime import timedelta
+
+            rival |= {
+                "CheckpointId": "rival",
+                "CreatedDate": rival["CreatedDate"] - timedelta(seconds=1),
+            }
+            super().write(table, pa.Table.from_pylist([rival], schema=data.schema), **kwargs)
+        return super().write(table, data, **kwargs)
+
+
+def test_the_later_of_two_same_name_creators_renames_itself(lakehouse: Path) -> None:
+    engine = RacingEngine(lakehouse)
+    rt = fmd.connect(engine=engine, run_id="race")
+    build(rt, 1)
+    engine.race = True
+    cp = rt.checkpoints.create(["bronze.t000"], kind="Manual", name="nightly")
+    assert cp is not None and cp.checkpoint_name == "nightly_2"
+    stored = {r["CheckpointId"]: r["CheckpointName"] for r in rt.store.read("CheckpointHistory")}
+    assert stored == {"rival": "nightly", cp.checkpoint_id: "nightly_2"}
+    assert rt.checkpoints.get("nightly_2").checkpoint_id == cp.checkpoint_id
+    rt.close()
