@@ -831,8 +831,11 @@ class Maintenance:
         if tp.property_changes and not dry_run:
             try:
                 self._apply(tp.ref, tp.property_changes)
-            except FmdError as exc:
+            except Exception as exc:  # no VACUUM without the retention it was planned with
                 errors.append(f"retention properties: {exc}")
+                self._rt.audit.event(
+                    "RetentionChange", "Failed", table=tp.ref, error=exc, severity="HIGH"
+                )
         vac = self._vacuum(tp, dry_run, errors) if tp.vacuum == "run" and not errors else {}
         opt = (
             self._optimize(tp, dry_run, errors)
@@ -866,50 +869,35 @@ class Maintenance:
             if dry_run:
                 files, size = tp.candidate_files, tp.candidate_bytes or 0
             else:
+                hours, keep = int(tp.retention_hours or 0), tp.keep_versions
                 res = rt.engine.vacuum(
                     ref,
-                    retention_hours=int(tp.retention_hours or 0),
+                    retention_hours=hours,
                     dry_run=False,
-                    keep_versions=tp.keep_versions,
+                    keep_versions=keep,
                     enforce_retention=tp.enforce_retention,
                 )
                 files, size = res.files, res.bytes or 0
-                broken = _overlap(files, tp._keep or self._keep_set(ref, tp.proof_versions))
-                if broken:
-                    steps = ["run rt.checkpoints.verify on this table's checkpoints"]
-                    title = f"VACUUM deleted {len(broken)} checkpoint file(s) of {ref.name}"
-                    self._alert(
-                        f"deleted:{ref.name}",
-                        "CRITICAL",
-                        title,
-                        {ref.name: ", ".join(broken[:5])},
-                        steps,
-                    )
-                    raise MaintenanceError(
-                        f"VACUUM deleted {len(broken)} file(s) an active checkpoint needs",
-                        table=ref.name,
-                        hint=steps[0],
-                    )
-        except FmdError as exc:
+                self._check_deleted(tp, files)
+        except Exception as exc:  # a table's failure is reported, never raised
             errors.append(f"VACUUM: {exc}")
-            ms = int((time.perf_counter() - start) * 1000)
-            rt.audit.event(
-                "Vacuum",
-                "Failed",
-                table=ref,
-                error=exc,
-                severity="HIGH",
-                dry_run=dry_run,
-                details=details,
-                duration_ms=ms,
-            )
+            self._event("Vacuum", "Failed", tp, start, dry_run, details, error=exc)
             return {}
         details |= {"files_removed": len(files), "bytes_reclaimed": size}
-        ms = int((time.perf_counter() - start) * 1000)
-        rt.audit.event(
-            "Vacuum", "Succeeded", table=ref, dry_run=dry_run, details=details, duration_ms=ms
-        )
+        self._event("Vacuum", "Succeeded", tp, start, dry_run, details)
         return {"vacuum_files": tuple(files), "files_removed": len(files), "bytes_reclaimed": size}
+
+    def _check_deleted(self, tp: TablePlan, deleted: Sequence[str]) -> None:
+        """After the fact, the proof once more: nothing VACUUM deleted is a checkpoint's file."""
+        broken = _overlap(deleted, tp._keep or self._keep_set(tp.ref, tp.proof_versions))
+        if broken:
+            steps = ["run rt.checkpoints.verify on this table's checkpoints"]
+            title = f"VACUUM deleted {len(broken)} checkpoint file(s) of {tp.table}"
+            self._alert(
+                f"deleted:{tp.table}", "CRITICAL", title, {tp.table: ", ".join(broken[:5])}, steps
+            )
+            msg = f"VACUUM deleted {len(broken)} file(s) an active checkpoint needs"
+            raise MaintenanceError(msg, table=tp.table, hint=steps[0])
 
     def _optimize(self, tp: TablePlan, dry_run: bool, errors: list[str]) -> dict[str, Any]:
         rt, ref, start = self._rt, tp.ref, time.perf_counter()
@@ -925,54 +913,51 @@ class Maintenance:
             ):
                 done = ", already Z-ordered" if files and tp.zorder_by else ""
                 note = f"OPTIMIZE not needed: {len(files)} file(s){done}"
-                rt.audit.event(
-                    "Optimize",
-                    "Skipped",
-                    table=ref,
-                    dry_run=dry_run,
-                    details=details | {"note": note},
-                )
+                self._event("Optimize", "Skipped", tp, start, dry_run, details | {"note": note})
                 return {"optimize_note": note}
             if files is not None and dry_run:
                 how = f"Z-ORDER BY ({', '.join(tp.zorder_by)})" if tp.zorder_by else "compaction"
                 size = _size(sum(f.size_bytes for f in files))
                 note = f"OPTIMIZE would rewrite {len(files)} file(s) ({size}) by {how}"
-                rt.audit.event(
-                    "Optimize",
-                    "Succeeded",
-                    table=ref,
-                    dry_run=True,
-                    details=details | {"note": note},
-                )
+                self._event("Optimize", "Succeeded", tp, start, dry_run, details | {"note": note})
                 return {"optimize_note": note}
             res = rt.engine.optimize(ref, zorder_by=tp.zorder_by, vorder=tp.vorder)
-        except FmdError as exc:
+        except Exception as exc:  # a table's failure is reported, never raised
             errors.append(f"OPTIMIZE: {exc}")
-            ms = int((time.perf_counter() - start) * 1000)
-            rt.audit.event(
-                "Optimize",
-                "Failed",
-                table=ref,
-                error=exc,
-                severity="HIGH",
-                dry_run=dry_run,
-                details=details,
-                duration_ms=ms,
-            )
+            self._event("Optimize", "Failed", tp, start, dry_run, details, error=exc)
             return {}
         details |= {
             "files_added": res.files_added,
             "files_removed": res.files_removed,
             "vorder_applied": res.vorder,
         }
-        ms = int((time.perf_counter() - start) * 1000)
-        rt.audit.event(
-            "Optimize", "Succeeded", table=ref, dry_run=False, details=details, duration_ms=ms
-        )
+        self._event("Optimize", "Succeeded", tp, start, dry_run, details)
         return {
             "optimize_files_added": res.files_added,
             "optimize_files_removed": res.files_removed,
         }
+
+    def _event(
+        self,
+        op: str,
+        status: str,
+        tp: TablePlan,
+        start: float,
+        dry_run: bool,
+        details: dict[str, Any],
+        error: Exception | None = None,
+    ) -> None:
+        ms, severity = int((time.perf_counter() - start) * 1000), "HIGH" if error else "INFO"
+        self._rt.audit.event(
+            op,
+            status,
+            table=tp.ref,
+            dry_run=dry_run,
+            details=details,
+            duration_ms=ms,
+            error=error,
+            severity=severity,
+        )
 
     def _apply(self, ref: TableRef, changes: Sequence[PropertyChange]) -> None:
         props = self._rt.engine.properties(ref)
