@@ -161,23 +161,28 @@ def _one_pass(root: Path, rows: int) -> dict[str, Any]:
     def one_pass() -> Any:
         return rt.checkpoints.measure(ref, version, config=cfg)
 
+    queries = {
+        "total": "SELECT count(*) AS n FROM {t}",
+        "deleted": f"SELECT count(*) AS n FROM {{t}} WHERE {q('IsDeleted')}",
+        "purged": f"SELECT count(*) AS n FROM {{t}} WHERE {q('IsPurged')}",
+        "null keys": f"SELECT count(*) AS n FROM {{t}} WHERE {q('Id')} IS NULL",
+    }
+
+    def count(sql: str) -> int:
+        return int(rt.engine.sql(sql, at).column("n")[0].as_py())
+
     def four_counts() -> tuple[int, ...]:
-        queries = [
-            "SELECT count(*) AS n FROM {t}",
-            f"SELECT count(*) AS n FROM {{t}} WHERE {q('IsDeleted')}",
-            f"SELECT count(*) AS n FROM {{t}} WHERE {q('IsPurged')}",
-            f"SELECT count(*) AS n FROM {{t}} WHERE {q('Id')} IS NULL",
-        ]
-        return tuple(int(rt.engine.sql(s, at).column("n")[0].as_py()) for s in queries)
+        return tuple(count(sql) for sql in queries.values())
 
     one_pass()  # warm the caches both sides share
     best = _interleaved({"one": one_pass, "four": four_counts}, 15)
     lib, base = best["one"], best["four"]
+    each = _interleaved({k: (lambda sql=sql: count(sql)) for k, sql in queries.items()}, 15)
     m, four = lib.value, base.value
     assert (m.total, m.deleted, m.purged, m.null_keys) == four, (m, four)
     assert m.active + m.deleted + m.purged == m.total
     rt.close()
-    return {"library": lib, "baseline": base, "measure": m}
+    return {"library": lib, "baseline": base, "measure": m, "each": each}
 
 
 def run(quick: bool) -> str:
@@ -222,7 +227,14 @@ def run(quick: bool) -> str:
             ("library `rt.checkpoints.measure` (one aggregation)", f"{one.seconds:.3f}",
              f"{one.peak_mib:.0f}"),
             ("four separate counts", f"{four.seconds:.3f}", f"{four.peak_mib:.0f}"),
+            *((f"  of which: count {k}", f"{v.seconds:.3f}", "") for k, v in o["each"].items()),
         ], ("what", "seconds (best of 15)", "peak RSS growth MiB")),
+        "",
+        "On delta-rs (DataFusion) the baseline's `count(*)` and its null-key count are answered "
+        "from the Parquet/Delta statistics without reading rows (see their times above): "
+        "only two of the four counts read rows (one flag column each), and each query pays the table open "
+        "and planning. The one pass reads the two flag columns once and lets the statistics "
+        "answer the null keys too; the ratio is bounded by that, not by four full scans.",
         "",
         table([
             (f"batch vs naive loop >= {GOAL_NAIVE:g}x", f"{vs_naive:.1f}x", ok(vs_naive >= GOAL_NAIVE)),
