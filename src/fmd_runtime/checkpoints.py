@@ -689,7 +689,12 @@ class Checkpoints:
             scope=scope,
         )
         cp = self._write(cp, name or default_name(kind, refs, created.date()))
-        self._record_creation(cp, pins, checks, failed, start)
+        try:
+            self._record_creation(cp, pins, checks, failed, start)
+        except Exception as exc:  # the checkpoint is written; its reasons are in CheckpointTables
+            log.warning(
+                "fmd checkpoints: %s was created but its report failed: %s", cp.checkpoint_name, exc
+            )
         return cp
 
     def _resolve(self, tables: Any) -> tuple[list[TableRef], dict[str, TableConfig]]:
@@ -1191,7 +1196,8 @@ class Checkpoints:
     def pinned_versions(self, active_only: bool = True) -> dict[str, builtins.list[int]]:
         """``"schema.table"`` -> sorted versions pinned by (active) checkpoints.
 
-        Maintenance's keep-set: VACUUM must keep these versions' files.
+        Maintenance's keep-set: VACUUM must keep these versions' files. Failed checkpoints count
+        too (keeping more is safe; an operator may still want to inspect them).
 
         Example:
             >>> # rt.checkpoints.pinned_versions()["bronze.account"]  # [3, 7]

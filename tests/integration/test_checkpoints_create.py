@@ -430,3 +430,23 @@ def test_the_later_of_two_same_name_creators_renames_itself(lakehouse: Path) -> 
     assert stored == {"rival": "nightly", cp.checkpoint_id: "nightly_2"}
     assert rt.checkpoints.get("nightly_2").checkpoint_id == cp.checkpoint_id
     rt.close()
+
+
+class NoValidationTableEngine(DeltaRsEngine):
+    """The real engine, whose writes to DataValidation always fail (storage refuses them)."""
+
+    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
+        if table.table == "DataValidation":
+            raise OSError("simulated: DataValidation is not writable")
+        return super().write(table, data, **kwargs)
+
+
+def test_a_failing_report_does_not_undo_a_written_checkpoint(lakehouse: Path) -> None:
+    rt = fmd.connect(engine=NoValidationTableEngine(lakehouse), run_id="report")
+    rt.checkpoints.retry_wait_seconds = 0
+    build(rt, 1)
+    rt.engine.update(rt.table("bronze.t000"), {"Id": [3]}, {"IsDeleted": True, "IsPurged": True})
+    cp = rt.checkpoints.create("bronze.*", kind="Manual")
+    assert cp is not None and cp.validation_status == "Failed"
+    assert rt.checkpoints.get(cp.checkpoint_name).tables[0].validation_message
+    rt.close()
