@@ -584,10 +584,17 @@ class Maintenance:
                 ),
             )
         # keep_versions protects the checkpoints on VACUUM; elsewhere the retention must cover them.
-        retention = requested if keeps else int(math.ceil(max(requested, target_del)))
-        if retention > requested:
+        # A lowering is applied after this run's VACUUM, which still retains the current value
+        # (Delta 4.1+ takes the retention from the property, so RETAIN and property stay equal).
+        retention = requested if keeps else int(math.ceil(max(requested, target_del, del_h)))
+        if retention > requested and target_del < del_h:
             reasons.append(
-                f"RETAIN raised to {retention} hours: {engine.name} cannot keep versions, so it covers the oldest active checkpoint until it expires, +{margin_days} day(s)"
+                f"RETAIN {retention} hours, the current {DELETED_FILE_RETENTION}: lowered after this VACUUM"
+            )
+        elif retention > requested:
+            reasons.append(
+                f"RETAIN raised to {retention} hours: {engine.name} cannot keep versions, so it covers "
+                f"the oldest active checkpoint until it expires, +{margin_days} day(s)"
             )
         # The engine's own check compares RETAIN with the table's property, which checkpoints raise
         # for the engines that cannot keep versions; ours (floor, the operator's value) was made above.
@@ -828,15 +835,15 @@ class Maintenance:
                 error=tp.error,
             )
         errors: list[str] = []
-        if tp.property_changes and not dry_run:
-            try:
-                self._apply(tp.ref, tp.property_changes)
-            except Exception as exc:  # no VACUUM without the retention it was planned with
-                errors.append(f"retention properties: {exc}")
-                self._rt.audit.event(
-                    "RetentionChange", "Failed", table=tp.ref, error=exc, severity="HIGH"
-                )
+        # Raises before VACUUM (no VACUUM without the retention it was planned with), lowerings
+        # after it (this run's VACUUM was proved with the current retention).
+        raises = [c for c in tp.property_changes if c.direction == "raise"]
+        lowers = [c for c in tp.property_changes if c.direction == "lower"]
+        if raises and not dry_run:
+            self._apply(tp.ref, raises, errors)
         vac = self._vacuum(tp, dry_run, errors) if tp.vacuum == "run" and not errors else {}
+        if lowers and not dry_run and not errors:
+            self._apply(tp.ref, lowers, errors)
         opt = (
             self._optimize(tp, dry_run, errors)
             if tp.optimize
@@ -959,13 +966,18 @@ class Maintenance:
             severity=severity,
         )
 
-    def _apply(self, ref: TableRef, changes: Sequence[PropertyChange]) -> None:
-        props = self._rt.engine.properties(ref)
-        values = {c.property: c.new for c in changes}
-        for c in changes:  # the operator's value is recorded once, before the first raise
-            if c.direction == "raise" and BASELINE_PREFIX + c.property not in props:
-                values[BASELINE_PREFIX + c.property] = c.current or "default"
-        self._rt.engine.set_properties(ref, values)
+    def _apply(self, ref: TableRef, changes: Sequence[PropertyChange], errors: list[str]) -> None:
+        try:
+            props = self._rt.engine.properties(ref)
+            values = {c.property: c.new for c in changes}
+            for c in changes:  # the operator's value is recorded once, before the first raise
+                if c.direction == "raise" and BASELINE_PREFIX + c.property not in props:
+                    values[BASELINE_PREFIX + c.property] = c.current or "default"
+            self._rt.engine.set_properties(ref, values)
+        except Exception as exc:  # reported with the table, never raised
+            errors.append(f"retention properties: {exc}")
+            self._rt.audit.event("RetentionChange", "Failed", table=ref, error=exc, severity="HIGH")
+            return
         for c in changes:
             self._rt.audit.event(
                 "RetentionChange",
