@@ -16,9 +16,10 @@
    value, recorded in ``fmd.maintenance.baseline.<property>``, nor below the floor).
 
 ``result = rt.maintenance.run(plan)`` is a dry run by default (VACUUM DRY RUN lists, what
-OPTIMIZE would do, which checkpoints retention would deactivate). ``dry_run=False`` applies the
-property changes, VACUUMs then OPTIMIZEs each table in a bounded pool, enforces checkpoint
-retention, audits ``Vacuum`` / ``Optimize`` per table and alerts on failures.
+OPTIMIZE would do, which checkpoints retention would deactivate). ``dry_run=False`` raises
+retention properties, VACUUMs, lowers properties (after the VACUUM, which runs with the retention
+it was proved with), then OPTIMIZEs each table in a bounded pool, enforces checkpoint retention,
+audits ``Vacuum`` / ``Optimize`` per table and alerts on failures.
 
 Why a plan stays safe until it runs: on delta-rs every pinned version travels to VACUUM as
 ``keep_versions``; elsewhere the retention covers the oldest pinned version plus
