@@ -143,7 +143,7 @@ def run(quick: bool) -> str:
     from fmd_runtime.engine.deltars import DeltaRsEngine
 
     n_tables = 20 if quick else 100
-    repeat = 2 if quick else 3
+    repeat = 2 if quick else 5
     work = Path(tempfile.mkdtemp(prefix="fmd-bench-maint-"))
     try:
         base = work / "base"
