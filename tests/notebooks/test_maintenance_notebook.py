@@ -79,20 +79,21 @@ def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[An
     nb.cells.insert(
         index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]})
     )
-    # A kernel spec pinned to this interpreter (the project's venv), whatever else is installed.
-    spec_dir = tmp_path / "kernels" / "fmd-venv"
+    # The notebook's python3 kernel, pinned to this interpreter (the project's venv: run the tests
+    # with .venv/bin/python), whatever other python3 kernel specs are installed.
+    spec_dir = tmp_path / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
     (spec_dir / "kernel.json").write_text(
         json.dumps(
             {
                 "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "fmd venv",
+                "display_name": "Python 3 (fmd venv)",
                 "language": "python",
             }
         )
     )
     km = KernelManager(
-        kernel_name="fmd-venv",
+        kernel_name="python3",
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
     )
     NotebookClient(
