@@ -49,7 +49,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from fmd_runtime.config import CHECKPOINT_KINDS, DEFAULT_RETENTION_DAYS, TableConfig
-from fmd_runtime.engine import DataFile, TableAt, TableSnapshot
+from fmd_runtime.engine import (
+    DEFAULT_RETENTION_HOURS,
+    DELETED_FILE_RETENTION,
+    LOG_RETENTION,
+    DataFile,
+    TableAt,
+    TableSnapshot,
+    parse_interval_hours,
+)
 from fmd_runtime.errors import CheckpointError, ConfigError, FmdError
 from fmd_runtime.retry import retryer
 from fmd_runtime.store import to_json, utcnow
@@ -62,9 +70,7 @@ log = logging.getLogger("fmd_runtime.checkpoints")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
-LOG_RETENTION = "delta.logRetentionDuration"
-DEFAULT_PROPERTY_DAYS = {DELETED_FILE_RETENTION: 7.0, LOG_RETENTION: 30.0}
+DEFAULT_PROPERTY_DAYS = {k: h / 24 for k, h in DEFAULT_RETENTION_HOURS.items()}
 # The key maintenance reads to lower a raised property back to the operator's value later
 # (fmd_runtime.maintenance.BASELINE_PREFIX; a test keeps the two equal).
 BASELINE_PREFIX = "fmd.maintenance.baseline."
@@ -86,8 +92,6 @@ _RANK = {"Restorable": 0, "AtRisk": 1, "Unrestorable": 2}
 _SEVERITY: dict[str, Any] = {"Restorable": "INFO", "AtRisk": "MEDIUM", "Unrestorable": "HIGH"}
 _AUDIT_STATUS = {"Restorable": "Succeeded", "AtRisk": "Warning", "Unrestorable": "Failed"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
-_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-_UNIT_DAYS = {"week": 7.0, "day": 1.0, "hour": 1 / 24, "minute": 1 / 1440, "second": 1 / 86400}
 _DAY = 86400.0
 
 
@@ -310,24 +314,13 @@ def parse_interval_days(text: str, *, table: str | None = None) -> float:
     """Days in a Delta interval property (``"interval 7 days"``, ``"interval 168 hours"``).
 
     Raises:
-        CheckpointError: not an interval (units week, day, hour, minute, second).
+        CheckpointError: not an interval (units week, day, hour, minute, second ...).
 
     Example:
         >>> parse_interval_days("interval 168 hours"), parse_interval_days("1 week 12 hours")
         (7.0, 7.5)
     """
-    raw = text.strip().lower()
-    body = raw[len("interval") :].strip() if raw.startswith("interval") else raw
-    parts = _INTERVAL_PART.findall(body)
-    rest = _INTERVAL_PART.sub("", body).strip()
-    units = [u[:-1] if u.endswith("s") else u for _, u in parts]
-    if not parts or rest or any(u not in _UNIT_DAYS for u in units):
-        raise CheckpointError(
-            f"table property value {text!r} is not a Delta interval",
-            table=table,
-            hint="set it to e.g. 'interval 7 days'",
-        )
-    return sum(float(n) * _UNIT_DAYS[u] for (n, _), u in zip(parts, units, strict=True))
+    return parse_interval_hours(text, table=table, error=CheckpointError) / 24
 
 
 def property_days(properties: dict[str, str], key: str, *, table: str | None = None) -> float:

@@ -35,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +44,13 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from fmd_runtime.config import TableConfig, build_table_config
+from fmd_runtime.engine import (
+    DEFAULT_RETENTION_HOURS,
+    DELETED_FILE_RETENTION,
+    LOG_RETENTION,
+    format_interval,
+)
+from fmd_runtime.engine import parse_interval_hours as _parse_interval_hours
 from fmd_runtime.errors import FmdError, MaintenanceError, RetentionError, TableNotFoundError
 from fmd_runtime.store import utcnow
 from fmd_runtime.store.schemas import ALL_TABLES
@@ -53,9 +59,7 @@ from fmd_runtime.tables import TableRef
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
 
-DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
-LOG_RETENTION = "delta.logRetentionDuration"
-DEFAULT_HOURS = {DELETED_FILE_RETENTION: 168, LOG_RETENTION: 720}
+DEFAULT_HOURS = DEFAULT_RETENTION_HOURS
 """Delta's defaults when a table does not set the property (7 and 30 days)."""
 BASELINE_PREFIX = "fmd.maintenance.baseline."
 """``<prefix><property>`` keeps the operator's value of a property maintenance raised."""
@@ -67,20 +71,13 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _AUDITED = {"kind", "vacuum", "requested_retention_hours", "retention_hours", "keep_versions"}
 _AUDITED |= {"checkpoints", "protection", "protected_files", "candidate_bytes", "optimize"}
 _AUDITED |= {"zorder_by", "vorder", "reasons"}
-_UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
-_UNIT_HOURS |= {"millisecond": 1 / 3_600_000, "microsecond": 1 / 3_600_000_000}
-_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
 
 
 # --------------------------------------------------------------------------- intervals
 
 
 def parse_interval_hours(text: str, *, table: str | None = None) -> float:
-    """Hours in a Delta interval property value.
-
-    Accepts what Delta writes and operators type: ``"interval 7 days"``, ``"interval 168 hours"``,
-    ``"7 days"``, ``"interval 1 week 2 days"`` (units week, day, hour, minute, second,
-    millisecond, microsecond; singular or plural; any case).
+    """Hours in a Delta interval property value (`fmd_runtime.engine.parse_interval_hours`).
 
     Raises:
         MaintenanceError: the text is not such an interval.
@@ -89,31 +86,7 @@ def parse_interval_hours(text: str, *, table: str | None = None) -> float:
         >>> parse_interval_hours("interval 7 days"), parse_interval_hours("1 week 12 hours")
         (168.0, 180.0)
     """
-    raw = str(text).strip().lower()
-    body = raw[len("interval") :].strip() if raw.startswith("interval") else raw
-    parts = _INTERVAL_PART.findall(body)
-    units = [u[:-1] if u.endswith("s") and u[:-1] in _UNIT_HOURS else u for _, u in parts]
-    if (
-        not parts
-        or _INTERVAL_PART.sub("", body).strip()
-        or any(u not in _UNIT_HOURS for u in units)
-    ):
-        hint = "use e.g. 'interval 7 days' or 'interval 168 hours'"
-        raise MaintenanceError(
-            f"retention value {text!r} is not a Delta interval", table=table, hint=hint
-        )
-    return sum(float(n) * _UNIT_HOURS[u] for (n, _), u in zip(parts, units, strict=True))
-
-
-def format_interval(hours: float) -> str:
-    """A Delta interval for whole hours (rounded up): days when they divide evenly.
-
-    Example:
-        >>> format_interval(720), format_interval(170)
-        ('interval 30 days', 'interval 170 hours')
-    """
-    whole = int(math.ceil(hours))
-    return f"interval {whole // 24} days" if whole % 24 == 0 else f"interval {whole} hours"
+    return _parse_interval_hours(text, table=table, error=MaintenanceError)
 
 
 # --------------------------------------------------------------------------- models
