@@ -57,6 +57,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -82,7 +83,7 @@ from fmd_runtime.store import to_json, utcnow
 from fmd_runtime.tables import TableRef, parse_tables
 
 if TYPE_CHECKING:
-    from fmd_runtime.runtime import Runtime
+    from fmd_runtime.runtime import Outcome, Runtime
 
 log = logging.getLogger("fmd_runtime.rollback")
 
@@ -337,6 +338,7 @@ class ComparisonReport(BaseModel):
     pct_restored: float
     pct_removed: float
     pct_unchanged: float | None
+    null_keys_after: int | None = None
     anomalies: tuple[str, ...] = ()
 
 
@@ -594,8 +596,9 @@ def state_sql(quote: Callable[[str], str], deleted: str | None, purged: str | No
 def comparison_sql(
     quote: Callable[[str], str], keys: Sequence[str], deleted: str | None, purged: str | None
 ) -> str:
-    """ONE FULL OUTER JOIN on the key of ``{pre}`` and ``{post}``: restored, removed, unchanged
-    and each state transition, plus the rows each side contributed (duplicate keys show there).
+    """ONE FULL OUTER JOIN on the key of ``{pre}`` and ``{post}``: restored, removed, unchanged,
+    each state transition, the rows each side contributed (duplicate keys show there) and the
+    post rows with a NULL key.
 
     Example:
         >>> "FULL OUTER JOIN" in comparison_sql(lambda c: f'"{c}"', ["Id"], "D", "P")
@@ -604,12 +607,15 @@ def comparison_sql(
     state = state_sql(quote, deleted, purged)
     cols = ", ".join(f"{quote(k)} AS k{i}" for i, k in enumerate(keys))
     on = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(keys)))
+    nulls = " OR ".join(f"b.k{i} IS NULL" for i in range(len(keys)))
     parts = [
         "COUNT(a.s) AS before_rows",
         "COUNT(b.s) AS after_rows",
         "COUNT(*) FILTER (WHERE a.s IS NULL) AS restored",
         "COUNT(*) FILTER (WHERE b.s IS NULL) AS removed",
         "COUNT(*) FILTER (WHERE a.s = b.s) AS unchanged",
+        # a post row with a NULL key never matches, so the join holds it exactly once
+        f"COUNT(*) FILTER (WHERE b.s IS NOT NULL AND ({nulls})) AS after_null_keys",
     ]
     for x in _STATES:
         for y in _STATES:
@@ -711,6 +717,9 @@ class _Execution:
     runs: list[dict[str, Any]] = field(default_factory=list)
     watermarks: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    configs: dict[str, TableConfig] = field(default_factory=dict)
+    post: Checkpoint | None = None
+    post_pins: dict[str, CheckpointTable] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------- capability
@@ -762,7 +771,15 @@ class Rollback:
         try:
             cp = self._checkpoint(checkpoint, kind, tables)
             pins = self._scope(cp, tables)
-            verify = self._validate(cp, pins, allow_failed_validation)
+            self._check_target(cp, pins, allow_failed_validation)
+            # restorability (verify) and the impact reads overlap: both read every table
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-plan") as pool:
+                reading = pool.submit(self._impacts, pins)
+                try:
+                    verify = rt.checkpoints.verify(cp.checkpoint_id)
+                finally:
+                    configs, outcomes = reading.result()
+            self._check_restorable(cp, pins, verify)
         except FmdError as exc:
             err = (
                 exc
@@ -777,7 +794,6 @@ class Rollback:
             if err is exc:
                 raise
             raise err from exc
-        by_table = {v.table.lower(): v for v in verify.tables}
         rt.audit.event(
             "RollbackValidation",
             "Succeeded",
@@ -792,14 +808,6 @@ class Rollback:
                 "restorability": verify.status,
             },
         )
-        configs = {c.table.lower(): c for c in rt.table_configs(enabled_only=False)}
-        now = utcnow()
-        outcomes = rt.map_tables(
-            lambda p: self._impact(p, configs.get(p.table.lower()), by_table, now),
-            pins,
-            label="Analysing table",
-            key=lambda p: p.table,
-        )
         failed = [o for o in outcomes if not o.ok]
         if failed:
             err = RollbackError(
@@ -811,7 +819,8 @@ class Rollback:
                 "RollbackImpactAnalysis", err, cp.checkpoint_name, scope_text, start, True
             )
             raise err
-        impacts: list[TableImpact] = [o.value for o in outcomes]
+        by_table = {v.table.lower(): v for v in verify.tables}
+        impacts = [_with_verification(o.value, by_table.get(o.item.lower())) for o in outcomes]
         gaps = self._dependencies(cp, impacts, configs)
         plan = self._assemble_plan(
             cp, kind, scope_text, impacts, gaps, verify, require_approval, allow_failed_validation
@@ -874,25 +883,16 @@ class Rollback:
             )
         return sorted((pinned[r.name.lower()] for r in refs), key=lambda t: t.table.lower())
 
-    def _validate(
-        self, cp: Checkpoint, pins: Sequence[CheckpointTable], allow_failed: bool
-    ) -> VerifyResult:
-        """Active, Validated, restorable for every table in scope; else a RollbackError."""
+    def _check_target(self, cp: Checkpoint, pins: Sequence[CheckpointTable], allow: bool) -> None:
+        """Active and Validated (the checks that need no table read); else a RollbackError."""
         problems: list[str] = []
         actions: list[str] = []
-        others = self._alternatives(cp, pins)
-        pick = (
-            f"choose another checkpoint ({', '.join(others)})"
-            if others
-            else ("take a new checkpoint of the tables once their state is known to be good")
-        )
         if not cp.is_active:
             problems.append(
                 f"it is no longer active (retention date {cp.retention_date}; expired checkpoints "
                 "are kept for the record but their files may be gone)"
             )
-            actions.append(pick)
-        if cp.validation_status != "Validated" and not allow_failed:
+        if cp.validation_status != "Validated" and not allow:
             bad = [
                 f"{t.table}: {t.validation_message or t.validation_status}"
                 for t in cp.tables
@@ -902,38 +902,46 @@ class Rollback:
                 f"its validation status is {cp.validation_status}"
                 + (f" ({'; '.join(bad)})" if bad else "")
             )
-            actions.append(pick)
             if cp.checkpoint_type == "PreRollback":
                 actions.append(
                     "to undo a rollback to this PreRollback state anyway, plan with "
                     "allow_failed_validation=True"
                 )
         if problems:
+            actions.insert(0, self._pick_another(cp, pins))
             raise RollbackError(
                 f"cannot roll back to checkpoint {cp.checkpoint_name!r}: " + "; ".join(problems),
-                hint="; ".join(dict.fromkeys(actions)),
-                details={"problems": problems, "recommended_actions": list(dict.fromkeys(actions))},
+                hint="; ".join(actions),
+                details={"problems": problems, "recommended_actions": actions},
             )
-        verify = self._rt.checkpoints.verify(cp.checkpoint_id)
+
+    def _check_restorable(
+        self, cp: Checkpoint, pins: Sequence[CheckpointTable], verify: VerifyResult
+    ) -> None:
+        """Every table in scope restorable per `Checkpoints.verify`; else a RollbackError."""
         scope = {p.table.lower() for p in pins}
         lost = [v for v in verify.tables if v.table.lower() in scope and v.status == "Unrestorable"]
-        if lost:
-            keep = [p.table for p in pins if p.table not in {v.table for v in lost}]
-            actions = [pick]
-            if keep:
-                actions.append(
-                    f"or roll back the restorable tables only: tables={','.join(keep)!r}"
-                )
-            raise RollbackError(
-                f"cannot roll back to checkpoint {cp.checkpoint_name!r}: "
-                + "; ".join(f"{v.table} is unrestorable ({v.reason})" for v in lost),
-                hint="; ".join(actions),
-                details={
-                    "problems": [f"{v.table}: {v.reason}" for v in lost],
-                    "recommended_actions": actions,
-                },
-            )
-        return verify
+        if not lost:
+            return
+        keep = [p.table for p in pins if p.table not in {v.table for v in lost}]
+        actions = [self._pick_another(cp, pins)]
+        if keep:
+            actions.append(f"or roll back the restorable tables only: tables={','.join(keep)!r}")
+        raise RollbackError(
+            f"cannot roll back to checkpoint {cp.checkpoint_name!r}: "
+            + "; ".join(f"{v.table} is unrestorable ({v.reason})" for v in lost),
+            hint="; ".join(actions),
+            details={
+                "problems": [f"{v.table}: {v.reason}" for v in lost],
+                "recommended_actions": actions,
+            },
+        )
+
+    def _pick_another(self, cp: Checkpoint, pins: Sequence[CheckpointTable]) -> str:
+        others = self._alternatives(cp, pins)
+        if others:
+            return f"choose another checkpoint ({', '.join(others)})"
+        return "take a new checkpoint of the tables once their state is known to be good"
 
     def _alternatives(self, cp: Checkpoint, pins: Sequence[CheckpointTable]) -> list[str]:
         wanted = {p.table.lower() for p in pins}
@@ -944,11 +952,25 @@ class Rollback:
                 out.append(c.checkpoint_name)
         return out[:3]
 
+    def _impacts(
+        self, pins: Sequence[CheckpointTable]
+    ) -> tuple[dict[str, TableConfig], list[Outcome[TableImpact]]]:
+        """Every table's impact, concurrently, with the PipelineConfig it was read with."""
+        rt = self._rt
+        configs = {c.table.lower(): c for c in rt.table_configs(enabled_only=False)}
+        now = utcnow()
+        outcomes = rt.map_tables(
+            lambda p: self._impact(p, configs.get(p.table.lower()), now),
+            pins,
+            label="Analysing table",
+            key=lambda p: p.table,
+        )
+        return configs, outcomes
+
     def _impact(
         self,
         pin: CheckpointTable,
         cfg: TableConfig | None,
-        verify: Mapping[str, Any],
         now: datetime,
     ) -> TableImpact:
         """Read one table (version, history since the pin, both file lists, counts)."""
@@ -1008,8 +1030,7 @@ class Rollback:
             risk = risk_level(
                 pct, high_pct=rt.config.risk_high_pct, medium_pct=rt.config.risk_medium_pct
             )
-        v = verify.get(ref.name.lower())
-        warnings = self._table_warnings(action, add, same_schema, history, v)
+        warnings = self._table_warnings(action, add, same_schema, history)
         return TableImpact(
             table=ref.name,
             action=action,
@@ -1037,7 +1058,6 @@ class Rollback:
             files_to_remove=len(remove),
             bytes_to_remove=sum(f.size_bytes for f in remove),
             schema_changed=not same_schema,
-            restorability=v.status if v is not None else "Unknown",
             warnings=tuple(warnings),
             analysis_ms=_ms(start),
         )
@@ -1048,7 +1068,6 @@ class Rollback:
         add: Sequence[DataFile],
         same_schema: bool,
         history: Sequence[HistoryEntry],
-        verification: Any,
     ) -> list[str]:
         out = []
         if action == "Restore" and add:
@@ -1067,8 +1086,6 @@ class Rollback:
                 "the schema changed since the checkpoint: RESTORE brings back the old schema "
                 "(columns added since disappear)"
             )
-        if verification is not None and verification.status == "AtRisk":
-            out.append(f"restorability AtRisk: {verification.reason}")
         return out
 
     def _dependencies(
@@ -1268,6 +1285,7 @@ class Rollback:
         need = plan.require_approval if require_approval is None else require_approval
         self._approve(plan, approval_token, need, reason)
         work = [t for t in plan.tables if t.action == "Restore"]
+        ex.configs = self._configs()
         try:
             self._pre_checkpoint(ex, work)
             self._pre_snapshots(ex, work)
@@ -1278,9 +1296,15 @@ class Rollback:
             self._finish(ex, result)
             return result
         restored = self._restore_all(ex, work, progress)
-        self._validate_all(ex, restored)
-        self._repair(ex)
-        self._post_checkpoint(ex)
+        # the ledger repair touches other metadata than the checks: it runs alongside them
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-repair") as pool:
+            repairing = pool.submit(self._repair, ex)
+            try:
+                self._post_checkpoint(ex)
+                self._validate_all(ex, restored)
+                self._settle_post_checkpoint(ex)
+            finally:
+                repairing.result()
         failed_tables = {t.table for t in ex.outcomes if t.status == "Failed"} | {
             c.table for c in ex.checks if not c.passed and c.table
         }
@@ -1391,11 +1415,12 @@ class Rollback:
         """The undo point: a PreRollback checkpoint of the tables to restore (reused on resume)."""
         rt = self._rt
         run_id = rt.context.run_id
-        mine = [
-            c
-            for c in rt.checkpoints.list(active_only=False, kind="PreRollback")
-            if c.run_id == run_id
-        ]
+        ids = rt.store.read(
+            "CheckpointHistory",
+            {"RunId": run_id, "CheckpointType": "PreRollback"},
+            columns=["CheckpointId"],
+        )
+        mine = [rt.checkpoints.get(r["CheckpointId"]) for r in ids]
         for c in sorted(mine, key=lambda c: c.created_date):
             for t in c.tables:
                 ex.pre_pins.setdefault(t.table.lower(), t)
@@ -1451,7 +1476,7 @@ class Rollback:
             for t in work
             if t.table.lower() not in done and t.table.lower() in ex.pre_pins
         ]
-        configs = self._configs()
+        configs = ex.configs
         outcomes = rt.map_tables(
             lambda p: self._sample(p.table, p.version, configs.get(p.table.lower())),
             pins,
@@ -1612,7 +1637,7 @@ class Rollback:
         if kept:
             # RESTORE rewinds table properties too: keep the retention that protects checkpoints
             eng.set_properties(ref, kept)
-            version_after = eng.version(ref)
+            version_after += 1  # one metadata commit; a concurrent writer would fail validation
         return TableOutcome(
             table=impact.table,
             status="Restored",
@@ -1628,7 +1653,7 @@ class Rollback:
     def _validate_all(self, ex: _Execution, tables: Sequence[TableImpact]) -> None:
         """Zero-tolerance checks, snapshots and comparisons; results to the metadata tables."""
         rt = self._rt
-        configs = self._configs()
+        configs = ex.configs
         by_table = {o.table: o for o in ex.outcomes}
         outcomes = rt.map_tables(
             lambda t: self._post_table(ex, t, by_table[t.table], configs.get(t.table.lower())),
@@ -1717,36 +1742,57 @@ class Rollback:
         outcome: TableOutcome,
         cfg: TableConfig | None,
     ) -> _Post:
+        """Check one table; the PostRollback checkpoint's pin gives its counts and manifest."""
         rt, eng = self._rt, self._rt.engine
         ref = rt.table(impact.table)
         cfg = cfg or TableConfig(table=ref.name)
         pin = ex.plan.checkpoint.table(impact.table)
-        version = outcome.version_after if outcome.version_after is not None else eng.version(ref)
-        files = eng.files(ref, version)
-        m = rt.checkpoints.measure(ref, version, config=cfg)
-        checks = self._table_checks(pin, m, files, cfg, ref, version)
-        sample = self._sample(impact.table, version, cfg)
+        post = ex.post_pins.get(impact.table.lower())
+        m: TableMeasure | None = None
+        if post is not None and post.total_rows is not None:
+            version, digest = post.version, post.manifest_digest
+            m = TableMeasure(
+                table=ref.name,
+                version=version,
+                total=post.total_rows,
+                active=post.active_rows,
+                deleted=post.deleted_rows,
+                purged=post.purged_rows,
+                source=post.count_source,
+            )
+        else:  # no PostRollback checkpoint: read the restored version here
+            after = outcome.version_after
+            version = eng.version(ref) if after is None else after
+            digest = manifest_digest(eng.files(ref, version))
+            m = rt.checkpoints.measure(ref, version, config=cfg)
         pre = ex.pre_pins.get(impact.table.lower())
         comparison = None
         if outcome.status in ("Restored", "Resumed") and pre is not None:
-            comparison = self._compare(ref, pre, version, m, cfg, pin)
+            comparison = self._compare(ref, pre, version, m.total, cfg, pin)
+        if cfg.primary_key and m.null_keys is None:
+            nulls = comparison.null_keys_after if comparison else None
+            if nulls is None:
+                nulls = rt.checkpoints.measure(ref, version, config=cfg).null_keys
+            m = m.model_copy(update={"null_keys": nulls})
+        checks = self._table_checks(pin, m, digest, cfg, ref, version)
+        sample = self._sample(impact.table, version, cfg)
         return _Post(impact.table, version, m, checks, sample, comparison)
 
     def _table_checks(
         self,
         pin: CheckpointTable,
         m: TableMeasure,
-        files: Sequence[DataFile],
+        digest: str,
         cfg: TableConfig,
         ref: TableRef,
         version: int,
     ) -> list[ValidationCheck]:
         t = pin.table
-        digest = manifest_digest(files)
         same = digest == pin.manifest_digest
         message = None
         if not same:
-            missing, extra = file_effect(files, self._rt.engine.files(ref, pin.version))
+            eng = self._rt.engine
+            missing, extra = file_effect(eng.files(ref, version), eng.files(ref, pin.version))
             message = (
                 f"the files of version {version} differ from the checkpoint's version "
                 f"{pin.version} ({len(missing)} missing, {len(extra)} extra): the RESTORE did not "
@@ -1816,13 +1862,13 @@ class Rollback:
         ref: TableRef,
         pre: CheckpointTable,
         version: int,
-        m: TableMeasure,
+        total: int,
         cfg: TableConfig,
         pin: CheckpointTable,
     ) -> ComparisonReport:
         """Key-level comparison of the pre-state version and the restored one (one join)."""
         eng = self._rt.engine
-        before, after = int(pre.total_rows or 0), int(m.total)
+        before, after = int(pre.total_rows or 0), int(total)
         anomalies = []
         if pin.total_rows is not None and after != pin.total_rows:
             anomalies.append(
@@ -1831,10 +1877,6 @@ class Rollback:
             )
         if version <= pre.version:
             anomalies.append(f"version {version} is not after the pre-state version {pre.version}")
-        if m.null_keys:
-            anomalies.append(
-                f"{m.null_keys} row(s) with a null primary key (counted restored and removed)"
-            )
         if not cfg.primary_key:
             restored, removed = max(0, after - before), max(0, before - after)
             return ComparisonReport(
@@ -1863,6 +1905,9 @@ class Rollback:
                 "post": TableAt(table=ref, version=version),
             },
         ).to_pylist()[0]
+        nulls = int(row["after_null_keys"])
+        if nulls:
+            anomalies.append(f"{nulls} row(s) with a null primary key (counted as restored)")
         for side, rows in (("after", after), ("before", before)):
             if int(row[f"{side}_rows"]) > rows:
                 anomalies.append(
@@ -1891,6 +1936,7 @@ class Rollback:
             pct_restored=_pct(restored, after),
             pct_removed=_pct(removed, before),
             pct_unchanged=_pct(unchanged, before),
+            null_keys_after=nulls,
             anomalies=tuple(anomalies),
         )
 
@@ -1979,7 +2025,19 @@ class Rollback:
         """Invalidate the loads and watermark advances after the checkpoint (re-runs load)."""
         rt = self._rt
         run_id = rt.context.run_id
-        tables = [o.table for o in ex.outcomes if o.status in ("Restored", "Resumed")]
+        moved = [o.table for o in ex.outcomes if o.status in ("Restored", "Resumed")]
+        # only tables the run ledger or the watermarks know can have something to invalidate
+        names = sorted({rt.table(t).table for t in moved})
+        known = {
+            f"{r['SchemaName']}.{r['TableName']}".lower()
+            for name in ("EntityRuns", "Watermarks")
+            for r in (
+                rt.store.read(name, {"TableName": names}, columns=["SchemaName", "TableName"])
+                if names
+                else []
+            )
+        }
+        tables = [t for t in moved if t.lower() in known]
         after = ex.plan.checkpoint.created_date
 
         def repair(table: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -2026,12 +2084,12 @@ class Rollback:
                 )
 
     def _post_checkpoint(self, ex: _Execution) -> None:
-        """A PostRollback checkpoint of the tables now at the checkpoint, linked to it."""
+        """A PostRollback checkpoint of the tables restored (and those already there), linked to
+        the target; its pins are the post-state the validation checks."""
         rt = self._rt
-        bad = {c.table for c in ex.checks if not c.passed}
         moved = [o for o in ex.outcomes if o.status in ("Restored", "Resumed")]
-        tables = [o.table for o in ex.outcomes if o.status != "Failed" and o.table not in bad]
-        if not moved or not tables:
+        tables = [o.table for o in ex.outcomes if o.status != "Failed"]
+        if not moved:
             return
         try:
             cp = rt.checkpoints.create(
@@ -2049,7 +2107,9 @@ class Rollback:
             rt.audit.event("PostRollbackCheckpoint", "Failed", error=exc, severity="HIGH")
             return
         assert cp is not None  # PostRollback raises on failure, never returns None
+        ex.post = cp
         ex.post_name = cp.checkpoint_name
+        ex.post_pins = {t.table.lower(): t for t in cp.tables}
         rt.audit.event(
             "PostRollbackCheckpoint",
             "Succeeded",
@@ -2060,6 +2120,36 @@ class Rollback:
                 "tables": tables,
                 "validation": cp.validation_status,
             },
+        )
+
+    def _settle_post_checkpoint(self, ex: _Execution) -> None:
+        """Deactivate the PostRollback checkpoint when a table it pins failed post-validation."""
+        cp = ex.post
+        if cp is None:
+            return
+        bad = sorted(
+            {c.table for c in ex.checks if not c.passed and c.table} & {t.table for t in cp.tables}
+        )
+        if not bad:
+            return
+        note = f"deactivated: post-validation failed for {', '.join(bad)}"
+        self._rt.store.update(
+            "CheckpointHistory",
+            {"CheckpointId": cp.checkpoint_id},
+            {
+                "IsActive": False,
+                "DeactivatedDate": utcnow(),
+                "Notes": f"{cp.notes or ''}; {note}".strip("; "),
+            },
+        )
+        ex.warnings.append(
+            f"PostRollback checkpoint {cp.checkpoint_name} {note}: it is not a restore point"
+        )
+        self._rt.audit.event(
+            "PostRollbackCheckpoint",
+            "Failed",
+            severity="HIGH",
+            details={"checkpoint": cp.checkpoint_name, "deactivated": True, "tables": bad},
         )
 
     def _result(
@@ -2358,6 +2448,16 @@ class Rollback:
 
 
 # --------------------------------------------------------------------------------- small helpers
+def _with_verification(impact: TableImpact, verification: Any) -> TableImpact:
+    """The impact with the table's restorability (and an AtRisk warning) from verify."""
+    if verification is None:
+        return impact.model_copy(update={"restorability": "Unknown"})
+    warnings = impact.warnings
+    if verification.status == "AtRisk":
+        warnings += (f"restorability AtRisk: {verification.reason}",)
+    return impact.model_copy(update={"restorability": verification.status, "warnings": warnings})
+
+
 def _ms(start: float) -> int:
     return int((time.perf_counter() - start) * 1000)
 

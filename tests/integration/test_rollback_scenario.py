@@ -460,7 +460,8 @@ def test_a_restore_that_commits_nothing_is_caught_by_post_validation(scenario: S
     assert result.quality_score is not None and result.quality_score < 100
     assert result.post_checkpoint is not None
     post = rt.checkpoints.get(result.post_checkpoint)
-    assert ACCOUNT not in {t.table for t in post.tables}  # a failed table is no restore point
+    assert not post.is_active and "post-validation failed for bronze.account" in (post.notes or "")
+    assert any("is not a restore point" in w for w in result.warnings)
     rt.close()
     [alert] = [e for e in audit(rt, "rb-silent") if e["Operation"] == "ValidationAlert"]
     assert alert["Severity"] == "CRITICAL"

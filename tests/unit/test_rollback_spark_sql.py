@@ -21,7 +21,8 @@ from fmd_runtime.tables import TableRef, quote_identifier
 SCHEMA = "Id bigint, IsDeleted boolean, IsPurged boolean, AccountId bigint"
 # pre-state (after a bad sync) and restored rows: 1 unchanged, 2 Deleted->Active, 3 Purged->Active,
 # 4 Active->Deleted, 5 removed (added by the bad sync), 6 restored (deleted by it), 7 unchanged
-# deleted, 8 a NULL flag (Active); 9 points at account 99, which does not exist.
+# deleted, 8 a NULL flag (Active); 9 points at account 99, which does not exist; a NULL key
+# after the rollback never matches: counted once, as restored, and as a null key.
 PRE: list[tuple[Any, ...]] = [
     (1, False, False, 1),
     (2, True, False, 1),
@@ -40,14 +41,16 @@ POST: list[tuple[Any, ...]] = [
     (7, True, False, 1),
     (8, None, False, 2),
     (9, False, False, 99),
+    (None, False, False, 1),
 ]
 ACCOUNTS = [(1,), (2,)]
 EXPECTED = {
     "before_rows": 7,
-    "after_rows": 8,
-    "restored": 2,  # 6 and 9
+    "after_rows": 9,
+    "restored": 3,  # 6, 9 and the NULL key
     "removed": 1,  # 5
     "unchanged": 3,  # 1, 7, 8
+    "after_null_keys": 1,
     "active_deleted": 1,
     "active_purged": 0,
     "deleted_active": 1,
