@@ -1300,7 +1300,6 @@ class Rollback:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-repair") as pool:
             repairing = pool.submit(self._repair, ex)
             try:
-                self._post_checkpoint(ex)
                 self._validate_all(ex, restored)
                 self._settle_post_checkpoint(ex)
             finally:
@@ -1655,8 +1654,26 @@ class Rollback:
         rt = self._rt
         configs = ex.configs
         by_table = {o.table: o for o in ex.outcomes}
+        # the key-level reads need no PostRollback pin: they run while it is created
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-post") as pool:
+            creating = pool.submit(self._post_checkpoint, ex)
+            try:
+                reads = rt.map_tables(
+                    lambda t: self._post_reads(
+                        ex, t.table, by_table[t.table], configs.get(t.table.lower())
+                    ),
+                    list(tables),
+                    label="Comparing table",
+                    key=lambda t: t.table,
+                    progress=log.debug,
+                )
+            finally:
+                creating.result()
+        done = {t.table: r for t, r in zip(tables, reads, strict=True)}
         outcomes = rt.map_tables(
-            lambda t: self._post_table(ex, t, by_table[t.table], configs.get(t.table.lower())),
+            lambda t: self._post_table(
+                ex, t, by_table[t.table], configs.get(t.table.lower()), _value(done[t.table])
+            ),
             list(tables),
             label="Validating table",
             key=lambda t: t.table,
@@ -1735,12 +1752,41 @@ class Rollback:
                 },
             )
 
+    def _post_reads(
+        self,
+        ex: _Execution,
+        table: str,
+        outcome: TableOutcome,
+        cfg: TableConfig | None,
+        version: int | None = None,
+    ) -> tuple[int, dict[str, Any] | None, Any]:
+        """The restored version's key-level comparison row (restored tables) and key sample."""
+        rt = self._rt
+        ref = rt.table(table)
+        cfg = cfg or TableConfig(table=ref.name)
+        if version is None:
+            after = outcome.version_after
+            version = rt.engine.version(ref) if after is None else after
+        pre = ex.pre_pins.get(table.lower())
+        row = None
+        if outcome.status in ("Restored", "Resumed") and pre is not None and cfg.primary_key:
+            eng = rt.engine
+            row = eng.sql(
+                comparison_sql(eng.quote, cfg.primary_key, cfg.deleted_flag, cfg.purged_flag),
+                {
+                    "pre": TableAt(table=ref, version=pre.version),
+                    "post": TableAt(table=ref, version=version),
+                },
+            ).to_pylist()[0]
+        return version, row, self._sample(table, version, cfg)
+
     def _post_table(
         self,
         ex: _Execution,
         impact: TableImpact,
         outcome: TableOutcome,
         cfg: TableConfig | None,
+        reads: tuple[int, dict[str, Any] | None, Any],
     ) -> _Post:
         """Check one table; the PostRollback checkpoint's pin gives its counts and manifest."""
         rt, eng = self._rt, self._rt.engine
@@ -1748,8 +1794,10 @@ class Rollback:
         cfg = cfg or TableConfig(table=ref.name)
         pin = ex.plan.checkpoint.table(impact.table)
         post = ex.post_pins.get(impact.table.lower())
-        m: TableMeasure | None = None
+        version = reads[0]
         if post is not None and post.total_rows is not None:
+            if post.version != version:  # a commit landed in between: compare what was pinned
+                reads = self._post_reads(ex, impact.table, outcome, cfg, post.version)
             version, digest = post.version, post.manifest_digest
             m = TableMeasure(
                 table=ref.name,
@@ -1761,22 +1809,19 @@ class Rollback:
                 source=post.count_source,
             )
         else:  # no PostRollback checkpoint: read the restored version here
-            after = outcome.version_after
-            version = eng.version(ref) if after is None else after
             digest = manifest_digest(eng.files(ref, version))
             m = rt.checkpoints.measure(ref, version, config=cfg)
         pre = ex.pre_pins.get(impact.table.lower())
         comparison = None
         if outcome.status in ("Restored", "Resumed") and pre is not None:
-            comparison = self._compare(ref, pre, version, m.total, cfg, pin)
+            comparison = self._compare(ref, pre, version, m.total, cfg, pin, reads[1])
         if cfg.primary_key and m.null_keys is None:
             nulls = comparison.null_keys_after if comparison else None
             if nulls is None:
                 nulls = rt.checkpoints.measure(ref, version, config=cfg).null_keys
             m = m.model_copy(update={"null_keys": nulls})
         checks = self._table_checks(pin, m, digest, cfg, ref, version)
-        sample = self._sample(impact.table, version, cfg)
-        return _Post(impact.table, version, m, checks, sample, comparison)
+        return _Post(impact.table, version, m, checks, reads[2], comparison)
 
     def _table_checks(
         self,
@@ -1865,9 +1910,9 @@ class Rollback:
         total: int,
         cfg: TableConfig,
         pin: CheckpointTable,
+        row: dict[str, Any] | None,
     ) -> ComparisonReport:
-        """Key-level comparison of the pre-state version and the restored one (one join)."""
-        eng = self._rt.engine
+        """The comparison report of the pre-state and restored versions (``row``: the join's)."""
         before, after = int(pre.total_rows or 0), int(total)
         anomalies = []
         if pin.total_rows is not None and after != pin.total_rows:
@@ -1877,7 +1922,7 @@ class Rollback:
             )
         if version <= pre.version:
             anomalies.append(f"version {version} is not after the pre-state version {pre.version}")
-        if not cfg.primary_key:
+        if row is None:
             restored, removed = max(0, after - before), max(0, before - after)
             return ComparisonReport(
                 table=ref.name,
@@ -1897,14 +1942,6 @@ class Rollback:
                     *anomalies,
                 ),
             )
-        query = comparison_sql(eng.quote, cfg.primary_key, cfg.deleted_flag, cfg.purged_flag)
-        row = eng.sql(
-            query,
-            {
-                "pre": TableAt(table=ref, version=pre.version),
-                "post": TableAt(table=ref, version=version),
-            },
-        ).to_pylist()[0]
         nulls = int(row["after_null_keys"])
         if nulls:
             anomalies.append(f"{nulls} row(s) with a null primary key (counted as restored)")
@@ -2448,6 +2485,13 @@ class Rollback:
 
 
 # --------------------------------------------------------------------------------- small helpers
+def _value(outcome: Outcome[Any]) -> Any:
+    """An outcome's value, or a RollbackError carrying the error that stopped it."""
+    if not outcome.ok:
+        raise RollbackError(f"could not read it: {outcome.error}", table=outcome.item)
+    return outcome.value
+
+
 def _with_verification(impact: TableImpact, verification: Any) -> TableImpact:
     """The impact with the table's restorability (and an AtRisk warning) from verify."""
     if verification is None:
