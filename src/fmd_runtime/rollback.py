@@ -2888,11 +2888,13 @@ def register(sub: Any) -> None:
         parser.add_argument("--tables", help="comma-separated subset (default: All)")
         parser.add_argument("--kind", help="expected checkpoint type (DailyBatch, PrePurge ...)")
         parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument(
+            "--resume", metavar="RUN_ID", help="run as this rollback run id (resume it)"
+        )
         add_lakehouse(parser)
     ex.add_argument("--token", help="the approval token printed by `fmd rollback plan`")
     ex.add_argument("--reason", required=True, help="why (recorded in the audit log)")
     ex.add_argument("--no-approval", action="store_true", help="do not require the token")
-    ex.add_argument("--resume", metavar="RUN_ID", help="resume the rollback run with this id")
     pl.set_defaults(func=_cli_plan)
     ex.set_defaults(func=_cli_execute)
 
