@@ -189,3 +189,75 @@ LEFT JOIN entities e ON e.RunId = r.RunId;
 -- =================================================================================================
 -- End of section 1 (Audit).
 -- =================================================================================================
+
+
+-- =================================================================================================
+-- Section 2. Rollback (SyncAuditLog)
+-- =================================================================================================
+
+-- -------------------------------------------------------------------------------------------------
+-- vw_RollbackHistory: one row per rollback run, dry runs and refusals included (docs/rollback.md).
+--
+-- Read from the run's latest `Rollback` event: fmd_runtime.rollback writes one per outcome of a run
+-- (a plan, a refusal, an execution; a resumed run's last execution wins). RollbackStatus is:
+--   Planned           a dry run: validation and impact report only
+--   AwaitingApproval  DryRun = false without an approval token: nothing changed
+--   Refused           the approval token was missing, not the plan's, or tables changed since
+--   Succeeded         every table restored and every post-validation check passed
+--   PartiallyFailed   some tables restored; others failed to restore or failed validation
+--   Failed            validation refused the checkpoint, or nothing could be restored
+-- Tables is the comma-separated scope; FailedTables / Errors (JSON: table -> Delta error) /
+-- Message say what failed; QualityScore is the percent of post-validation checks passed.
+-- -------------------------------------------------------------------------------------------------
+CREATE OR REPLACE VIEW metadata.vw_RollbackHistory AS
+WITH summaries AS (
+    SELECT
+        a.*,
+        ROW_NUMBER() OVER (PARTITION BY a.RunId ORDER BY a.EventTime DESC, a.EventId DESC) AS rn
+    FROM metadata.SyncAuditLog a
+    WHERE a.Operation = 'Rollback'
+),
+spans AS (
+    SELECT RunId, MIN(EventTime) AS StartedAt
+    FROM metadata.SyncAuditLog
+    WHERE Operation LIKE 'Rollback%' OR Operation IN ('TableRestore', 'PostRollbackValidation')
+    GROUP BY RunId
+)
+SELECT
+    s.RunId AS RollbackRunId,
+    s.PipelineRunId,
+    s.PipelineName,
+    s.NotebookName,
+    s.TriggeredBy,
+    COALESCE(p.StartedAt, s.EventTime) AS StartedAt,
+    s.EventTime AS FinishedAt,
+    get_json_object(s.Details, '$.status') AS RollbackStatus,
+    COALESCE(s.DryRun, FALSE) AS DryRun,
+    get_json_object(s.Details, '$.checkpoint') AS CheckpointName,
+    get_json_object(s.Details, '$.checkpoint_type') AS CheckpointType,
+    get_json_object(s.Details, '$.checkpoint_id') AS CheckpointId,
+    get_json_object(s.Details, '$.reason') AS Reason,
+    get_json_object(s.Details, '$.scope') AS Scope,
+    get_json_object(s.Details, '$.tables') AS Tables,
+    CAST(get_json_object(s.Details, '$.tables_in_scope') AS INT) AS TablesInScope,
+    CAST(get_json_object(s.Details, '$.tables_to_restore') AS INT) AS TablesToRestore,
+    CAST(get_json_object(s.Details, '$.succeeded') AS INT) AS TablesSucceeded,
+    CAST(get_json_object(s.Details, '$.failed') AS INT) AS TablesFailed,
+    CAST(get_json_object(s.Details, '$.skipped') AS INT) AS TablesSkipped,
+    NULLIF(get_json_object(s.Details, '$.failed_tables'), '') AS FailedTables,
+    get_json_object(s.Details, '$.errors') AS Errors,
+    get_json_object(s.Details, '$.failed_checks') AS FailedChecks,
+    CAST(get_json_object(s.Details, '$.quality_score') AS DOUBLE) AS QualityScore,
+    get_json_object(s.Details, '$.risk') AS Risk,
+    CAST(get_json_object(s.Details, '$.rows_changed') AS BIGINT) AS RowsChanged,
+    get_json_object(s.Details, '$.pre_checkpoint') AS PreRollbackCheckpoint,
+    get_json_object(s.Details, '$.post_checkpoint') AS PostRollbackCheckpoint,
+    COALESCE(get_json_object(s.Details, '$.message'), s.ErrorSummary) AS Message,
+    s.Severity
+FROM summaries s
+LEFT JOIN spans p ON p.RunId = s.RunId
+WHERE s.rn = 1;
+
+-- =================================================================================================
+-- End of section 2 (Rollback).
+-- =================================================================================================

@@ -192,6 +192,7 @@ class TableImpact(BaseModel):
     rows_changed: int = 0
     rows_touched: int | None = None
     changed_pct: float = 0.0
+    risk_pct: float = 0.0
     risk: Risk = "Low"
     time_back_seconds: float | None = None
     checkpoint_age_seconds: float | None = None
@@ -1023,12 +1024,13 @@ class Rollback:
         touched_parts = [c.rows_touched for c in commits if c.rows_touched is not None]
         touched = sum(touched_parts) if touched_parts else None
         base = max(current.total or 0, pinned.total or 0)
-        effective = max(changed, min(touched or 0, base))
-        pct = round(100.0 * effective / base, 3) if base else (100.0 if effective else 0.0)
+        pct = _share(changed, base)
+        # the risk also sees what the undone commits wrote (value-only updates, rewrites)
+        risk_pct = max(pct, _share(min(touched or 0, base), base))
         risk: Risk = "Low"
         if action == "Restore":
             risk = risk_level(
-                pct, high_pct=rt.config.risk_high_pct, medium_pct=rt.config.risk_medium_pct
+                risk_pct, high_pct=rt.config.risk_high_pct, medium_pct=rt.config.risk_medium_pct
             )
         warnings = self._table_warnings(action, add, same_schema, history)
         return TableImpact(
@@ -1048,6 +1050,7 @@ class Rollback:
             rows_changed=changed if action == "Restore" else 0,
             rows_touched=touched,
             changed_pct=pct if action == "Restore" else 0.0,
+            risk_pct=risk_pct if action == "Restore" else 0.0,
             risk=risk,
             time_back_seconds=_seconds(snap.timestamp, pin.version_timestamp),
             checkpoint_age_seconds=_seconds(now, pin.version_timestamp),
@@ -2506,6 +2509,13 @@ def _ms(start: float) -> int:
     return int((time.perf_counter() - start) * 1000)
 
 
+def _share(part: int, whole: int) -> float:
+    """Percent of ``whole`` (3 decimals); any change of an empty table is 100%."""
+    if not whole:
+        return 100.0 if part else 0.0
+    return round(100.0 * part / whole, 3)
+
+
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
@@ -2632,6 +2642,7 @@ _PLAN_HEADER = (
     "DELETED",
     "PURGED",
     "CHANGED",
+    "WRITTEN",
     "RISK",
     "BACK",
     "FILES +/-",
@@ -2648,7 +2659,8 @@ def _plan_row(t: TableImpact) -> tuple[str, ...]:
         _n(t.delta.active, True),
         _n(t.delta.deleted, True),
         _n(t.delta.purged, True),
-        f"{t.rows_changed:,} ({t.changed_pct:g}%)",
+        f"{t.rows_changed:,} ({t.changed_pct:.3g}%)",
+        _n(t.rows_touched) if t.action == "Restore" else "-",
         t.risk,
         _span(t.time_back_seconds),
         f"+{t.files_to_add}/-{t.files_to_remove}",
@@ -2665,7 +2677,8 @@ def _plan_text(p: RollbackPlan) -> str:
         *_grid([_PLAN_HEADER, *(_plan_row(t) for t in p.tables)]),
         "",
         "ACTIVE / DELETED / PURGED: rows per state after the rollback minus now (+ come back, "
-        "- go away). BACK: time between the current and the pinned version.",
+        "- go away). CHANGED: rows whose state changes (share of the table). WRITTEN: rows the "
+        "undone commits wrote. RISK: by the larger share. BACK: current minus pinned commit time.",
     ]
     for t in p.tables:
         if t.action != "Restore":
@@ -2750,7 +2763,8 @@ def _result_rows(r: RollbackResult) -> list[tuple[str, ...]]:
             (
                 t.table,
                 t.status,
-                f"{t.version_before} -> {t.version_after if t.version_after is not None else '-'}",
+                f"{t.version_before} -> "
+                f"{t.version_after if t.version_after is not None else '-'} (v{t.pinned_version})",
                 _n(c.rows_before) if c else "-",
                 _n(c.rows_after) if c else "-",
                 _n(c.restored) if c else "-",
