@@ -148,6 +148,7 @@ def run(quick: bool) -> str:
         base = work / "base"
         names = build(base, n_tables, rows)
         pins = pinned_versions(base)
+        assert sorted(pins) == names
 
         raws, plans, estimates = [], [], []
         for i in range(repeat):  # on copies: each plan writes audit rows and a verify result
@@ -201,19 +202,47 @@ def run(quick: bool) -> str:
     run_ratio = lib.seconds / naive.seconds
     rows_table = table(
         [
-            ("raw reads: history + 2 file lists per table (sequential)", f"{raw.seconds:.2f}", f"{raw.peak_mib:.0f}"),
-            ("rt.rollback.plan (validation, verify, impact, dependencies, audit)", f"{planned.seconds:.2f}", f"{planned.peak_mib:.0f}"),
-            ("naive loop: engine.restore per table (sequential)", f"{naive.seconds:.2f}", f"{naive.peak_mib:.0f}"),
-            ("plain delta-rs loop: DeltaTable.restore (for reference)", f"{plain.seconds:.2f}", f"{plain.peak_mib:.0f}"),
+            (
+                "raw reads: history + 2 file lists per table (sequential)",
+                f"{raw.seconds:.2f}",
+                f"{raw.peak_mib:.0f}",
+            ),
+            (
+                "rt.rollback.plan (validation, verify, impact, dependencies, audit)",
+                f"{planned.seconds:.2f}",
+                f"{planned.peak_mib:.0f}",
+            ),
+            (
+                "naive loop: engine.restore per table (sequential)",
+                f"{naive.seconds:.2f}",
+                f"{naive.peak_mib:.0f}",
+            ),
+            (
+                "plain delta-rs loop: DeltaTable.restore (for reference)",
+                f"{plain.seconds:.2f}",
+                f"{plain.peak_mib:.0f}",
+            ),
             ("rt.rollback.execute (end to end)", f"{lib.seconds:.2f}", f"{lib.peak_mib:.0f}"),
         ],
         ("measured", "seconds (best)", "peak MiB"),
     )
     goals = table(
         [
-            ("plan <= 1.5x raw reads", f"{plan_ratio:.2f}x", "PASS" if plan_ratio <= 1.5 else "FAIL"),
-            ("execute <= 3x naive restore loop", f"{run_ratio:.2f}x", "PASS" if run_ratio <= 3.0 else "FAIL"),
-            ("execute vs plain delta-rs loop (no goal)", f"{lib.seconds / plain.seconds:.2f}x", "-"),
+            (
+                "plan <= 1.5x raw reads",
+                f"{plan_ratio:.2f}x",
+                "PASS" if plan_ratio <= 1.5 else "FAIL",
+            ),
+            (
+                "execute <= 3x naive restore loop",
+                f"{run_ratio:.2f}x",
+                "PASS" if run_ratio <= 3.0 else "FAIL",
+            ),
+            (
+                "execute vs plain delta-rs loop (no goal)",
+                f"{lib.seconds / plain.seconds:.2f}x",
+                "-",
+            ),
         ],
         ("goal", "ratio", "result"),
     )
@@ -230,12 +259,17 @@ this machine's cores. The plan's own duration estimate was {min(estimates):g}-{m
 
 {goals}
 
-What the execution does per table that the naive loop does not: a PreRollback checkpoint (counts,
-manifest, log checkpoint, retention properties), a sample of keys, the RESTORE (with the adapter's
-proof of the restored file set), putting back the retention properties RESTORE rewinds, the
-post-validation aggregation and file manifest, the key-level comparison join, the post-state
-sample, the foreign-key orphan query, the idempotency repair reads, and a PostRollback checkpoint;
-plus one commit per metadata table written (snapshots, comparisons, validations, report, audit).
+What the execution does per table that the naive loop does not: the approval check (its version
+read again), a PreRollback checkpoint (counts, manifest, log checkpoint, retention properties), a
+sample of keys, putting back the retention properties RESTORE rewinds (one metadata commit), a
+PostRollback checkpoint (whose counts and manifest the zero-tolerance checks compare with the
+target's), the key-level comparison join (which also counts null keys), the post-state sample, the
+foreign-key orphan query, the idempotency repair; plus one commit per metadata table written
+(snapshots, comparisons, validations, report, audit). The plan reads each table once for the
+impact (version and schema, commits since the pin, both file lists, one counting pass) while
+`rt.checkpoints.verify` proves restorability (five reads per table and its own metadata commits),
+the two overlapping. Both sides run on the same 2 shared cores: the library's parallel phases gain
+less when the machine is busy, so the ratios move by about 10-20% between runs.
 
 Reproduce: `python -m benchmarks rollback` (`--quick`: {10} tables).
 """

@@ -51,8 +51,6 @@ import hashlib
 import html
 import json
 import logging
-import math
-import statistics
 import sys
 import time
 import uuid
@@ -824,7 +822,15 @@ class Rollback:
         impacts = [_with_verification(o.value, by_table.get(o.item.lower())) for o in outcomes]
         gaps = self._dependencies(cp, impacts, configs)
         plan = self._assemble_plan(
-            cp, kind, scope_text, impacts, gaps, verify, require_approval, allow_failed_validation
+            cp,
+            kind,
+            scope_text,
+            impacts,
+            gaps,
+            verify,
+            require_approval,
+            allow_failed_validation,
+            time.perf_counter() - start,
         )
         self._audit_plan(plan, start)
         return plan
@@ -1151,6 +1157,7 @@ class Rollback:
         verify: VerifyResult,
         require_approval: bool,
         allow_failed: bool,
+        plan_seconds: float,
     ) -> RollbackPlan:
         rt = self._rt
         work = [t for t in impacts if t.action == "Restore"]
@@ -1168,7 +1175,7 @@ class Rollback:
             files_to_remove=sum(t.files_to_remove for t in work),
             bytes_to_remove=sum(t.bytes_to_remove for t in work),
             risk=risk,
-            estimated_seconds=_estimate(work, rt.config.max_workers),
+            estimated_seconds=_estimate(len(work), len(impacts), plan_seconds),
         )
         warnings = [f"{t.table}: {w}" for t in impacts for w in t.warnings]
         warnings += [g.message for g in gaps]
@@ -2554,14 +2561,13 @@ def _commit(h: HistoryEntry) -> CommitUndone:
     )
 
 
-def _estimate(work: Sequence[TableImpact], workers: int) -> float:
-    """Rough duration: each restored table costs about 8 of its analysis reads (checkpoints,
-    RESTORE, validation, comparison), spread over the pool; plus a second of metadata commits."""
-    if not work:
+def _estimate(restores: int, tables: int, plan_seconds: float) -> float:
+    """Rough duration of the execution, from the plan's own: the execution reads and writes each
+    restored table about three times as much as planning it did (two checkpoints, the RESTORE,
+    the validation reads), plus a second of metadata commits. Measured: docs/performance.md."""
+    if not restores:
         return 0.0
-    per = statistics.median(t.analysis_ms for t in work) / 1000.0
-    waves = math.ceil(len(work) / max(1, min(workers, len(work))))
-    return round(1.0 + 8 * per * waves, 1)
+    return round(1.0 + 3.0 * plan_seconds * restores / max(1, tables), 1)
 
 
 def _recommendations(r: RollbackResult) -> list[str]:
