@@ -1298,14 +1298,21 @@ class Rollback:
         ex.configs = self._configs()
         try:
             self._pre_checkpoint(ex, work)
-            self._pre_snapshots(ex, work)
         except FmdError as exc:
-            message = f"nothing was restored: the PreRollback step failed: {exc}"
+            message = f"nothing was restored: the PreRollback checkpoint failed: {exc}"
             rt.audit.event("PreRollbackCheckpoint", "Failed", error=exc, severity="HIGH")
             result = self._result(ex, "Failed", message=message)
             self._finish(ex, result)
             return result
-        restored = self._restore_all(ex, work, progress)
+        # the pre-state is pinned by the PreRollback checkpoint: its snapshot rows (counts from
+        # the pins, keys sampled at the pinned versions) are written while the tables restore
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-snapshot") as pool:
+            snapping = pool.submit(self._pre_snapshots, ex, work)
+            restored = self._restore_all(ex, work, progress)
+            try:
+                snapping.result()
+            except FmdError as exc:  # the undo point exists; a missing report row must not stop it
+                ex.warnings.append(f"the pre-state snapshot could not be written: {exc}")
         # the ledger repair touches other metadata than the checks: it runs alongside them
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-repair") as pool:
             repairing = pool.submit(self._repair, ex)
