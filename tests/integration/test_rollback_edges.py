@@ -1,0 +1,112 @@
+"""Rollback edge cases on real Delta tables: a table nobody configured (no keys, no tracking
+columns), an inconsistent pre-rollback state (its PreRollback checkpoint fails validation and the
+undo needs ``allow_failed_validation``), and a schema change since the checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import fmd_runtime as fmd
+from fmd_runtime.engine import Column, arrow_schema
+from fmd_runtime.errors import RollbackError
+
+COLS = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string")]
+TRACKED = [
+    *COLS,
+    Column(name="IsDeleted", type="boolean", nullable=False),
+    Column(name="IsPurged", type="boolean", nullable=False),
+]
+
+
+def _data(cols: list[Column], ids: list[int]) -> pa.Table:
+    values = {"Id": ids, "Name": [f"n{i}" for i in ids]}
+    if len(cols) > 2:
+        values |= {"IsDeleted": [False] * len(ids), "IsPurged": [False] * len(ids)}
+    return pa.table(values, schema=arrow_schema(cols))
+
+
+def _rows(rt: fmd.Runtime, table: str, version: int | None = None) -> list[dict[str, object]]:
+    return sorted(rt.engine.read(rt.table(table), version).to_pylist(), key=lambda r: r["Id"])
+
+
+def test_an_unconfigured_table_is_compared_by_count(lakehouse: Path) -> None:
+    rt = fmd.connect(lakehouse=lakehouse, run_id="rb-plain")
+    ref = rt.table("bronze.plain")
+    rt.engine.create(ref, COLS)
+    rt.engine.write(ref, _data(COLS, list(range(10))))
+    cp = rt.checkpoints.create(["bronze.plain"], kind="Manual", name="plain_cp")
+    assert cp is not None and cp.validation_status == "Validated"
+    pinned = cp.table("bronze.plain").version
+    rt.engine.write(ref, _data(COLS, list(range(10, 15))))
+    plan = rt.rollback.plan("plain_cp")
+    impact = plan.table("bronze.plain")
+    assert not impact.tracked and impact.delta.total == -5 and impact.delta.active is None
+    assert impact.rows_changed == 5 and impact.rows_gone == 5
+    result = rt.rollback.execute(plan, plan.approval_token, reason="plain")
+    assert result.status == "Succeeded" and result.quality_score == 100.0, result.to_text()
+    [comparison] = result.comparisons
+    assert not comparison.key_level and comparison.removed == 5 and comparison.unchanged is None
+    assert "compared by count only" in comparison.anomalies[0]
+    assert {c.check_name for c in result.checks} == {
+        "ManifestMatchesCheckpoint",
+        "TotalRowsMatchCheckpoint",
+        "NoNegativeCounts",
+    }
+    assert _rows(rt, "bronze.plain") == _rows(rt, "bronze.plain", pinned)
+    rt.close()
+
+
+def test_an_inconsistent_state_is_undone_only_when_asked(lakehouse: Path) -> None:
+    rt = fmd.connect(lakehouse=lakehouse, run_id="rb-setup")
+    ref = rt.table("bronze.acc")
+    rt.engine.create(ref, TRACKED)
+    rt.engine.write(ref, _data(TRACKED, list(range(20))))
+    rt.configure_table(
+        "bronze.acc", primary_key=["Id"], deleted_flag="IsDeleted", purged_flag="IsPurged"
+    )
+    assert rt.checkpoints.create(["bronze.acc"], kind="Manual", name="good") is not None
+    # the bad sync flags rows both deleted and purged: counts no longer add up
+    rt.engine.update(ref, {"Id": [1, 2, 3]}, {"IsDeleted": True, "IsPurged": True})
+    bad = _rows(rt, "bronze.acc")
+    rt.close()
+
+    fix = fmd.connect(lakehouse=lakehouse, run_id="rb-fix")
+    plan = fix.rollback.plan("good")
+    result = fix.rollback.execute(plan, plan.approval_token, reason="flags")
+    assert result.status == "Succeeded" and result.quality_score == 100.0
+    assert any("failed validation" in w and "allow_failed_validation" in w for w in result.warnings)
+    assert result.pre_checkpoint is not None
+    fix.close()
+
+    undo = fmd.connect(lakehouse=lakehouse, run_id="rb-undo")
+    with pytest.raises(RollbackError, match="validation status is Failed") as exc:
+        undo.rollback.plan(result.pre_checkpoint)
+    assert "allow_failed_validation=True" in str(exc.value)
+    plan = undo.rollback.plan(result.pre_checkpoint, allow_failed_validation=True)
+    back = undo.rollback.execute(plan, plan.approval_token, reason="back to the flagged state")
+    assert _rows(undo, "bronze.acc") == bad
+    # the restored state is the inconsistent one, and validation says so
+    assert back.status == "Failed"
+    assert {c.check_name for c in back.failed_checks} >= {"CountsAddUp", "TrackingConsistent"}
+    undo.close()
+
+
+def test_a_schema_change_since_the_checkpoint_is_warned_and_reverted(lakehouse: Path) -> None:
+    rt = fmd.connect(lakehouse=lakehouse, run_id="rb-schema")
+    ref = rt.table("bronze.wide")
+    rt.engine.create(ref, COLS)
+    rt.engine.write(ref, _data(COLS, [1, 2, 3]))
+    rt.configure_table("bronze.wide", primary_key=["Id"])
+    assert rt.checkpoints.create(["bronze.wide"], kind="Manual", name="narrow") is not None
+    rt.engine.add_columns(ref, [Column(name="Extra", type="string")])
+    plan = rt.rollback.plan("narrow")
+    impact = plan.table("bronze.wide")
+    assert impact.schema_changed and impact.action == "Restore"
+    assert any("brings back the old schema" in w for w in impact.warnings)
+    result = rt.rollback.execute(plan, plan.approval_token, reason="schema")
+    assert result.status == "Succeeded", result.to_text()
+    assert [c.name for c in rt.engine.snapshot(ref).columns] == ["Id", "Name"]
+    rt.close()
