@@ -1314,19 +1314,42 @@ class Rollback:
             except FmdError as exc:  # the undo point exists; a missing report row must not stop it
                 ex.warnings.append(f"the pre-state snapshot could not be written: {exc}")
         # the ledger repair touches other metadata than the checks: it runs alongside them
+        # the tables are restored now: a failure to check or record must not lose the outcome
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-repair") as pool:
             repairing = pool.submit(self._repair, ex)
             try:
                 self._validate_all(ex, restored)
                 self._settle_post_checkpoint(ex)
-            finally:
+            except FmdError as exc:
+                ex.checks.append(
+                    ValidationCheck(
+                        table=None,
+                        check_name="PostRollbackValidation",
+                        expected="validated and recorded",
+                        actual="error",
+                        passed=False,
+                        severity="CRITICAL",
+                        message=f"post-validation could not complete: {exc}",
+                    )
+                )
+            try:
                 repairing.result()
+            except FmdError as exc:
+                ex.warnings.append(
+                    f"idempotency repair failed ({exc}); invalidate the loads after the "
+                    "checkpoint with rt.runs.invalidate_after before re-running them"
+                )
         failed_tables = {t.table for t in ex.outcomes if t.status == "Failed"} | {
             c.table for c in ex.checks if not c.passed and c.table
         }
         ok_tables = [t.table for t in ex.outcomes if t.table not in failed_tables]
+        unchecked = any(not c.passed and not c.table for c in ex.checks)
         status: RunStatus = (
-            "Succeeded" if not failed_tables else "PartiallyFailed" if ok_tables else "Failed"
+            "Succeeded"
+            if not failed_tables and not unchecked
+            else "PartiallyFailed"
+            if ok_tables and any(o.status in ("Restored", "Resumed") for o in ex.outcomes)
+            else "Failed"
         )
         result = self._result(ex, status)
         self._finish(ex, result)

@@ -11,7 +11,7 @@ import pytest
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column, arrow_schema
-from fmd_runtime.errors import RollbackError
+from fmd_runtime.errors import RollbackError, StoreError
 
 COLS = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string")]
 TRACKED = [
@@ -109,4 +109,31 @@ def test_a_schema_change_since_the_checkpoint_is_warned_and_reverted(lakehouse: 
     result = rt.rollback.execute(plan, plan.approval_token, reason="schema")
     assert result.status == "Succeeded", result.to_text()
     assert [c.name for c in rt.engine.snapshot(ref).columns] == ["Id", "Name"]
+    rt.close()
+
+
+def test_a_failure_to_record_the_checks_does_not_lose_the_outcome(
+    lakehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = fmd.connect(lakehouse=lakehouse, run_id="rb-store")
+    ref = rt.table("bronze.t")
+    rt.engine.create(ref, COLS)
+    rt.engine.write(ref, _data(COLS, [1, 2]))
+    rt.configure_table("bronze.t", primary_key=["Id"])
+    cp = rt.checkpoints.create(["bronze.t"], kind="Manual", name="t_cp")
+    assert cp is not None
+    rt.engine.write(ref, _data(COLS, [3]))
+    plan = rt.rollback.plan("t_cp")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise StoreError("could not append 9 row(s) to metadata.DataValidation: disk full")
+
+    monkeypatch.setattr(rt.checkpoints, "record_validations", broken)
+    result = rt.rollback.execute(plan, plan.approval_token, reason="store down")
+    assert result.succeeded == ["bronze.t"] and result.status == "PartiallyFailed"
+    [check] = result.failed_checks
+    assert check.table is None and "disk full" in (check.message or "")
+    assert _rows(rt, "bronze.t") == _rows(rt, "bronze.t", cp.table("bronze.t").version)
+    [report] = rt.store.read("RollbackValidationReports", {"RollbackRunId": "rb-store"})
+    assert report["Status"] == "PartiallyFailed"
     rt.close()
