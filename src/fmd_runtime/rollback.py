@@ -2593,11 +2593,11 @@ def _commit(h: HistoryEntry) -> CommitUndone:
 
 def _estimate(restores: int, tables: int, plan_seconds: float) -> float:
     """Rough duration of the execution, from the plan's own: the execution reads and writes each
-    restored table about three times as much as planning it did (two checkpoints, the RESTORE,
-    the validation reads), plus a second of metadata commits. Measured: docs/performance.md."""
+    restored table about two and a half times as much as planning it did (two checkpoints, the
+    RESTORE, the validation reads), plus a second of metadata commits (docs/performance.md)."""
     if not restores:
         return 0.0
-    return round(1.0 + 3.0 * plan_seconds * restores / max(1, tables), 1)
+    return round(1.0 + 2.5 * plan_seconds * restores / max(1, tables), 1)
 
 
 def _recommendations(r: RollbackResult) -> list[str]:
