@@ -21,20 +21,22 @@ anything changed, so what was approved is exactly what runs.
 
 **Execute** (`Rollback.execute`), under one rollback run id (``rt.context.run_id``):
 
-1. approval check; 2. a ``PreRollback`` checkpoint of the tables to restore (the undo point) and
-   their pre-state snapshots (``RollbackStateSnapshots``);
+1. approval check; 2. a ``PreRollback`` checkpoint of the tables to restore (the undo point),
+   whose pins are the pre-state snapshots (``RollbackStateSnapshots``);
 3. RESTORE of each table to its pinned version, concurrently (``rt.map_tables``, "Restoring table
    7 of 50"), each commit carrying ``fmd.rollbackRunId`` / ``fmd.checkpointName``; RESTORE also
    rewinds table properties, so the retention properties that protect checkpoints are put back;
    one failure never stops the others;
-4. zero-tolerance post-validation (file manifest digest and counts equal the checkpoint's, counts
+4. a ``PostRollback`` checkpoint of the restored tables, linked to the target: its pins are the
+   post-state, read once for both (while the key-level comparisons run);
+5. zero-tolerance post-validation (file manifest digest and counts equal the checkpoint's, counts
    add up, no null keys, no row flagged both deleted and purged, no orphans between related
-   tables) to ``DataValidation``, a quality score, a CRITICAL alert on any failure;
-5. post-state snapshots, key-level comparison reports (``RollbackComparisonReports``: one FULL
-   OUTER JOIN per table between the pre-state and restored versions), the validation report
-   (``RollbackValidationReports``);
-6. idempotency repair (the run ledger's loads and the watermark advances after the checkpoint are
-   invalidated, so a re-run really loads) and a ``PostRollback`` checkpoint linked to the target.
+   tables) to ``DataValidation``, a quality score, a CRITICAL alert on any failure (and the
+   PostRollback checkpoint deactivated); post-state snapshots, comparison reports
+   (``RollbackComparisonReports``: one FULL OUTER JOIN per table between the pre-state and
+   restored versions), the validation report (``RollbackValidationReports``);
+6. alongside, the idempotency repair: the run ledger's loads and the watermark advances after the
+   checkpoint are invalidated, so a re-run really loads.
 
 Re-running with the same run id resumes: tables already restored by it are skipped (no-op).
 Every step is audited in ``SyncAuditLog`` (RollbackValidation, RollbackImpactAnalysis,
