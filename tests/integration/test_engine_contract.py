@@ -82,6 +82,7 @@ def test_versions_history_and_commit_metadata(engine: DeltaEngine) -> None:
     assert [h.version for h in hist] == [2, 1, 0]
     assert hist[1].user_metadata.get("fmd.runId") == "run-42"
     assert all(h.timestamp.tzinfo is not None for h in hist)
+    assert [engine.snapshot(t, v).timestamp for v in (0, 1, 2)] == [h.timestamp for h in reversed(hist)]
     assert hist[0].operation.upper().startswith("WRITE") or "OVERWRITE" in hist[0].operation.upper()
 
 

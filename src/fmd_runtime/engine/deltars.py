@@ -375,7 +375,9 @@ class DeltaRsEngine:
             )
 
     def _version_timestamp(self, table: TableRef, version: int) -> datetime | None:
-        for entry in self.history(table):
+        # History is newest first: read only the commits from the latest down to `version`.
+        latest = self.version(table)
+        for entry in self.history(table, limit=max(1, latest - version + 1)):
             if entry.version == version:
                 return entry.timestamp
         return None
