@@ -11,17 +11,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import nbrun
 import pyarrow as pa
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
+from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column
@@ -35,73 +33,13 @@ ACTIVITY = "Run fmd_maintenance"
 PY_TYPES = {"bool": bool, "string": str, "int": int, "float": float}
 
 
-def parameters_cell(nb: Any) -> tuple[int, dict[str, Any]]:
-    """Index and ``name -> default`` of the cell tagged ``parameters``."""
-    for i, cell in enumerate(nb.cells):
-        if "parameters" in cell.metadata.get("tags", []):
-            tree = ast.parse(cell.source)
-            values = {
-                n.targets[0].id: ast.literal_eval(n.value)
-                for n in tree.body
-                if isinstance(n, ast.Assign)
-            }
-            return i, values
-    raise AssertionError("no cell tagged parameters")
+def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """Run the notebook as the pipeline would, on ``lakehouse``; return it and its exit value."""
+    return nbrun.execute(NOTEBOOK, {**values, "lakehouse": str(lakehouse)}, tmp_path)
 
 
 def pipeline() -> dict[str, Any]:
     return json.loads(PIPELINE.read_text())
-
-
-def notebook_activity(doc: dict[str, Any]) -> dict[str, Any]:
-    return next(a for a in doc["properties"]["activities"] if a["type"] == "TridentNotebook")
-
-
-def base_parameters(doc: dict[str, Any], run_id: str, **overrides: Any) -> dict[str, Any]:
-    """The values a pipeline run with its default parameters passes to the notebook."""
-    defaults = {k: v["defaultValue"] for k, v in doc["properties"]["parameters"].items()}
-    defaults.update(overrides)
-    out = {}
-    for name, spec in notebook_activity(doc)["typeProperties"]["parameters"].items():
-        expr = spec["value"]["value"]
-        if expr == "@pipeline().RunId":
-            out[name] = run_id
-        else:
-            out[name] = defaults[re.fullmatch(r"@pipeline\(\)\.parameters\.(\w+)", expr).group(1)]  # type: ignore[union-attr]
-    return out
-
-
-def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:
-    """Run the notebook with ``values`` injected after the parameters cell; return it and its exit value."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    index, _ = parameters_cell(nb)
-    injected = "\n".join(f"{k} = {v!r}" for k, v in {**values, "lakehouse": str(lakehouse)}.items())
-    nb.cells.insert(
-        index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]})
-    )
-    # The notebook's python3 kernel, pinned to this interpreter (the project's venv: run the tests
-    # with .venv/bin/python), whatever other python3 kernel specs are installed.
-    spec_dir = tmp_path / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Python 3 (fmd venv)",
-                "language": "python",
-            }
-        )
-    )
-    km = KernelManager(
-        kernel_name="python3",
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
-    )
-    NotebookClient(
-        nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-    line = next(ln for ln in text.splitlines() if ln.startswith("FMD_EXIT_VALUE="))
-    return nb, json.loads(line[len("FMD_EXIT_VALUE=") :])
 
 
 @pytest.fixture

@@ -13,16 +13,14 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import nbrun
 import pyarrow as pa
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-from nbclient import NotebookClient
+from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column, arrow_schema
@@ -43,18 +41,9 @@ COLS = [
 ]
 
 
-def parameters_cell(nb: Any) -> tuple[int, dict[str, Any]]:
-    """Index and ``name -> default`` of the cell tagged ``parameters``."""
-    for i, cell in enumerate(nb.cells):
-        if "parameters" in cell.metadata.get("tags", []):
-            tree = ast.parse(cell.source)
-            values = {
-                n.targets[0].id: ast.literal_eval(n.value)
-                for n in tree.body
-                if isinstance(n, ast.Assign)
-            }
-            return i, values
-    raise AssertionError("no cell tagged parameters")
+def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """Run the notebook as the pipeline would, on ``lakehouse``; return it and its exit value."""
+    return nbrun.execute(NOTEBOOK, {**values, "lakehouse": str(lakehouse)}, tmp_path)
 
 
 def pipeline() -> dict[str, Any]:
@@ -69,58 +58,6 @@ def activities(doc: dict[str, Any]) -> list[dict[str, Any]]:
         props = a.get("typeProperties", {})
         out += props.get("ifTrueActivities", []) + props.get("ifFalseActivities", [])
     return out
-
-
-def notebook_activity(doc: dict[str, Any]) -> dict[str, Any]:
-    return next(a for a in doc["properties"]["activities"] if a["type"] == "TridentNotebook")
-
-
-def base_parameters(doc: dict[str, Any], run_id: str, **overrides: Any) -> dict[str, Any]:
-    """The values a pipeline run with these pipeline parameters passes to the notebook."""
-    values = {k: v["defaultValue"] for k, v in doc["properties"]["parameters"].items()}
-    values.update(overrides)
-    out = {}
-    for name, spec in notebook_activity(doc)["typeProperties"]["parameters"].items():
-        expr = spec["value"]["value"]
-        if expr == "@pipeline().RunId":
-            out[name] = run_id
-        else:
-            m = re.fullmatch(r"@pipeline\(\)\.parameters\.(\w+)", expr)
-            assert m, expr
-            out[name] = values[m.group(1)]
-    return out
-
-
-def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:
-    """Run the notebook with ``values`` injected after the parameters cell; return its exit value."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    index, _ = parameters_cell(nb)
-    injected = "\n".join(f"{k} = {v!r}" for k, v in {**values, "lakehouse": str(lakehouse)}.items())
-    nb.cells.insert(
-        index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected-parameters"]})
-    )
-    # the python3 kernel, pinned to this interpreter (the project's venv)
-    spec_dir = tmp_path / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Python 3 (fmd venv)",
-                "language": "python",
-            }
-        )
-    )
-    km = KernelManager(
-        kernel_name="python3",
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]),
-    )
-    NotebookClient(
-        nb, km=km, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-    line = next(ln for ln in text.splitlines() if ln.startswith("FMD_EXIT_VALUE="))
-    return nb, json.loads(line[len("FMD_EXIT_VALUE=") :])
 
 
 def shown(nb: Any) -> str:
