@@ -324,8 +324,12 @@ class DeltaRsEngine:
     def add_columns(self, table: TableRef, columns: Sequence[Column]) -> None:
         """Add nullable columns (delta-rs ``alter.add_columns``)."""
         from deltalake import Field
+        from deltalake.schema import PrimitiveType
 
-        fields = [Field(c.name, _DELTA_TYPES.get(c.type, c.type), nullable=True) for c in columns]
+        fields = [
+            Field(c.name, PrimitiveType(_DELTA_TYPES.get(c.type, c.type)), nullable=True)
+            for c in columns
+        ]
         dt = self._dt(table)
         with self._translate(table, "add columns"), self._lock(table):
             dt.alter.add_columns(fields)

@@ -198,7 +198,7 @@ class MetadataStore:
         schema = self.definition(name)
         if not rows:
             return None
-        clean = list(rows) if validated else [self.validate_row(schema, r) for r in rows]
+        clean = [dict(r) for r in rows] if validated else [self.validate_row(schema, r) for r in rows]
         self._ensure_once()
         data = self._arrow(schema, clean)
         try:
