@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlviews
+from sqlviews import metadata_database, run_query, statements
 from test_rollback_scenario import (
     ACCOUNT,
     CHECKPOINT,
@@ -28,7 +29,6 @@ from test_rollback_scenario import (
 )
 
 from fmd_runtime.errors import ApprovalError, RollbackError
-from fmd_runtime.store.schemas import SCHEMAS
 
 pytestmark = pytest.mark.spark
 
@@ -43,23 +43,13 @@ TABLES = (
 )
 
 
-def statements(sql: str) -> list[str]:
-    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
-
-
 def documented_queries() -> dict[str, str]:
-    """The ```sql blocks of docs/rollback.md that start with ``-- query: <name>``."""
-    out = {}
-    for block in re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S):
-        m = re.match(r"--\s*query:\s*(\w+)\s*\n", block)
-        if m:
-            out[m.group(1)] = block[m.end() :].strip()
-    return out
+    """The named queries of this capability's doc."""
+    return sqlviews.documented_queries(DOC)
 
 
-def in_schema(sql: str, schema: str) -> str:
-    return re.sub(r"\bmetadata\.", f"{schema}.", sql)
+def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
+    return run_query(spark, db, documented_queries()[name], **args)
 
 
 @pytest.fixture(scope="module")
@@ -96,24 +86,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str
 
 @pytest.fixture(scope="module")
 def db(spark: Any, history: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
-    name = f"fmd_rb_views_{uuid.uuid4().hex[:8]}"
-    spark.sql(f"CREATE DATABASE {name}")
-    try:
-        for table, rows in history.items():
-            ddl = ", ".join(f"`{c.name}` {c.type}" for c in SCHEMAS[table].columns)
-            spark.createDataFrame(rows, schema=ddl).write.format("parquet").saveAsTable(
-                f"{name}.{table}"
-            )
-        for statement in statements(VIEWS.read_text()):
-            spark.sql(in_schema(statement, name))
+    with metadata_database(spark, history, prefix="fmd_rb_views") as name:
         yield name
-    finally:
-        spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
-
-
-def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
-    text = in_schema(documented_queries()[name], db)
-    return [r.asDict() for r in spark.sql(text, args=args or None).collect()]
 
 
 def test_views_sql_has_the_rollback_section_after_the_audit_one() -> None:

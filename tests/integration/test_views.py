@@ -9,20 +9,20 @@ metadata schema other than ``metadata``). Everything else is the SQL text as shi
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlviews
 from pydantic import BaseModel
+from sqlviews import metadata_database, run_query, statements
 from test_audit_scenario import ENTITIES, FAILING, SECRET, run_scenario
 
 import fmd_runtime as fmd
 from fmd_runtime.audit import _entities_from_events
 from fmd_runtime.errors import ContractViolation
-from fmd_runtime.store.schemas import SCHEMAS
 
 pytestmark = pytest.mark.spark
 
@@ -31,29 +31,18 @@ VIEWS = ROOT / "sql" / "views.sql"
 DOC = ROOT / "docs" / "audit.md"
 
 
-def statements(sql: str) -> list[str]:
-    """Statements of a SQL file: comment lines dropped, split at semicolons ending a line."""
-    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in re.split(r";\s*$", body, flags=re.M) if s.strip()]
-
-
-def documented_queries() -> dict[str, str]:
-    """The ```sql blocks of docs/audit.md that start with ``-- query: <name>``."""
-    out = {}
-    for block in re.findall(r"```sql\n(.*?)```", DOC.read_text(), flags=re.S):
-        m = re.match(r"--\s*query:\s*(\w+)\s*\n", block)
-        if m:
-            out[m.group(1)] = block[m.end() :].strip()
-    return out
-
-
-def in_schema(sql: str, schema: str) -> str:
-    return re.sub(r"\bmetadata\.", f"{schema}.", sql)
-
-
 class Params(BaseModel):
     entity_id: int
     lakehouse_id: str
+
+
+def documented_queries() -> dict[str, str]:
+    """The named queries of this capability's doc."""
+    return sqlviews.documented_queries(DOC)
+
+
+def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
+    return run_query(spark, db, documented_queries()[name], **args)
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +73,8 @@ def audit_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def db(spark: Any, audit_rows: list[dict[str, Any]]) -> Iterator[str]:
-    name = f"fmd_views_{uuid.uuid4().hex[:8]}"
-    ddl = ", ".join(f"`{c.name}` {c.type}" for c in SCHEMAS["SyncAuditLog"].columns)
-    spark.sql(f"CREATE DATABASE {name}")
-    try:
-        spark.createDataFrame(audit_rows, schema=ddl).write.format("parquet").saveAsTable(
-            f"{name}.SyncAuditLog"
-        )
-        for statement in statements(VIEWS.read_text()):
-            spark.sql(in_schema(statement, name))
+    with metadata_database(spark, {"SyncAuditLog": audit_rows}, prefix="fmd_views") as name:
         yield name
-    finally:
-        spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
-
-
-def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
-    text = in_schema(documented_queries()[name], db)
-    return [r.asDict() for r in spark.sql(text, args=args or None).collect()]
 
 
 def test_views_sql_has_the_audit_section_and_its_views() -> None:
