@@ -15,8 +15,6 @@ would without the library. Running is measured on two identical copies of the la
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 from datetime import timedelta
@@ -24,26 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from benchmarks.common import measure, table
-
-DAY_MS = 86_400_000
-
-
-def _age(table_path: str, days_by_version: dict[int, float]) -> None:
-    for version, days in days_by_version.items():
-        shift = int(days * DAY_MS)
-        log = Path(table_path) / "_delta_log" / f"{version:020d}.json"
-        actions = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
-        for a in actions:
-            if "commitInfo" in a and a["commitInfo"].get("timestamp"):
-                a["commitInfo"]["timestamp"] -= shift
-            if "remove" in a and a["remove"].get("deletionTimestamp"):
-                a["remove"]["deletionTimestamp"] -= shift
-            if "add" in a and a["add"].get("modificationTime"):
-                a["add"]["modificationTime"] -= shift
-        log.write_text("".join(json.dumps(a) + "\n" for a in actions))
-        stamp = log.stat().st_mtime - shift / 1000
-        os.utime(log, (stamp, stamp))
+from benchmarks.common import age_commits, measure, table
 
 
 def _rows(start: int, n: int) -> pa.Table:
@@ -85,7 +64,7 @@ def build(root: Path, n_tables: int) -> list[str]:
         rt.engine.update(t, {"Id": [1000, 1001]}, {"IsDeleted": True})  # removes 1 file
         update = rt.engine.version(t)
         rt.engine.write(t, _rows(2000, 100))  # today
-        _age(
+        age_commits(
             rt.engine.path(t), {v: 10 for v in range(at_checkpoint + 1)} | {overwrite: 9, update: 8}
         )
     rows = rt.store.read("CheckpointHistory", {"CheckpointId": cp.checkpoint_id})

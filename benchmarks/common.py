@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
 import threading
@@ -91,3 +92,29 @@ def table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+DAY_MS = 86_400_000
+
+
+def age_commits(table_path: str | Path, days_by_version: dict[int, float]) -> None:
+    """Shift the given commits ``days`` into the past in ``_delta_log`` (and the files' mtimes).
+
+    VACUUM and retention decide only from these timestamps (commit time, remove
+    ``deletionTimestamp``, add ``modificationTime``), so this is the table as it will be that many
+    days later: how tests and benchmarks get "10 days old" without waiting.
+    """
+    for version, days in days_by_version.items():
+        shift = int(days * DAY_MS)
+        log = Path(table_path) / "_delta_log" / f"{version:020d}.json"
+        actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        for action in actions:
+            if "commitInfo" in action and action["commitInfo"].get("timestamp"):
+                action["commitInfo"]["timestamp"] -= shift
+            if "remove" in action and action["remove"].get("deletionTimestamp"):
+                action["remove"]["deletionTimestamp"] -= shift
+            if "add" in action and action["add"].get("modificationTime"):
+                action["add"]["modificationTime"] -= shift
+        log.write_text("".join(json.dumps(a) + "\n" for a in actions))
+        stamp = log.stat().st_mtime - shift / 1000
+        os.utime(log, (stamp, stamp))

@@ -20,6 +20,8 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from fmd_runtime.fabric import fabric_notebook_source, parse_fabric_notebook_source
+
 EXIT_PREFIX = "FMD_EXIT_VALUE="
 
 
@@ -91,3 +93,21 @@ def execute(notebook: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
     line = next(ln for ln in text.splitlines() if ln.startswith(EXIT_PREFIX))
     return nb, json.loads(line[len(EXIT_PREFIX) :])
+
+
+def assert_twin_agrees(notebook: Path, twin: Path) -> dict[str, Any]:
+    """The Fabric git twin is exactly what the converter makes of the .ipynb; returns .platform."""
+    nb = json.loads(notebook.read_text())
+    content = (twin / "notebook-content.py").read_text()
+    assert content == fabric_notebook_source(nb), (
+        f"regenerate: fabric.write_fabric_notebook('notebooks/{notebook.name}')"
+    )
+    cells = parse_fabric_notebook_source(content)
+    assert [c["source"] for c in cells] == ["".join(c["source"]).strip("\n") for c in nb["cells"]]
+    assert [c["parameters"] for c in cells] == [
+        "parameters" in c["metadata"].get("tags", []) for c in nb["cells"]
+    ]
+    platform: dict[str, Any] = json.loads((twin / ".platform").read_text())
+    assert platform["metadata"]["type"] == "Notebook"
+    assert platform["metadata"]["displayName"] == notebook.stem
+    return platform

@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -121,6 +121,25 @@ _TOUCH_KEYS = (
 
 
 # --------------------------------------------------------------------------------- models
+
+
+class _PerTable(Protocol):
+    @property
+    def table(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_PerTable)
+
+
+def _in_scope(tables: Sequence[_T], name: str) -> _T:
+    """The entry of ``tables`` for table ``name`` (case-insensitive); KeyError if absent."""
+    wanted = name.strip().lower()
+    for t in tables:
+        if t.table.lower() == wanted:
+            return t
+    raise KeyError(name)
+
+
 class Counts(BaseModel):
     """Rows of a table version by state (None where unknown: no tracking columns)."""
 
@@ -278,11 +297,7 @@ class RollbackPlan(BaseModel):
 
     def table(self, name: str) -> TableImpact:
         """The impact of one table (KeyError if it is not in scope)."""
-        wanted = name.strip().lower()
-        for t in self.tables:
-            if t.table.lower() == wanted:
-                return t
-        raise KeyError(name)
+        return _in_scope(self.tables, name)
 
     def to_text(self) -> str:
         """The impact report (CLI, notebook output)."""
@@ -393,11 +408,7 @@ class RollbackResult(BaseModel):
 
     def table(self, name: str) -> TableOutcome:
         """The outcome of one table (KeyError if it is not in scope)."""
-        wanted = name.strip().lower()
-        for t in self.tables:
-            if t.table.lower() == wanted:
-                return t
-        raise KeyError(name)
+        return _in_scope(self.tables, name)
 
     def to_text(self) -> str:
         """The validation report as text."""

@@ -19,7 +19,6 @@ to the pinned version gives back the pinned version's rows, row for row.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pytest
 
 import fmd_runtime as fmd
+from benchmarks.common import age_commits
 from fmd_runtime import cli
 from fmd_runtime.engine import Column
 from fmd_runtime.engine.deltars import DeltaRsEngine
@@ -36,7 +36,6 @@ from fmd_runtime.errors import EngineError, RetentionError
 from fmd_runtime.maintenance import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.tables import TableRef
 
-DAY_MS = 86_400_000
 COLUMNS = [
     Column(name="Id", type="bigint", nullable=False),
     Column(name="Name", type="string"),
@@ -98,24 +97,6 @@ class FailingVacuumEngine(DeltaRsEngine):
             keep_versions=keep_versions,
             enforce_retention=enforce_retention,
         )
-
-
-def age_commits(table_path: str, days_by_version: dict[int, float]) -> None:
-    """Shift the timestamps of the given commits ``days`` into the past (see the module docstring)."""
-    for version, days in days_by_version.items():
-        shift = int(days * DAY_MS)
-        log = Path(table_path) / "_delta_log" / f"{version:020d}.json"
-        actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        for action in actions:
-            if "commitInfo" in action and action["commitInfo"].get("timestamp"):
-                action["commitInfo"]["timestamp"] -= shift
-            if "remove" in action and action["remove"].get("deletionTimestamp"):
-                action["remove"]["deletionTimestamp"] -= shift
-            if "add" in action and action["add"].get("modificationTime"):
-                action["add"]["modificationTime"] -= shift
-        log.write_text("".join(json.dumps(a) + "\n" for a in actions))
-        stamp = log.stat().st_mtime - shift / 1000
-        os.utime(log, (stamp, stamp))
 
 
 def age_checkpoint(

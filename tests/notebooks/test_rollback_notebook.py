@@ -24,7 +24,6 @@ from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column, arrow_schema
-from fmd_runtime.fabric import fabric_notebook_source, parse_fabric_notebook_source
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "fmd_rollback.ipynb"
@@ -180,19 +179,7 @@ def test_exit_is_alone_in_the_last_top_level_cell_and_nowhere_else() -> None:
 
 
 def test_fabric_git_twin_agrees_with_the_notebook() -> None:
-    nb = json.loads(NOTEBOOK.read_text())
-    content = (TWIN / "notebook-content.py").read_text()
-    assert content == fabric_notebook_source(nb), (
-        "regenerate: fabric.write_fabric_notebook('notebooks/fmd_rollback.ipynb')"
-    )
-    cells = parse_fabric_notebook_source(content)
-    assert [c["source"] for c in cells] == ["".join(c["source"]).strip("\n") for c in nb["cells"]]
-    assert [c["parameters"] for c in cells] == [
-        "parameters" in c["metadata"].get("tags", []) for c in nb["cells"]
-    ]
-    platform = json.loads((TWIN / ".platform").read_text())
-    assert platform["metadata"]["type"] == "Notebook"
-    assert platform["metadata"]["displayName"] == "fmd_rollback"
+    nbrun.assert_twin_agrees(NOTEBOOK, TWIN)
 
 
 def test_pipeline_definition_matches_the_notebook_and_branches_on_its_exit_value() -> None:
