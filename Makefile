@@ -1,15 +1,26 @@
-# Two commands do everything on a fresh machine (python3.11 + Java 17):
+# Two commands do everything on a fresh machine (python3.11, Java 17, Maven):
 #   make demo   - run the demo job on the embedded (delta-rs) engine
-#   make test   - run the test suite (Tier 1; the Spark+Delta tier reports why it is skipped)
+#   make test   - run the whole suite: delta-rs, then Spark + Delta for Fabric Runtime 1.3
+#                 (.venv: Spark 3.5 / Delta 3.2.1) and Runtime 2.0 (.venv-rt20: Spark 4.1 /
+#                 Delta 4.2.0). The Delta jars are resolved by Maven into .cache/jars.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+RT20   := .venv-rt20
+BIN20  := $(RT20)/bin
+# The jar cache the suite's Spark sessions read (fmd_runtime.testing); ignored by git.
+export FMD_JAR_CACHE ?= $(CURDIR)/.cache/jars
+PYTEST_SPARK := -m "spark_delta or spark"
 
-.PHONY: demo test test-spark-delta bench wheel lint ddl clean
+.PHONY: demo test test-rt13 test-rt20 test-spark-delta jars bench wheel lint typecheck ddl clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+
+$(BIN20)/python:
+	$(PYTHON) -m venv $(RT20)
+	$(BIN20)/python -m pip install -q --upgrade pip
 
 # Stamps re-install when pyproject.toml changes.
 $(VENV)/.demo-deps: pyproject.toml | $(BIN)/python
@@ -20,15 +31,41 @@ $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[local,spark,dev]"
 	touch $@ $(VENV)/.demo-deps
 
+$(RT20)/.test-deps: pyproject.toml | $(BIN20)/python
+	$(BIN20)/python -m pip install -q -e ".[local,spark4,dev]"
+	touch $@
+
+# The Delta jars of each runtime (Maven -> .cache/jars). A machine that cannot resolve them
+# goes on: the Spark+Delta tests then skip with the reason (fail under FMD_REQUIRE_SPARK_DELTA=1).
+jars: $(VENV)/.test-deps $(RT20)/.test-deps
+	-$(BIN)/python -m fmd_runtime.testing resolve
+	-$(BIN20)/python -m fmd_runtime.testing resolve
+
 demo: $(VENV)/.demo-deps
 	$(BIN)/fmd demo
 
-test: $(VENV)/.test-deps
-	$(BIN)/python -m pytest
+# The two runtimes run side by side (each its own JVM and one Spark session): local Spark spends
+# most of a test waiting on task scheduling, so the pair takes little more than the longer one.
+# Runtime 2.0's output is printed in full after Runtime 1.3's; either failing fails the target.
+RT20_LOG := .cache/test-rt20.log
+test: jars
+	$(MAKE) --no-print-directory lint typecheck
+	@mkdir -p .cache; \
+	$(BIN20)/python -m pytest $(PYTEST_SPARK) > $(RT20_LOG) 2>&1 & rt20=$$!; \
+	$(BIN)/python -m pytest; rt13=$$?; \
+	wait $$rt20; rc20=$$?; \
+	echo "======== Fabric Runtime 2.0 tier ($(BIN20), -m \"spark_delta or spark\") ========"; \
+	cat $(RT20_LOG); \
+	test $$rt13 -eq 0 && test $$rc20 -eq 0
 
-# Tier 2: the engine contract on Spark + Delta (needs the Delta jars: Maven access or FMD_DELTA_JARS).
-test-spark-delta: $(VENV)/.test-deps
-	$(BIN)/python -m pytest -m spark_delta -rs
+# One runtime at a time: everything on Runtime 1.3's venv, or the Spark tier of Runtime 2.0.
+test-rt13: jars
+	$(BIN)/python -m pytest
+test-rt20: jars
+	$(BIN20)/python -m pytest $(PYTEST_SPARK)
+test-spark-delta: jars
+	$(BIN)/python -m pytest $(PYTEST_SPARK) -rs
+	$(BIN20)/python -m pytest $(PYTEST_SPARK) -rs
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python -m benchmarks
@@ -40,7 +77,11 @@ ddl: $(VENV)/.demo-deps
 	$(BIN)/python -m fmd_runtime.store.ddl > sql/metadata_tables.sql
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks conftest.py
+	$(BIN)/ruff format --check src
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) dist build .fmd-demo .pytest_cache
+	rm -rf $(VENV) $(RT20) dist build .fmd-demo .pytest_cache

@@ -26,7 +26,9 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         print(f"== {name}", flush=True)
         section = module.run(quick=quick)
-        write_section(name, section)
+        keyed = getattr(module, "section_key", None)  # per engine/runtime where it varies
+        key = keyed() if keyed else name
+        write_section(key, section)
         print(section, flush=True)
     return 0
 

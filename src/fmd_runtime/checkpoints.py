@@ -849,7 +849,7 @@ class Checkpoints:
             for k, v in short.items()
             if BASELINE_PREFIX + k not in props
         }
-        self._rt.engine.set_properties(ref, values)
+        self._rt.engine.set_properties(ref, values, commit=self._rt.commit_options())
         pin.raised = values
 
     def _write(self, cp: Checkpoint, wanted: str) -> Checkpoint:
@@ -1318,9 +1318,25 @@ class Checkpoints:
 
         if not eng.exists(ref):
             return result("Unrestorable", "the table no longer exists")
+        props = eng.properties(ref)
+        days = {k: property_days(props, k, table=t.table) for k in DEFAULT_PROPERTY_DAYS}
+        prop, cover = min(days.items(), key=lambda kv: kv[1])
+        born = _aware(t.version_timestamp) or cp.created_date
+        until = born + timedelta(days=cover)
+        left = round((until - now).total_seconds() / _DAY, 2)
+        expired = result(
+            "Unrestorable",
+            f"version {t.version} is {(now - born).days} days old, "
+            f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
+            "VACUUM may delete its files; raise the property to recover it "
+            "while its files exist",
+            expires_in_days=left,
+        )
         try:
             eng.snapshot(ref, t.version)
         except FmdError as exc:
+            if until < now:  # Delta 4.1+ refuses to read it at all: the retention is the reason
+                return expired
             return result(
                 "Unrestorable",
                 f"version {t.version} is no longer in the transaction "
@@ -1339,21 +1355,8 @@ class Checkpoints:
                 "Unrestorable",
                 f"version {t.version} no longer has the pinned files (the table was recreated?)",
             )
-        props = eng.properties(ref)
-        days = {k: property_days(props, k, table=t.table) for k in DEFAULT_PROPERTY_DAYS}
-        prop, cover = min(days.items(), key=lambda kv: kv[1])
-        born = _aware(t.version_timestamp) or cp.created_date
-        until = born + timedelta(days=cover)
-        left = round((until - now).total_seconds() / _DAY, 2)
         if until < now:
-            return result(
-                "Unrestorable",
-                f"version {t.version} is {(now - born).days} days old, "
-                f"older than {prop} ({cover:g} days): Delta 4.1+ refuses RESTORE and "
-                "VACUUM may delete its files; raise the property to recover it "
-                "while its files exist",
-                expires_in_days=left,
-            )
+            return expired
         need = max(_end_of(cp.retention_date), now + timedelta(days=self._rt.config.at_risk_days))
         if cp.is_active and until < need:
             return result(

@@ -667,7 +667,8 @@ class Drift:
                 Column(name=c.column, type=normalize_type(c.new_type or ""), nullable=True)
                 for c in added
             ]
-            self._rt.engine.add_columns(ref, cols)
+            run = {"fmd.runId": self._rt.context.run_id, "fmd.operation": "SchemaEvolve"}
+            self._rt.engine.add_columns(ref, cols, commit=CommitOptions(metadata=run))
             version = self._rt.engine.version(ref)
         if widen:
             version = self._widen(ref, widen)

@@ -645,7 +645,6 @@ def default_lakehouse_root() -> str | None:
     return DEFAULT_LAKEHOUSE_MOUNT if os.path.isdir(DEFAULT_LAKEHOUSE_MOUNT) else None
 
 
-
 # --------------------------------------------------------------------------- git format
 
 _FABRIC_HEADER = "# Fabric notebook source"
@@ -654,9 +653,7 @@ _PARAMETERS_MARKER = "# PARAMETERS CELL ********************"
 _METADATA_MARKER = "# METADATA ********************"
 _CELL_META = {"language": "python", "language_group": "synapse_pyspark"}
 _NOTEBOOK_META = {"kernel_info": {"name": "synapse_pyspark"}, "dependencies": {}}
-_PLATFORM_SCHEMA = (
-    "https://developer.microsoft.com/json-schemas/fabric/gitIntegration/platformProperties/2.0.0/schema.json"
-)
+_PLATFORM_SCHEMA = "https://developer.microsoft.com/json-schemas/fabric/gitIntegration/platformProperties/2.0.0/schema.json"
 
 
 def _meta_block(meta: Mapping[str, Any]) -> list[str]:
@@ -715,7 +712,9 @@ def parse_fabric_notebook_source(text: str) -> list[dict[str, Any]]:
     """
     rows = text.splitlines()
     if not rows or rows[0] != _FABRIC_HEADER:
-        raise ConfigError("not a Fabric notebook source file", hint=f"first line must be {_FABRIC_HEADER!r}")
+        raise ConfigError(
+            "not a Fabric notebook source file", hint=f"first line must be {_FABRIC_HEADER!r}"
+        )
     cells: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     in_meta = False
@@ -736,12 +735,18 @@ def parse_fabric_notebook_source(text: str) -> list[dict[str, Any]]:
     for cell in cells:
         body = "\n".join(cell.pop("lines")).strip("\n")
         if cell["cell_type"] == "markdown":
-            body = "\n".join(ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in body.splitlines())
-        out.append({"cell_type": cell["cell_type"], "source": body, "parameters": cell["parameters"]})
+            body = "\n".join(
+                ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in body.splitlines()
+            )
+        out.append(
+            {"cell_type": cell["cell_type"], "source": body, "parameters": cell["parameters"]}
+        )
     return out
 
 
-def write_fabric_notebook(ipynb_path: str | Path, out_dir: str | Path | None = None, *, description: str = "") -> Path:
+def write_fabric_notebook(
+    ipynb_path: str | Path, out_dir: str | Path | None = None, *, description: str = ""
+) -> Path:
     """Write the Fabric git-format twin ``<Name>.Notebook/`` of an ``.ipynb`` file.
 
     The folder holds ``notebook-content.py`` and ``.platform`` (type Notebook, display name, and
@@ -767,10 +772,14 @@ def write_fabric_notebook(ipynb_path: str | Path, out_dir: str | Path | None = N
     platform = {
         "$schema": _PLATFORM_SCHEMA,
         "metadata": {"type": "Notebook", "displayName": name, "description": description},
-        "config": {"version": "2.0", "logicalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fmd_runtime/notebooks/{name}"))},
+        "config": {
+            "version": "2.0",
+            "logicalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fmd_runtime/notebooks/{name}")),
+        },
     }
     (folder / ".platform").write_text(json.dumps(platform, indent=2) + "\n", encoding="utf-8")
     return folder
+
 
 __all__ = [
     "DEFAULT_LAKEHOUSE_MOUNT",

@@ -49,6 +49,7 @@ from fmd_runtime.engine import (
     DELETED_FILE_RETENTION,
     LOG_RETENTION,
     format_interval,
+    log_retention_cover,
 )
 from fmd_runtime.engine import parse_interval_hours as _parse_interval_hours
 from fmd_runtime.errors import FmdError, MaintenanceError, RetentionError, TableNotFoundError
@@ -540,6 +541,9 @@ class Maintenance:
             # What the active checkpoints need until they expire (checkpoints raise it when they
             # are created); an engine that cannot keep versions protects them with it.
             target_del = max(operator_del_h, float(floor), need_h)
+        if engine.vacuum_reads_table_retention and not keeps:
+            # Delta 4.1+ VACUUM ignores RETAIN n and reads the property: it must carry the retention.
+            target_del = max(target_del, float(requested))
         if target_del != del_h:
             up = target_del > del_h
             why_change = (
@@ -902,7 +906,9 @@ class Maintenance:
                 note = f"OPTIMIZE would rewrite {len(files)} file(s) ({size}) by {how}"
                 self._event("Optimize", "Succeeded", tp, start, dry_run, details | {"note": note})
                 return {"optimize_note": note}
-            res = rt.engine.optimize(ref, zorder_by=tp.zorder_by, vorder=tp.vorder)
+            res = rt.engine.optimize(
+                ref, zorder_by=tp.zorder_by, vorder=tp.vorder, commit=rt.commit_options()
+            )
         except Exception as exc:  # a table's failure is reported, never raised
             errors.append(f"OPTIMIZE: {exc}")
             self._event("Optimize", "Failed", tp, start, dry_run, details, error=exc)
@@ -947,7 +953,8 @@ class Maintenance:
             for c in changes:  # the operator's value is recorded once, before the first raise
                 if c.direction == "raise" and BASELINE_PREFIX + c.property not in props:
                     values[BASELINE_PREFIX + c.property] = c.current or "default"
-            self._rt.engine.set_properties(ref, values)
+            values |= log_retention_cover(props, values)
+            self._rt.engine.set_properties(ref, values, commit=self._rt.commit_options())
         except Exception as exc:  # reported with the table, never raised
             errors.append(f"retention properties: {exc}")
             self._rt.audit.event("RetentionChange", "Failed", table=ref, error=exc, severity="HIGH")
@@ -1164,7 +1171,9 @@ class Maintenance:
             notes=tuple(notes),
         )
         if not dry_run:
-            rt.engine.set_properties(ref, changes)
+            rt.engine.set_properties(
+                ref, changes | log_retention_cover(props, changes), commit=rt.commit_options()
+            )
         if override:
             rt.audit.event(
                 "RetentionOverride",

@@ -1688,7 +1688,7 @@ class Rollback:
         version_after = res.version_after
         if kept:
             # RESTORE rewinds table properties too: keep the retention that protects checkpoints
-            eng.set_properties(ref, kept)
+            eng.set_properties(ref, kept, commit=commit)
             version_after += 1  # one metadata commit; a concurrent writer would fail validation
         return TableOutcome(
             table=impact.table,

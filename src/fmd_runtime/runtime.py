@@ -28,7 +28,7 @@ from fmd_runtime.config import (
     TableConfig,
     build_table_config,
 )
-from fmd_runtime.engine import DeltaEngine
+from fmd_runtime.engine import CommitOptions, DeltaEngine
 from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.store import MetadataStore, utcnow
 from fmd_runtime.tables import TableRef
@@ -109,7 +109,10 @@ class Runtime:
         self.config = config
         self.context = context
         self.store = MetadataStore(
-            engine, config.metadata_schema, buffer_rows=config.audit_buffer_rows
+            engine,
+            config.metadata_schema,
+            buffer_rows=config.audit_buffer_rows,
+            run_id=context.run_id,
         )
         self._capabilities: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -125,6 +128,14 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"Runtime(engine={self.engine.name!r}, metadata_schema={self.config.metadata_schema!r}, run_id={self.context.run_id!r})"
+
+    def commit_options(self, **metadata: str) -> CommitOptions:
+        """The metadata of a commit this run makes: ``fmd.runId`` plus ``metadata``.
+
+        Example:
+            >>> # rt.engine.set_properties(ref, values, commit=rt.commit_options())
+        """
+        return CommitOptions(metadata={"fmd.runId": self.context.run_id, **metadata})
 
     # -- tables ----------------------------------------------------------------------------
     def table(self, name: str | TableRef) -> TableRef:

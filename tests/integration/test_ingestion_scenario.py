@@ -242,6 +242,7 @@ def test_exactly_once_recovery_and_widening_on_every_engine(engine) -> None:
         )
 
     def data(ids: range, score_type: pa.DataType | None = None) -> pa.Table:
+        score_type = score_type or pa.int32()  # the table's own type until the widening
         return pa.table(
             {"Id": pa.array(list(ids), pa.int64()), "Score": pa.array(list(ids), score_type)}
         )

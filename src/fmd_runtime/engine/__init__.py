@@ -296,8 +296,18 @@ class DeltaEngine(Protocol):
     supports_keep_versions: bool
     """True when `vacuum` can protect the files of given versions (``keep_versions``)."""
 
+    @property
+    def vacuum_reads_table_retention(self) -> bool:
+        """True when VACUUM takes its retention from ``delta.deletedFileRetentionDuration`` and
+        ignores ``RETAIN n HOURS`` unless n is 0 (Delta 4.1+): the property protects files."""
+        ...
+
     def exists(self, table: TableRef) -> bool:
         """True when the table exists."""
+        ...
+
+    def location(self, table: TableRef) -> str:
+        """Where the table's files live: a local path or a URL (``file:``, ``abfss:``)."""
         ...
 
     def create(
@@ -308,11 +318,17 @@ class DeltaEngine(Protocol):
         properties: Mapping[str, str] | None = None,
         partition_by: Sequence[str] = (),
         comment: str | None = None,
+        commit: CommitOptions | None = None,
     ) -> bool:
-        """Create the table if it does not exist; return True when it was created."""
+        """Create the table if it does not exist; return True when it was created.
+
+        ``commit`` metadata (run id ...) goes into the creating commit, as for every commit below.
+        """
         ...
 
-    def add_columns(self, table: TableRef, columns: Sequence[Column]) -> None:
+    def add_columns(
+        self, table: TableRef, columns: Sequence[Column], *, commit: CommitOptions | None = None
+    ) -> None:
         """Add nullable columns to an existing table (schema upgrade)."""
         ...
 
@@ -425,7 +441,13 @@ class DeltaEngine(Protocol):
         """The table's properties (``delta.*`` and user ones)."""
         ...
 
-    def set_properties(self, table: TableRef, properties: Mapping[str, str]) -> None:
+    def set_properties(
+        self,
+        table: TableRef,
+        properties: Mapping[str, str],
+        *,
+        commit: CommitOptions | None = None,
+    ) -> None:
         """Set table properties (ALTER TABLE ... SET TBLPROPERTIES)."""
         ...
 
@@ -549,7 +571,31 @@ def retention_hours(
     )
 
 
+def log_retention_cover(
+    properties: Mapping[str, str], changes: Mapping[str, str]
+) -> dict[str, str]:
+    """The log-retention raise that keeps ``logRetentionDuration >= deletedFileRetentionDuration``.
+
+    Delta 4.1+ refuses a file retention longer than the log retention, and on every engine a
+    restore point outlives neither. Given the current properties and the changes about to be
+    set, return the extra change (``{LOG_RETENTION: ...}``) when the new file retention would
+    exceed the log retention, else ``{}``.
+
+    Example:
+        >>> log_retention_cover({}, {DELETED_FILE_RETENTION: "interval 40 days"})
+        {'delta.logRetentionDuration': 'interval 40 days'}
+        >>> log_retention_cover({}, {DELETED_FILE_RETENTION: "interval 10 days"})
+        {}
+    """
+    after = {**properties, **changes}
+    files_h = retention_hours(after, DELETED_FILE_RETENTION)
+    if DELETED_FILE_RETENTION not in changes or retention_hours(after, LOG_RETENTION) >= files_h:
+        return {}
+    return {LOG_RETENTION: format_interval(files_h)}
+
+
 __all__ = [
+    "log_retention_cover",
     "DEFAULT_RETENTION_HOURS",
     "DELETED_FILE_RETENTION",
     "LOG_RETENTION",

@@ -56,6 +56,7 @@ from fmd_runtime.errors import (
     ConfigError,
     EngineError,
     FmdError,
+    RetentionError,
     TableNotFoundError,
 )
 from fmd_runtime.tables import TableRef, validate_identifier
@@ -168,6 +169,84 @@ def deletion_vector_file(storage_type: str | None, path_or_inline: str | None) -
     return None
 
 
+MIN_DELTALAKE = (1, 5, 0)
+"""The oldest ``deltalake`` release the embedded engine runs on (``pyproject.toml``'s ``local``)."""
+YANKED_DELTALAKE = frozenset({(1, 6, 4), (1, 6, 5)})
+DV_RESTORE_DELTALAKE = (1, 6, 6)
+"""RESTORE of a deletion-vector table is a silent no-op before this release (delta-rs #4613)."""
+_FIX = "pip install 'deltalake>=1.6.6,<2' (in a Fabric Python notebook: %pip install, with "
+_FIX += "_inlineInstallationEnabled on the pipeline's Notebook activity)"
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``"1.6.6"`` -> ``(1, 6, 6)`` (missing parts are 0; suffixes ignored).
+
+    Example:
+        >>> parse_version("1.2.1"), parse_version("0.18")
+        ((1, 2, 1), (0, 18, 0))
+    """
+    parts = [int(x) for x in re.findall(r"\d+", str(text))[:3]]
+    parts += [0] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+def deltalake_version_problem(version: str) -> str | None:
+    """Why the embedded engine refuses this ``deltalake`` release, or None when it runs on it.
+
+    Example:
+        >>> deltalake_version_problem("1.6.6") is None
+        True
+        >>> deltalake_version_problem("1.2.1")
+        'deltalake 1.2.1 is older than 1.5.0, the oldest release fmd_runtime runs on'
+    """
+    found = parse_version(version)
+    if found < MIN_DELTALAKE:
+        oldest = ".".join(map(str, MIN_DELTALAKE))
+        return f"deltalake {version} is older than {oldest}, the oldest release fmd_runtime runs on"
+    if found in YANKED_DELTALAKE:
+        return f"deltalake {version} was yanked by its maintainers"
+    return None
+
+
+def installed_deltalake() -> str:
+    """The installed ``deltalake`` version (``"0"`` when it cannot be read)."""
+    try:
+        import deltalake
+
+        return str(getattr(deltalake, "__version__", "0"))
+    except ImportError:
+        return "0"
+
+
+_CLASSIC_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.\d{10}\.\d{10})?\.parquet$")
+
+
+_MAP_FIELDS = frozenset({"configuration", "options"})
+
+
+def _plain_action(value: Any) -> Any:
+    """A checkpoint (parquet) action as JSON: map columns (lists of pairs) become objects."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                {str(a): b for a, b in v}
+                if k in _MAP_FIELDS and isinstance(v, list)
+                else _plain_action(v)
+            )
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list):
+        return [_plain_action(v) for v in value]
+    return value
+
+
+def _dv_key(dv: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+    if not dv:
+        return None
+    return (dv.get("storageType"), dv.get("pathOrInlineDv"), dv.get("offset"))
+
+
 def _utc(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
@@ -189,10 +268,19 @@ class DeltaRsEngine:
 
     name = "deltars"
     supports_keep_versions = True
+    vacuum_reads_table_retention = False
+    """delta-rs VACUUM honours the retention it is given."""
 
     def __init__(
         self, root: str | Path, *, storage_options: Mapping[str, str] | None = None
     ) -> None:
+        self.deltalake_version = installed_deltalake()
+        problem = deltalake_version_problem(self.deltalake_version)
+        if problem:
+            raise ConfigError(
+                f"the embedded engine cannot run here: {problem}",
+                hint=_FIX + "; or use a Spark notebook (connect(spark=spark))",
+            )
         self.root = str(root)
         self._storage = dict(storage_options) if storage_options else None
         self._local = "://" not in self.root
@@ -202,6 +290,10 @@ class DeltaRsEngine:
         self._locks_guard = threading.Lock()
 
     # -- helpers ---------------------------------------------------------------------------
+    def location(self, table: TableRef) -> str:
+        """The table folder under the lakehouse root (``<root>/Tables/<schema>/<table>``)."""
+        return self.path(table)
+
     def path(self, table: TableRef) -> str:
         """The table's folder (``<root>/Tables/<schema>/<table>``)."""
         return table.path(self.root)
@@ -233,6 +325,13 @@ class DeltaRsEngine:
                 hint="retry the operation; it is safe to re-run",
             ) from exc
         except (dlx.DeltaError, dlx.DeltaProtocolError, dlx.SchemaMismatchError, OSError) as exc:
+            if "Invalid retention period" in str(exc):  # VACUUM's check, as Spark's: RetentionError
+                raise RetentionError(
+                    f"{operation}: retention below Delta's safety check: {_first_line(exc)}",
+                    table=name,
+                    hint="keep retention >= the table's delta.deletedFileRetentionDuration, or "
+                    "vacuum with enforce_retention=False",
+                ) from exc
             raise EngineError(
                 f"{operation} failed: {type(exc).__name__}: {_first_line(exc)}",
                 table=name,
@@ -280,6 +379,139 @@ class DeltaRsEngine:
 
         return pa.table(dt.get_add_actions(flatten=True)).to_pylist()
 
+    def _deletion_vectors(self, table: TableRef, dt: Any) -> dict[str, dict[str, Any]]:
+        """The deletion-vector descriptor of each current file (``path -> descriptor``).
+
+        delta-rs' add actions leave the descriptor out, so a table Spark wrote with deletion
+        vectors would look DV-free (wrong manifests, DV files missing from VACUUM keep-sets).
+        The descriptors come from the log itself (`_replay`). Only called for tables whose
+        protocol has the ``deletionVectors`` feature.
+        """
+        return self._replay(table, int(dt.version()))[1]
+
+    def _replay(
+        self, table: TableRef, version: int
+    ) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+        """Replay the log up to ``version``: the last ``metaData`` action and the DV descriptors.
+
+        Starts from the last classic checkpoint at or below the version, then reads the JSON
+        commits after it (the last ``add`` of a path wins; a ``remove`` drops the (path, DV)
+        pair it names, in whatever order a DELETE wrote them).
+        """
+        import pyarrow.fs as pafs
+        import pyarrow.parquet as pq
+
+        fs, root = self._log_fs(table)
+        names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(root))]
+        parts: dict[int, list[str]] = {}
+        for name in names:
+            m = _CLASSIC_CHECKPOINT.match(name)
+            if m and int(m.group(1)) <= version:
+                parts.setdefault(int(m.group(1)), []).append(name)
+        start = max(parts, default=-1)
+        if start < 0 and f"{0:020d}.json" not in names:
+            raise EngineError(
+                "cannot replay the Delta log: no classic checkpoint at or below version "
+                f"{version} and its first commits were cleaned up",
+                table=table.name,
+                hint="run this operation from Spark (v2 checkpoints are not read here)",
+            )
+        meta: dict[str, Any] | None = None
+        state: dict[str, dict[str, Any]] = {}
+        for name in sorted(parts.get(start, [])):
+            found = pq.read_table(f"{root}/{name}", filesystem=fs, use_threads=False)
+            cols = set(found.column_names)
+            for add in found.column("add").to_pylist() if "add" in cols else []:
+                if add and add.get("deletionVector"):
+                    state[unquote(str(add["path"]))] = add["deletionVector"]
+            for md in found.column("metaData").to_pylist() if "metaData" in cols else []:
+                if md:
+                    meta = _plain_action(md)
+        for v in range(start + 1, version + 1):
+            with fs.open_input_stream(f"{root}/{v:020d}.json") as stream:
+                lines = stream.read().decode("utf-8").splitlines()
+            for line in lines:
+                action = json.loads(line) if line.strip() else {}
+                if "metaData" in action:
+                    meta = action["metaData"]
+                if "add" in action:
+                    path, dv = (
+                        unquote(str(action["add"]["path"])),
+                        action["add"].get("deletionVector"),
+                    )
+                    if dv:
+                        state[path] = dv
+                    else:
+                        state.pop(path, None)
+                elif "remove" in action:
+                    # A DELETE commits remove(path, old DV) and add(path, new DV), in either
+                    # order: a remove drops only the (path, DV) pair it names.
+                    path, gone = unquote(str(action["remove"]["path"])), action["remove"]
+                    if _dv_key(state.get(path)) == _dv_key(gone.get("deletionVector")):
+                        state.pop(path, None)
+        return meta, state
+
+    def _log_fs(self, table: TableRef) -> tuple[Any, str]:
+        import pyarrow.fs as pafs
+
+        log = self.path(table).rstrip("/") + "/_delta_log"
+        if self._local:
+            return pafs.LocalFileSystem(), log
+        fs, root = pafs.FileSystem.from_uri(log)
+        return fs, root
+
+    def _commit_properties_by_hand(
+        self,
+        table: TableRef,
+        dt: Any,
+        properties: Mapping[str, str],
+        commit: CommitOptions | None = None,
+    ) -> None:
+        """Commit ``properties`` as one ``metaData`` action, the protocol left exactly as it is.
+
+        delta-rs' ``alter.set_table_properties`` on a table-features table (writer version 7)
+        rewrites its protocol with features the table never had (``variantType``, ``appendOnly``),
+        and Delta 3.2 (Fabric Runtime 1.3) can no longer read it. The commit is written the way
+        every Delta writer commits: ``<version+1>.json``, created only if absent (a concurrent
+        writer's commit wins and this one is refused as a conflict).
+        """
+        version = int(dt.version())
+        meta, _ = self._replay(table, version)
+        if meta is None or not self._local:
+            raise EngineError(
+                "set properties refused: this table uses table features, which delta-rs' "
+                "property change would rewrite, and its log could not be amended here",
+                table=table.name,
+                hint="set the properties from Spark (ALTER TABLE ... SET TBLPROPERTIES)",
+            )
+        meta = {**meta, "configuration": {**(meta.get("configuration") or {}), **properties}}
+        info = {
+            "timestamp": int(datetime.now(timezone.utc).timestamp() * 1000),
+            "operation": "SET TBLPROPERTIES",
+            "operationParameters": {"properties": json.dumps(dict(properties), sort_keys=True)},
+            "readVersion": version,
+            "isBlindAppend": False,
+            "clientVersion": f"fmd_runtime (delta-rs {self.deltalake_version})",
+        }
+        if commit is not None:  # user metadata at the top level, as delta-rs writes it
+            info |= {k: v for k, v in commit.metadata.items() if k not in info}
+        body = json.dumps({"commitInfo": info}) + "\n" + json.dumps({"metaData": meta}) + "\n"
+        _, root = self._log_fs(table)
+        target = f"{root}/{version + 1:020d}.json"
+        staged = f"{root}/.{version + 1:020d}.json.{uuid.uuid4().hex}.tmp"
+        with open(staged, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        try:
+            os.link(staged, target)  # put-if-absent: fails when another writer took the version
+        except FileExistsError as exc:
+            raise ConcurrentWriteError(
+                f"set properties: version {version + 1} was committed by another writer",
+                table=table.name,
+                hint="retry the operation; it is safe to re-run",
+            ) from exc
+        finally:
+            os.unlink(staged)
+
     # -- port ------------------------------------------------------------------------------
     def exists(self, table: TableRef) -> bool:
         """True when a Delta table exists at the table's folder."""
@@ -296,6 +528,7 @@ class DeltaRsEngine:
         properties: Mapping[str, str] | None = None,
         partition_by: Sequence[str] = (),
         comment: str | None = None,
+        commit: CommitOptions | None = None,
     ) -> bool:
         """Create the table if missing; True when this call created it."""
         from deltalake import DeltaTable
@@ -318,10 +551,13 @@ class DeltaRsEngine:
                 description=comment,
                 configuration=dict(properties) if properties else None,
                 storage_options=self._storage,
+                commit_properties=self._commit(commit),
             )
         return True
 
-    def add_columns(self, table: TableRef, columns: Sequence[Column]) -> None:
+    def add_columns(
+        self, table: TableRef, columns: Sequence[Column], *, commit: CommitOptions | None = None
+    ) -> None:
         """Add nullable columns (delta-rs ``alter.add_columns``)."""
         from deltalake import Field
         from deltalake.schema import PrimitiveType
@@ -332,7 +568,7 @@ class DeltaRsEngine:
         ]
         dt = self._dt(table)
         with self._translate(table, "add columns"), self._lock(table):
-            dt.alter.add_columns(fields)
+            dt.alter.add_columns(fields, commit_properties=self._commit(commit))
 
     def version(self, table: TableRef) -> int:
         """The current version."""
@@ -436,13 +672,17 @@ class DeltaRsEngine:
         dt = self._dt(table, version)
         with self._translate(table, "list files"):
             actions = self._add_actions(dt)
+            has_dv = "deletionVectors" in (dt.protocol().reader_features or [])
+            dvs = self._deletion_vectors(table, dt) if has_dv else {}
         out = []
         for a in actions:
-            storage = a.get("deletionVector.storageType")
-            inline = a.get("deletionVector.pathOrInlineDv")
+            dv = dvs.get(unquote(str(a["path"]))) or {}
+            storage = dv.get("storageType") or a.get("deletionVector.storageType")
+            inline = dv.get("pathOrInlineDv") or a.get("deletionVector.pathOrInlineDv")
+            offset = dv.get("offset") if dv else a.get("deletionVector.offset")
             dv_id = None
             if storage:
-                dv_id = f"{storage}{inline}@{a.get('deletionVector.offset')}"
+                dv_id = f"{storage}{inline}@{offset}"
             out.append(
                 DataFile(
                     path=unquote(str(a["path"])),
@@ -472,7 +712,9 @@ class DeltaRsEngine:
 
         fs, root = pafs.FileSystem.from_uri(base)
         infos = fs.get_file_info([p if "://" in p else f"{root}/{p}" for p in needed])
-        return [p for p, info in zip(needed, infos, strict=True) if info.type == pafs.FileType.NotFound]
+        return [
+            p for p, info in zip(needed, infos, strict=True) if info.type == pafs.FileType.NotFound
+        ]
 
     def read(
         self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None
@@ -626,6 +868,18 @@ class DeltaRsEngine:
                 table=table.name,
                 hint="nothing to restore; treat this table as a no-op",
             )
+        if parse_version(self.deltalake_version) < DV_RESTORE_DELTALAKE:
+            uses_dv = any(
+                "deletionVectors" in self.snapshot(table, v).protocol.reader_features
+                for v in (before, version)
+            )
+            if uses_dv:
+                raise EngineError(
+                    f"restore refused: deltalake {self.deltalake_version} commits a RESTORE of a "
+                    "deletion-vector table that changes nothing (delta-rs #4613)",
+                    table=table.name,
+                    hint=_FIX + "; or run the rollback from a Spark notebook",
+                )
         with self._translate(table, f"restore to version {version}"), self._lock(table):
             metrics = dt.restore(version, commit_properties=self._commit(commit))
         after = self.version(table)
@@ -716,16 +970,26 @@ class DeltaRsEngine:
         dt = self._dt(table)
         return {k: v for k, v in (dt.metadata().configuration or {}).items() if v is not None}
 
-    def set_properties(self, table: TableRef, properties: Mapping[str, str]) -> None:
+    def set_properties(
+        self,
+        table: TableRef,
+        properties: Mapping[str, str],
+        *,
+        commit: CommitOptions | None = None,
+    ) -> None:
         """Set table properties (one metadata commit)."""
         for key in properties:
             if not re.fullmatch(r"[A-Za-z0-9_.\-]+", key):
                 raise ConfigError(f"table property key {key!r} is not valid", table=table.name)
         dt = self._dt(table)
+        values = {k: str(v) for k, v in properties.items()}
         with self._translate(table, "set properties"), self._lock(table):
-            dt.alter.set_table_properties(
-                {k: str(v) for k, v in properties.items()}, raise_if_not_exists=False
-            )
+            if int(dt.protocol().min_writer_version) >= 7:
+                self._commit_properties_by_hand(table, dt, values, commit)
+            else:
+                dt.alter.set_table_properties(
+                    values, raise_if_not_exists=False, commit_properties=self._commit(commit)
+                )
 
     def create_log_checkpoint(self, table: TableRef) -> bool:
         """Write a Delta log checkpoint (parquet) at the current version."""

@@ -12,7 +12,10 @@ signatures change between Delta releases, so each call is guarded: it falls back
 route exists, and otherwise raises `EngineError` naming the internal API that was unavailable.
 
 Session-wide Spark confs (commit user metadata for RESTORE / OPTIMIZE / UPDATE, the VACUUM
-retention check) are set for one call and restored in ``finally``, under a per-engine lock.
+retention check) are set for one call and restored in ``finally``, under one lock per process:
+a session's conf is shared by every thread (and every `SparkEngine` on it), and Delta reads it at
+commit time, so every commit that does not carry its metadata as a write option (all but
+metadata-carrying writes) commits under that lock: no commit takes another thread's run id.
 
 Example:
     >>> from fmd_runtime.tables import TableRef
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import operator
 import re
 import threading
@@ -34,6 +38,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from fmd_runtime.engine import (
+    DELETED_FILE_RETENTION,
     Column,
     CommitOptions,
     DataFile,
@@ -51,6 +56,7 @@ from fmd_runtime.engine import (
     bind_alias,
     normalize_type,
 )
+from fmd_runtime.engine import retention_hours as retention_hours_of
 from fmd_runtime.engine.deltars import deletion_vector_file
 from fmd_runtime.errors import (
     ConcurrentWriteError,
@@ -67,6 +73,10 @@ _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 _ERROR_CLASS = re.compile(r"^\s*\[([A-Z0-9_]+)(?:\.[A-Z0-9_]+)?\]")
 _USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 _RETENTION_CONF = "spark.databricks.delta.retentionDurationCheck.enabled"
+_BEYOND_RETENTION_CLASS = "DELTA_UNSUPPORTED_TIME_TRAVEL_BEYOND_DELETED_FILE_RETENTION"
+_BEYOND_RETENTION_TEXT = "Cannot time travel beyond delta.deletedFileRetentionDuration"
+_LOG_RETENTION_ORDER_TEXT = "needs to be less than or equal to delta.logRetentionDuration"
+_CONSTANT_PARAMETERS_CONF = "spark.sql.legacy.parameterSubstitution.constantsOnly"
 _VORDER_CONFS = ("spark.sql.parquet.vorder.default", "spark.sql.parquet.vorder.enabled")
 # Features that the Delta protocol lists in readerFeatures as well as writerFeatures.
 _READER_WRITER_FEATURES = {
@@ -88,6 +98,11 @@ _NOT_FOUND_CLASSES = (
 )  # fmt: skip
 _NOT_FOUND_TEXT = ("not a Delta table", "Table or view not found", "Cannot time travel Delta table")
 _SPARK_MODULES = {"pyspark", "py4j", "delta"}
+# RESTORE metrics: the port's names (delta-rs', used by rollback) -> Spark RESTORE's result columns
+_RESTORE_METRICS = {"numRestoredFile": "num_restored_files", "numRemovedFile": "num_removed_files"}
+# One lock for every SparkEngine of the process (see the module docstring): engines built by
+# separate `connect(spark=...)` calls share the session, hence its commit-metadata conf.
+_SESSION_CONF_LOCK = threading.RLock()
 
 
 # -- statements (pure) ---------------------------------------------------------------------
@@ -341,6 +356,10 @@ def _error_class(exc: BaseException) -> str:
 
 
 def _message(exc: BaseException) -> str:
+    java = getattr(exc, "java_exception", None)  # an unconverted Py4JJavaError: say the Java error
+    if java is not None:
+        with contextlib.suppress(Exception):
+            return str(java.toString())
     for attr in ("desc", "message"):
         text = getattr(exc, attr, None)
         if isinstance(text, str) and text:
@@ -352,7 +371,9 @@ def _message(exc: BaseException) -> str:
 
 
 def classify_error(exc: BaseException) -> str | None:
-    """Classify a native error: ``"not_found"``, ``"concurrent"``, ``"retention"``, ``"engine"``.
+    """Classify a native error: ``"not_found"``, ``"concurrent"``, ``"retention"``,
+    ``"beyond_retention"`` (Delta 4.1+ refuses a version older than the file retention),
+    ``"retention_order"`` (file retention above log retention), ``"engine"``.
 
     Matches Python class names along the MRO (delta-spark's converted exceptions and Java-named
     ones), Spark error classes, and Java class names in the message (unconverted py4j errors).
@@ -376,6 +397,10 @@ def classify_error(exc: BaseException) -> str | None:
         return "not_found"
     if _RETENTION_CONF in head:
         return "retention"
+    if error_class.startswith(_BEYOND_RETENTION_CLASS) or _BEYOND_RETENTION_TEXT in head:
+        return "beyond_retention"
+    if _LOG_RETENTION_ORDER_TEXT in head:
+        return "retention_order"
     if type(exc).__module__.split(".")[0] in _SPARK_MODULES:
         return "engine"
     return None
@@ -401,10 +426,31 @@ def _translate(table: TableRef | None, operation: str) -> Iterator[None]:
                 hint="check the name, the default lakehouse and the version, or create the table",
             ) from exc
         if kind == "concurrent":
+            # name Delta's exception, also when py4j did not convert it (Spark 4.1 / Delta 4.2)
+            mro = {cls.__name__ for cls in type(exc).__mro__}
+            head = _message(exc)[:2000]
+            found = sorted(n for n in _CONCURRENT_NAMES if n in mro or f".{n}" in head)
             raise ConcurrentWriteError(
-                f"{operation}: commit conflicted with another writer ({type(exc).__name__})",
+                f"{operation}: commit conflicted with another writer "
+                f"({found[0] if found else type(exc).__name__})",
                 table=name,
                 hint="retry the operation; it is safe to re-run",
+            ) from exc
+        if kind == "beyond_retention":
+            raise RetentionError(
+                f"{operation}: Delta refuses versions older than the table's "
+                f"delta.deletedFileRetentionDuration (Delta 4.1+): {first}",
+                table=name,
+                hint="that version cannot be restored or read any more; raise "
+                "delta.deletedFileRetentionDuration (and delta.logRetentionDuration) before a "
+                "restore point ages past it: checkpoints do this when they are created",
+            ) from exc
+        if kind == "retention_order":
+            raise RetentionError(
+                f"{operation}: {first}",
+                table=name,
+                hint="raise delta.logRetentionDuration in the same change, to at least the file "
+                "retention (Delta 4.1+ requires file retention <= log retention)",
             ) from exc
         if kind == "retention":
             raise RetentionError(
@@ -448,6 +494,11 @@ def _to_arrow(df: Any) -> Any:
             return to_arrow_schema(df.schema).empty_table()
         return pa.Table.from_batches(batches)
     return pa.Table.from_pandas(df.toPandas(), preserve_index=False)
+
+
+def _spark_version(spark: Any) -> tuple[int, int]:
+    found = [int(x) for x in re.findall(r"\d+", str(spark.version))[:2]]
+    return (found[0], found[1]) if len(found) == 2 else (0, 0)
 
 
 class _InternalApiMissing(EngineError):
@@ -504,9 +555,47 @@ class SparkEngine:
     def __init__(self, spark: Any, *, vorder_supported: bool | None = None) -> None:
         self.spark = spark
         self._vorder = vorder_supported
-        self._conf_lock = threading.RLock()
+        self._delta_version: tuple[int, int, int] | None = None
+        self._conf_lock = _SESSION_CONF_LOCK
         with contextlib.suppress(ImportError):
             import delta.exceptions  # noqa: F401  (converts Delta's Java exceptions to classes)
+        self._bind_parameters_with_delta_parser()
+
+    def _bind_parameters_with_delta_parser(self) -> None:
+        """Make named SQL parameters work under Delta's SQL parser on Spark 4.1+.
+
+        Delta's parser does not forward Spark 4.1's new ``parsePlanWithParameters`` (it keeps the
+        interface's default, which drops the parameters: delta-io/delta#7640, seen with Delta
+        4.2), so every ``spark.sql(text, args=...)`` fails with UNBOUND_SQL_PARAMETER. Spark's
+        legacy substitution (parameters only where constants may stand, which is all this
+        adapter uses) binds them before parsing. Set once per session, unless the user chose.
+        """
+        with contextlib.suppress(Exception):
+            if _spark_version(self.spark) >= (4, 1) and (
+                self.spark.conf.get(_CONSTANT_PARAMETERS_CONF, None) is None
+                or self.spark.conf.get(_CONSTANT_PARAMETERS_CONF, None) == "false"
+            ):
+                self.spark.conf.set(_CONSTANT_PARAMETERS_CONF, "true")
+
+    @property
+    def delta_version(self) -> tuple[int, int, int]:
+        """The session's Delta version (``io.delta.VERSION`` of the jars), e.g. ``(4, 2, 0)``.
+
+        ``(0, 0, 0)`` when the JVM does not say (then no version-specific behaviour is assumed).
+        """
+        if self._delta_version is None:
+            found: tuple[int, int, int] = (0, 0, 0)
+            with contextlib.suppress(Exception):
+                pkg = getattr(getattr(self.spark.sparkContext._jvm.io.delta, "package$"), "MODULE$")
+                parts = [int(x) for x in re.findall(r"\d+", str(pkg.VERSION()))[:3]]
+                found = (parts + [0, 0, 0])[0], (parts + [0, 0, 0])[1], (parts + [0, 0, 0])[2]
+            self._delta_version = found
+        return self._delta_version
+
+    @property
+    def vacuum_reads_table_retention(self) -> bool:
+        """True from Delta 4.1: VACUUM ignores ``RETAIN n HOURS`` (n > 0) for the table property."""
+        return self.delta_version >= (4, 1, 0)
 
     @property
     def vorder_supported(self) -> bool:
@@ -556,7 +645,14 @@ class SparkEngine:
                 "the Delta JVM class DeltaLog is not loaded", table=table.name
             )
         with _translate(table, "open Delta log (DeltaLog internals)"):
-            return delta_log.forTable(self.spark._jsparkSession, location)
+            # py4j runs each Python thread's calls on its own JVM thread, where no active
+            # session is set; Delta's log replay needs one once the table has a log checkpoint
+            # (DELTA_SPARK_SESSION_NOT_SET from `Snapshot.allFiles` in a worker thread).
+            jsession = self.spark._jsparkSession
+            self.spark.sparkContext._jvm.org.apache.spark.sql.SparkSession.setActiveSession(
+                jsession
+            )
+            return delta_log.forTable(jsession, location)
 
     def _jvm_snapshot(self, table: TableRef, version: int | None) -> Any:
         """A Delta ``Snapshot`` (JVM) of the version, through DeltaLog internals."""
@@ -598,18 +694,28 @@ class SparkEngine:
         properties: Mapping[str, str] | None = None,
         partition_by: Sequence[str] = (),
         comment: str | None = None,
+        commit: CommitOptions | None = None,
     ) -> bool:
         """Create the schema and the table if missing; True when this call created the table."""
         statement = create_table_statement(table, columns, properties, partition_by, comment)
-        self._sql(table, "create schema", create_schema_statement(table))
-        if self.exists(table):
+        if self.exists(table):  # the common case (ensure on every connect): one catalog lookup
             return False
-        self._sql(table, "create", statement)
+        self._sql(table, "create schema", create_schema_statement(table))
+        with self._conf(self._metadata(commit)):
+            self._sql(table, "create", statement)
         return True
 
-    def add_columns(self, table: TableRef, columns: Sequence[Column]) -> None:
+    def location(self, table: TableRef) -> str:
+        """The table's storage location (``DESCRIBE DETAIL`` ``location``)."""
+        return str(self._detail(table)["location"])
+
+    def add_columns(
+        self, table: TableRef, columns: Sequence[Column], *, commit: CommitOptions | None = None
+    ) -> None:
         """Add nullable columns (``ALTER TABLE ... ADD COLUMNS``)."""
-        self._sql(table, "add columns", add_columns_statement(table, columns))
+        statement = add_columns_statement(table, columns)
+        with self._conf(self._metadata(commit)):
+            self._sql(table, "add columns", statement)
 
     def version(self, table: TableRef) -> int:
         """The current version (``DESCRIBE HISTORY ... LIMIT 1``)."""
@@ -785,8 +891,7 @@ class SparkEngine:
         args: dict[str, Any] | None = None
         if params:
             text, args = bind_parameters(text, params)
-            major, minor = (int(x) for x in re.findall(r"\d+", self.spark.version)[:2])
-            if (major, minor) < (3, 5):
+            if _spark_version(self.spark) < (3, 5):
                 raise EngineError(
                     f"SQL parameters need Spark 3.5+, this session is {self.spark.version}",
                     hint="use a Fabric runtime 1.3 or later",
@@ -814,8 +919,9 @@ class SparkEngine:
                 schema = from_arrow_schema(data.schema)
             # to_pylist keeps nulls in integer columns and tz-aware timestamps exact (pandas
             # would turn them into floats / naive local times).
+            # One file per write of driver-local data, as delta-rs writes it.
             with _translate(table, "convert Arrow data"):
-                return self.spark.createDataFrame(data.to_pylist(), schema=schema)
+                return self.spark.createDataFrame(data.to_pylist(), schema=schema).coalesce(1)
         raise ConfigError(
             f"cannot write {type(data).__name__}",
             table=table.name,
@@ -846,7 +952,12 @@ class SparkEngine:
         if commit and commit.app_id is not None and commit.app_version is not None:
             writer = writer.option("txnAppId", commit.app_id)
             writer = writer.option("txnVersion", str(int(commit.app_version)))
-        with _translate(table, f"write ({mode})"):
+        # On an existing table the option wins over the session conf. A write that creates its
+        # table (CTAS drops the option: Delta 3.2 to 4.2) or has no metadata of its own takes the
+        # conf, which another thread may have set: it commits under the conf lock, conf set.
+        own = existing and bool(commit and commit.metadata)
+        guard = contextlib.nullcontext() if own else self._conf(self._metadata(commit))
+        with guard, _translate(table, f"write ({mode})"):
             if existing:
                 # saveAsTable(overwrite) on an existing table is a catalog REPLACE in Spark 3;
                 # the path writer is Delta's own overwrite (schema checks, options honoured).
@@ -915,6 +1026,10 @@ class SparkEngine:
         with self._conf(self._metadata(commit)):
             rows = self._sql(table, f"restore to version {version}", statement)
         metrics = {k: _number(v) for k, v in (rows[0].asDict() if rows else {}).items()}
+        # the port's names for the file-level effect (delta-rs' metrics), beside Spark's own
+        for port_name, spark_name in _RESTORE_METRICS.items():
+            if spark_name in metrics:
+                metrics.setdefault(port_name, metrics[spark_name])
         return RestoreResult(
             table=table.name,
             restored_to=version,
@@ -938,10 +1053,15 @@ class SparkEngine:
         to false for the call. Fabric does not honour that at session level: set it in the
         Environment (or workspace Spark settings) instead.
 
+        From Delta 4.1, VACUUM ignores ``RETAIN n HOURS`` unless n is 0 and uses the table's
+        ``delta.deletedFileRetentionDuration``: a request for another retention is refused
+        rather than silently run with a different one (set the property first).
+
         Raises:
             EngineError: ``keep_versions`` given (Spark VACUUM cannot protect versions; the
                 maintenance layer protects checkpoints through retention properties instead).
-            RetentionError: retention below Delta's check while it is enforced.
+            RetentionError: retention below Delta's check while it is enforced, or (Delta 4.1+)
+                a retention other than 0 that differs from the table's property.
         """
         if keep_versions:
             raise EngineError(
@@ -950,6 +1070,17 @@ class SparkEngine:
                 hint="protect restore points with a retention covering them (maintenance does)",
             )
         hours = _version(retention_hours, "retention_hours")
+        if self.vacuum_reads_table_retention and hours != 0:
+            table_hours = retention_hours_of(self.properties(table), DELETED_FILE_RETENTION)
+            if hours != math.ceil(table_hours):
+                version = ".".join(str(p) for p in self.delta_version)
+                raise RetentionError(
+                    f"vacuum: Delta {version} ignores RETAIN {hours} HOURS and would vacuum with "
+                    f"the table's {DELETED_FILE_RETENTION} of {table_hours:g} hours",
+                    table=table.name,
+                    hint=f"set {DELETED_FILE_RETENTION} to 'interval {hours} hours' first "
+                    f"(rt.maintenance.set_retention), or vacuum with {math.ceil(table_hours)} hours",
+                )
         location = str(self._detail(table)["location"]).rstrip("/") + "/"
         conf = {} if enforce_retention else {_RETENTION_CONF: "false"}
         with self._conf(conf):
@@ -1019,9 +1150,17 @@ class SparkEngine:
         props = self._detail(table).get("properties") or {}
         return {k: str(v) for k, v in props.items() if v is not None}
 
-    def set_properties(self, table: TableRef, properties: Mapping[str, str]) -> None:
-        """``ALTER TABLE ... SET TBLPROPERTIES``."""
-        self._sql(table, "set properties", set_properties_statement(table, properties))
+    def set_properties(
+        self,
+        table: TableRef,
+        properties: Mapping[str, str],
+        *,
+        commit: CommitOptions | None = None,
+    ) -> None:
+        """``ALTER TABLE ... SET TBLPROPERTIES`` (commit metadata set for the statement)."""
+        statement = set_properties_statement(table, properties)
+        with self._conf(self._metadata(commit)):
+            self._sql(table, "set properties", statement)
 
     def create_log_checkpoint(self, table: TableRef) -> bool:
         """Write a Delta log checkpoint through the JVM ``DeltaLog``; False if unavailable."""

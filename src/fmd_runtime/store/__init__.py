@@ -111,12 +111,19 @@ class MetadataStore:
         engine: the `DeltaEngine` adapter.
         schema: the metadata schema name (default ``metadata``).
         buffer_rows: rows a buffer holds before it flushes by itself.
+        run_id: the run whose commits these are (``fmd.runId`` in each commit's metadata).
     """
 
     def __init__(
-        self, engine: DeltaEngine, schema: str = DEFAULT_METADATA_SCHEMA, *, buffer_rows: int = 500
+        self,
+        engine: DeltaEngine,
+        schema: str = DEFAULT_METADATA_SCHEMA,
+        *,
+        buffer_rows: int = 500,
+        run_id: str | None = None,
     ) -> None:
         self.engine = engine
+        self.run_id = run_id
         self.schema = validate_identifier(schema, what="metadata schema")
         self._buffers: dict[str, RowBuffer] = {}
         self._buffers_lock = threading.Lock()
@@ -152,15 +159,18 @@ class MetadataStore:
             >>> # store.ensure() -> ['PipelineConfig', 'SyncAuditLog', ...] the first time, [] after
         """
         changed = []
+        commit = self._commit()
         for table in ALL_TABLES:
             ref = self.ref(table.name)
-            if self.engine.create(ref, table.columns, comment=table.comment):
+            if self.engine.create(ref, table.columns, comment=table.comment, commit=commit):
                 changed.append(table.name)
                 continue
-            have = {c.name.lower() for c in self.engine.snapshot(ref).columns}
+            # the column names only (a full snapshot costs seconds per table on Spark)
+            empty = self.engine.sql("SELECT * FROM {t} LIMIT 0", {"t": ref})
+            have = {name.lower() for name in empty.column_names}
             missing = [c for c in table.columns if c.name.lower() not in have]
             if missing:
-                self.engine.add_columns(ref, missing)
+                self.engine.add_columns(ref, missing, commit=commit)
                 changed.append(table.name)
         self._ensured = True
         return changed
@@ -168,6 +178,13 @@ class MetadataStore:
     def _ensure_once(self) -> None:
         if not self._ensured:
             self.ensure()
+
+    def _commit(self) -> CommitOptions:
+        """The metadata of the store's commits: the writer and, when known, the run."""
+        metadata = {"fmd.writer": "store"}
+        if self.run_id:
+            metadata["fmd.runId"] = self.run_id
+        return CommitOptions(metadata=metadata)
 
     # -- writes ----------------------------------------------------------------------------
     def validate_row(self, schema: TableSchema, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +215,9 @@ class MetadataStore:
         schema = self.definition(name)
         if not rows:
             return None
-        clean = [dict(r) for r in rows] if validated else [self.validate_row(schema, r) for r in rows]
+        clean = (
+            [dict(r) for r in rows] if validated else [self.validate_row(schema, r) for r in rows]
+        )
         self._ensure_once()
         data = self._arrow(schema, clean)
         try:
@@ -206,7 +225,7 @@ class MetadataStore:
                 self.ref(name),
                 data,
                 mode="append",
-                commit=CommitOptions(metadata={"fmd.writer": "store"}),
+                commit=self._commit(),
             )
         except FmdError as exc:
             raise StoreError(
@@ -264,9 +283,7 @@ class MetadataStore:
                 raise StoreError(f"{name}: unknown column {col!r}")
         self._ensure_once()
         coerced = {k: _coerce(v, str(schema.column(k).type)) for k, v in values.items()}
-        return self.engine.update(
-            self.ref(name), where, coerced, commit=CommitOptions(metadata={"fmd.writer": "store"})
-        )
+        return self.engine.update(self.ref(name), where, coerced, commit=self._commit())
 
     # -- reads -----------------------------------------------------------------------------
     def read(
