@@ -52,7 +52,6 @@ def connect(engine: DeltaEngine, run_id: str, **kw: Any) -> fmd.Runtime:
     return fmd.connect(engine=engine, run_id=run_id, **kw)
 
 
-
 def size(engine: DeltaEngine, full: int, spark: int) -> int:
     """How many tables/rows a scenario builds: every Delta commit costs ~0.3-4 s on local Spark,
     so Spark runs the same assertions on a smaller lakehouse (a cost knob, not a behaviour)."""
@@ -114,3 +113,12 @@ def twin(engine: DeltaEngine) -> DeltaEngine:
     if isinstance(inner, DeltaRsEngine):
         return DeltaRsEngine(inner.root)
     return type(inner)(inner.spark)  # type: ignore[attr-defined,call-arg]
+
+
+def log_covers_files(engine: DeltaEngine, table: str | TableRef) -> bool:
+    """``delta.logRetentionDuration >= delta.deletedFileRetentionDuration`` on the table (Delta
+    4.1+ refuses the reverse; a restore point outlives neither)."""
+    from fmd_runtime.engine import DELETED_FILE_RETENTION, LOG_RETENTION, retention_hours
+
+    props = engine.properties(ref(table))
+    return retention_hours(props, LOG_RETENTION) >= retention_hours(props, DELETED_FILE_RETENTION)

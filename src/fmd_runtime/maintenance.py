@@ -577,7 +577,17 @@ class Maintenance:
         # The engine's own check compares RETAIN with the table's property, which checkpoints raise
         # for the engines that cannot keep versions; ours (floor, the operator's value) was made above.
         enforce = retention >= max(del_h, target_del)
-        dry = engine.vacuum(ref, retention_hours=retention, dry_run=True, enforce_retention=enforce)
+        listed = retention
+        if engine.vacuum_reads_table_retention and retention != math.ceil(del_h):
+            # Delta 4.1+ lists candidates with the table's property only (RETAIN n is ignored):
+            # while a raise is pending, the current property's candidates (a superset of what the
+            # VACUUM after the raise deletes) stand for them.
+            listed = int(math.ceil(del_h))
+            reasons.append(
+                f"candidates listed with the current {DELETED_FILE_RETENTION} ({listed} hours): "
+                f"{engine.name} VACUUM reads the property, raised to {retention} hours before it runs"
+            )
+        dry = engine.vacuum(ref, retention_hours=listed, dry_run=True, enforce_retention=enforce)
         # Only a version committed before the retention window can own a candidate: a file leaves
         # the table after the commit of every version holding it. Younger pinned versions stay out
         # of the keep-set (with the margin for clock skew); VACUUM still keeps every pinned version.

@@ -1,27 +1,29 @@
-"""Creating checkpoints on real Delta tables (delta-rs in temporary lakehouses).
+"""Creating checkpoints on real Delta tables, on every engine (delta-rs, Spark + Delta).
 
-The acceptance scenario: a lakehouse of 50 small tables with tracking columns. A batch checkpoint
-pins the 50 exact versions with the right counts; one row flagged both deleted and purged makes
-active + deleted + purged exceed the total by one, and the checkpoint fails naming that table.
+The acceptance scenario: a lakehouse of 50 small tables with tracking columns (4 on Spark, where a
+commit costs seconds). A batch checkpoint pins the exact versions with the right counts; one row
+flagged both deleted and purged makes active + deleted + purged exceed the total by one, and the
+checkpoint fails naming that table.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from engines import connect, forget_log, log_covers_files, size, table_dir, twin
 
 import fmd_runtime as fmd
 from fmd_runtime.checkpoints import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.config import TableConfig
-from fmd_runtime.engine import Column
-from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.engine import Column, DeltaEngine
 from fmd_runtime.errors import CheckpointError, ConcurrentWriteError
 from fmd_runtime.tables import TableRef
+from fmd_runtime.testing import FaultyEngine
 
 COLUMNS = [
     Column(name="Id", type="bigint"),
@@ -87,14 +89,21 @@ def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
     return rt.store.read("SyncAuditLog", {"Operation": operation})
 
 
+@pytest.fixture
+def rt(any_rt: fmd.Runtime) -> fmd.Runtime:
+    """Every scenario of this module runs on every engine (`any_rt`: delta-rs, Spark + Delta)."""
+    return any_rt
+
+
 def test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts(rt: fmd.Runtime) -> None:
-    expected = build(rt, 50)
+    n = size(rt.engine, 50, 4)
+    expected = build(rt, n)
     versions = {name: rt.engine.version(rt.table(name)) for name in expected}
 
     cp = rt.checkpoints.create("bronze.*", notes="after Daily Sync")
 
     assert cp is not None and cp.validation_status == "Validated" and cp.is_restore_target
-    assert cp.checkpoint_type == "DailyBatch" and cp.tables_included == 50
+    assert cp.checkpoint_type == "DailyBatch" and cp.tables_included == n
     assert cp.checkpoint_name == f"bronze_batch_{cp.created_date.date().isoformat()}"
     assert {t.table: t.version for t in cp.tables} == versions
     for t in cp.tables:
@@ -110,27 +119,28 @@ def test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts(rt: fmd.Ru
     assert cp.total_rows == sum(e["total"] for e in expected.values())
     assert (cp.retention_date - cp.created_date.date()).days == 7
 
-    # stored: one header, 50 table rows; read back equal
+    # stored: one header, one row per table; read back equal
     assert len(rt.store.read("CheckpointHistory")) == 1
-    assert len(rt.store.read("CheckpointTables", {"CheckpointId": cp.checkpoint_id})) == 50
+    assert len(rt.store.read("CheckpointTables", {"CheckpointId": cp.checkpoint_id})) == n
     assert rt.checkpoints.get(cp.checkpoint_name) == cp
     assert rt.checkpoints.get(cp.checkpoint_id) == cp
     event = audit(rt, "CheckpointCreated")[0]
-    assert event["Status"] == "Succeeded" and json.loads(event["Details"])["tables"] == 50
+    assert event["Status"] == "Succeeded" and json.loads(event["Details"])["tables"] == n
 
 
 def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(
     rt: fmd.Runtime,
 ) -> None:
-    build(rt, 50)
-    bad = rt.table("bronze.t017")
+    n = size(rt.engine, 50, 4)
+    build(rt, n)
+    bad = rt.table(f"bronze.t{min(17, n - 2):03d}")  # bronze.t017 of 50 (no flags of its own)
     rt.engine.update(bad, {"Id": [1]}, {"IsDeleted": True, "IsPurged": True})
 
     cp = rt.checkpoints.create("bronze.*")
 
     assert cp is not None and cp.validation_status == "Failed" and not cp.is_restore_target
     failed = [t for t in cp.tables if t.validation_status == "Failed"]
-    assert [t.table for t in failed] == ["bronze.t017"]
+    assert [t.table for t in failed] == [bad.name]
     t = failed[0]
     assert t.active_rows + t.deleted_rows + t.purged_rows == t.total_rows + 1
     assert "1 row(s) off" in (t.validation_message or "")
@@ -138,16 +148,16 @@ def test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table(
     assert rt.checkpoints.get(cp.checkpoint_name).validation_status == "Failed"
     rows = rt.store.read("DataValidation", {"CheckpointId": cp.checkpoint_id})
     assert [(r["TableName"], r["CheckName"], r["ValidationPassed"]) for r in rows] == [
-        ("t017", "CountsAddUp", False)
+        (bad.table, "CountsAddUp", False)
     ]
     assert rows[0]["Context"] == "CheckpointCreate" and rows[0]["Tolerance"] == 0.0
     validation = audit(rt, "CheckpointValidation")
-    assert [(e["TableName"], e["Status"]) for e in validation] == [("t017", "Failed")]
+    assert [(e["TableName"], e["Status"]) for e in validation] == [(bad.table, "Failed")]
     alerts = [json.loads(a["Details"]) for a in audit(rt, "Alert")]
-    assert [(a["severity"], a["tables"]) for a in alerts] == [("HIGH", ["bronze.t017"])]
+    assert [(a["severity"], a["tables"]) for a in alerts] == [("HIGH", [bad.name])]
     assert (
         "failed validation" in alerts[0]["title"]
-        and "1 row(s) off" in alerts[0]["errors"]["bronze.t017"]
+        and "1 row(s) off" in alerts[0]["errors"][bad.name]
     )
 
 
@@ -258,6 +268,26 @@ def test_retention_properties_are_raised_to_cover_the_checkpoint_and_audited(
     assert rt.engine.version(t) == before and len(audit(rt, "RetentionPropertiesRaised")) == 1
 
 
+def test_a_raise_always_keeps_the_log_retention_at_least_the_file_retention(
+    rt: fmd.Runtime,
+) -> None:
+    build(rt, 1)
+    t = rt.table("bronze.t000")
+    rt.engine.set_properties(t, {LOG_RETENTION: "interval 35 days"})
+    # 30 days + today + margin: only the file retention is short, raised up to the log's 35 days
+    first = rt.checkpoints.create([t.name], kind="Manual")
+    assert first is not None and first.validation_status == "Validated", first.tables
+    props = rt.engine.properties(t)
+    assert props[DELETED_FILE_RETENTION] == "interval 32 days"
+    assert props[LOG_RETENTION] == "interval 35 days" and log_covers_files(rt.engine, t)
+    # 60 days: both are short, both raised together (one commit; Delta 4.1+ would refuse a file
+    # retention above the log retention, even for a moment)
+    assert rt.checkpoints.create([t.name], kind="Manual", retention_days=60) is not None
+    props = rt.engine.properties(t)
+    assert props[DELETED_FILE_RETENTION] == props[LOG_RETENTION] == "interval 62 days"
+    assert log_covers_files(rt.engine, t)
+
+
 def test_opting_out_of_retention_protection_records_at_risk(rt: fmd.Runtime) -> None:
     build(rt, 1)
     t = rt.table("bronze.t000")
@@ -275,11 +305,13 @@ def test_a_delta_log_checkpoint_is_written_at_the_pinned_version(rt: fmd.Runtime
     cp = rt.checkpoints.create([t.name], kind="Manual", protect_retention=False)
     assert cp is not None
     version = cp.tables[0].version
-    log = Path(rt.engine.path(t)) / "_delta_log"
+    log = table_dir(rt.engine, t) / "_delta_log"
     assert (log / f"{version:020d}.checkpoint.parquet").exists()
     # the version stays reconstructable once the commits before it are cleaned from the log
-    for v in range(version + 1):
+    # (what Delta's log cleanup removes: the commits before a checkpoint, not its own commit)
+    for v in range(version):
         os.remove(log / f"{v:020d}.json")
+    forget_log(rt.engine)
     assert rt.engine.snapshot(t, version).version == version
     assert rt.checkpoints.verify(cp.checkpoint_name).status == "AtRisk"
 
@@ -300,31 +332,33 @@ def test_a_missing_table_fails_the_checkpoint_but_not_the_sync(rt: fmd.Runtime) 
     assert [(r["TableName"], r["CheckName"]) for r in rows] == [("gone", "TableReadable")]
 
 
-class FlakyEngine(DeltaRsEngine):
-    """The real engine, whose writes to CheckpointHistory conflict ``failures`` times."""
-
-    failures = 0
-
-    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
-        if table.table == "CheckpointHistory" and self.failures > 0:
-            self.failures -= 1
-            raise ConcurrentWriteError("simulated commit conflict", table=table.name)
-        return super().write(table, data, **kwargs)
-
-
 @pytest.fixture
-def flaky(lakehouse: Path) -> Any:
-    engine = FlakyEngine(lakehouse)
-    runtime = fmd.connect(engine=engine, run_id="flaky-run", triggered_by="pytest")
+def flaky(engine: DeltaEngine) -> Iterator[Any]:
+    """A Runtime on the real engine, and ``conflicts(n)``: its next ``n`` writes to
+    CheckpointHistory conflict (`FaultyEngine`)."""
+    faulty = FaultyEngine(engine)
+
+    def conflicts(n: int) -> None:
+        faulty.clear()
+        faulty.fail(
+            "write",
+            tables={"CheckpointHistory"},
+            times=n,
+            error=lambda t: ConcurrentWriteError(
+                "simulated commit conflict", table=t.name if t else None
+            ),
+        )
+
+    runtime = connect(faulty, "flaky-run")
     runtime.checkpoints.retry_wait_seconds = 0
-    yield runtime, engine
+    yield runtime, conflicts
     runtime.close()
 
 
 def test_transient_failures_are_retried_twice(flaky: Any) -> None:
-    rt, engine = flaky
+    rt, conflicts = flaky
     build(rt, 2)
-    engine.failures = 2
+    conflicts(2)
     cp = rt.checkpoints.create("bronze.*")
     assert cp is not None and cp.validation_status == "Validated"
     assert len(rt.store.read("CheckpointHistory")) == 1
@@ -332,14 +366,14 @@ def test_transient_failures_are_retried_twice(flaky: Any) -> None:
 
 
 def test_a_failing_daily_checkpoint_never_fails_the_caller_but_manual_raises(flaky: Any) -> None:
-    rt, engine = flaky
+    rt, conflicts = flaky
     build(rt, 2)
-    engine.failures = 3
+    conflicts(3)
     assert rt.checkpoints.create("bronze.*") is None
-    engine.failures = 3
+    conflicts(3)
     with pytest.raises(CheckpointError, match="Manual checkpoint of bronze.\\* failed"):
         rt.checkpoints.create("bronze.*", kind="Manual")
-    engine.failures = 3
+    conflicts(3)
     assert rt.checkpoints.create("bronze.*", kind="Manual", raise_on_failure=False) is None
     events = audit(rt, "CheckpointCreated")
     assert [e["Status"] for e in events] == ["Failed"] * 3
@@ -350,9 +384,9 @@ def test_a_failing_daily_checkpoint_never_fails_the_caller_but_manual_raises(fla
 def test_three_consecutive_failing_days_raise_an_alert(flaky: Any) -> None:
     from datetime import timedelta
 
-    rt, engine = flaky
+    rt, conflicts = flaky
     build(rt, 1)
-    engine.failures = 3
+    conflicts(3)
     assert rt.checkpoints.create("bronze.*") is None
     assert not [a for a in audit(rt, "Alert") if "3 days in a row" in (a["Details"] or "")]
     # the two previous days failed as well: the same failure event, one and two days earlier
@@ -367,25 +401,26 @@ def test_three_consecutive_failing_days_raise_an_alert(flaky: Any) -> None:
             for d in (1, 2)
         ],
     )
-    engine.failures = 3
+    conflicts(3)
     assert rt.checkpoints.create("bronze.*") is None
     alerts = [a for a in audit(rt, "Alert") if "3 days in a row" in (a["Details"] or "")]
     assert len(alerts) == 1 and "DailyBatch:bronze.*" in alerts[0]["Details"]
 
 
-def test_names_stay_unique_across_concurrent_creators(lakehouse: Path) -> None:
+def test_names_stay_unique_across_concurrent_creators(engine: DeltaEngine) -> None:
     """Two connections (two processes' worth of locks) creating the same name at once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    first = fmd.connect(lakehouse=lakehouse, run_id="a")
+    first = connect(engine, "a")
     build(first, 1)
-    second = fmd.connect(lakehouse=lakehouse, run_id="b")
+    second = connect(twin(engine), "b")
     for runtime in (first, second):
         runtime.checkpoints.retry_wait_seconds = 0
+    each = size(engine, 3, 2)
 
     def create(runtime: fmd.Runtime) -> list[str]:
         out = []
-        for _ in range(3):
+        for _ in range(each):
             cp = runtime.checkpoints.create(["bronze.t000"], kind="Manual", name="same")
             assert cp is not None
             out.append(cp.checkpoint_name)
@@ -394,13 +429,13 @@ def test_names_stay_unique_across_concurrent_creators(lakehouse: Path) -> None:
     with ThreadPoolExecutor(2) as pool:
         names = [n for ns in pool.map(create, [first, second]) for n in ns]
     stored = sorted(r["CheckpointName"] for r in first.store.read("CheckpointHistory"))
-    assert sorted(names) == stored and len(set(stored)) == 6
-    assert set(stored) == {"same", *(f"same_{i}" for i in range(2, 7))}
+    assert sorted(names) == stored and len(set(stored)) == 2 * each
+    assert set(stored) == {"same", *(f"same_{i}" for i in range(2, 2 * each + 1))}
     first.close()
     second.close()
 
 
-class RacingEngine(DeltaRsEngine):
+class RacingEngine(FaultyEngine):
     """The real engine; another creator commits the same name just before our header lands."""
 
     race = False
@@ -415,15 +450,15 @@ class RacingEngine(DeltaRsEngine):
                 "CheckpointId": "rival",
                 "CreatedDate": rival["CreatedDate"] - timedelta(seconds=1),
             }
-            super().write(table, pa.Table.from_pylist([rival], schema=data.schema), **kwargs)
-        return super().write(table, data, **kwargs)
+            self.inner.write(table, pa.Table.from_pylist([rival], schema=data.schema), **kwargs)
+        return self.inner.write(table, data, **kwargs)
 
 
-def test_the_later_of_two_same_name_creators_renames_itself(lakehouse: Path) -> None:
-    engine = RacingEngine(lakehouse)
-    rt = fmd.connect(engine=engine, run_id="race")
+def test_the_later_of_two_same_name_creators_renames_itself(engine: DeltaEngine) -> None:
+    racing = RacingEngine(engine)
+    rt = connect(racing, "race")
     build(rt, 1)
-    engine.race = True
+    racing.race = True
     cp = rt.checkpoints.create(["bronze.t000"], kind="Manual", name="nightly")
     assert cp is not None and cp.checkpoint_name == "nightly_2"
     stored = {r["CheckpointId"]: r["CheckpointName"] for r in rt.store.read("CheckpointHistory")}
@@ -432,17 +467,14 @@ def test_the_later_of_two_same_name_creators_renames_itself(lakehouse: Path) -> 
     rt.close()
 
 
-class NoValidationTableEngine(DeltaRsEngine):
-    """The real engine, whose writes to DataValidation always fail (storage refuses them)."""
-
-    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
-        if table.table == "DataValidation":
-            raise OSError("simulated: DataValidation is not writable")
-        return super().write(table, data, **kwargs)
-
-
-def test_a_failing_report_does_not_undo_a_written_checkpoint(lakehouse: Path) -> None:
-    rt = fmd.connect(engine=NoValidationTableEngine(lakehouse), run_id="report")
+def test_a_failing_report_does_not_undo_a_written_checkpoint(engine: DeltaEngine) -> None:
+    """DataValidation refuses every write (storage): the checkpoint stays written."""
+    faulty = FaultyEngine(engine).fail(
+        "write",
+        tables={"DataValidation"},
+        error=lambda t: OSError("simulated: DataValidation is not writable"),
+    )
+    rt = connect(faulty, "report")
     rt.checkpoints.retry_wait_seconds = 0
     build(rt, 1)
     rt.engine.update(rt.table("bronze.t000"), {"Id": [3]}, {"IsDeleted": True, "IsPurged": True})

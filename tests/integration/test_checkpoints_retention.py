@@ -1,5 +1,6 @@
 """Retention: policies per kind, table and call; enforcement deactivates exactly the expired,
-allowed checkpoints, never deletes a row, and audits every decision."""
+allowed checkpoints, never deletes a row, and audits every decision; on every engine (delta-rs,
+Spark + Delta)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import pytest
 import fmd_runtime as fmd
 from fmd_runtime.config import CHECKPOINT_KINDS, DEFAULT_RETENTION_DAYS
 from fmd_runtime.engine import Column
+
+
+@pytest.fixture
+def rt(any_rt: fmd.Runtime) -> fmd.Runtime:
+    """Every scenario of this module runs on every engine (`any_rt`: delta-rs, Spark + Delta)."""
+    return any_rt
 
 
 @pytest.fixture

@@ -1,13 +1,14 @@
-"""Restorability: `verify` on real Delta tables after external VACUUM, log cleanup, short retention."""
+"""Restorability: `verify` on real Delta tables after external VACUUM, log cleanup, short retention,
+on every engine (delta-rs, Spark + Delta)."""
 
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
+from datetime import timedelta
 
 import pyarrow as pa
 import pytest
+from engines import age, forget_log, table_dir
 
 import fmd_runtime as fmd
 from fmd_runtime.checkpoints import DELETED_FILE_RETENTION
@@ -26,6 +27,12 @@ def rows(n0: int, n: int) -> pa.Table:
     )
 
 
+@pytest.fixture
+def rt(any_rt: fmd.Runtime) -> fmd.Runtime:
+    """Every scenario of this module runs on every engine (`any_rt`: delta-rs, Spark + Delta)."""
+    return any_rt
+
+
 def make(rt: fmd.Runtime, name: str, *, properties: dict[str, str] | None = None) -> None:
     t = rt.table(name)
     rt.engine.create(t, COLUMNS, properties=properties)
@@ -36,8 +43,6 @@ def make(rt: fmd.Runtime, name: str, *, properties: dict[str, str] | None = None
 def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_count(
     rt: fmd.Runtime,
 ) -> None:
-    from deltalake import DeltaTable
-
     for name in ("bronze.account", "bronze.contact"):
         make(rt, name)
     cp = rt.checkpoints.create(["bronze.account", "bronze.contact"], kind="Manual")
@@ -47,10 +52,8 @@ def test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_coun
 
     t = rt.table("bronze.account")
     rt.engine.write(t, rows(100, 2), mode="overwrite")  # the pinned version's 2 files are removed
-    # an operator's VACUUM outside the library, with the safety check off
-    DeltaTable(rt.engine.path(t)).vacuum(
-        retention_hours=0, enforce_retention_duration=False, dry_run=False
-    )
+    # an operator's VACUUM outside the library (not rt.maintenance), with the safety check off
+    rt.engine.vacuum(t, retention_hours=0, dry_run=False, enforce_retention=False)
 
     result = rt.checkpoints.verify(cp.checkpoint_name)
     assert result.status == "Unrestorable"
@@ -92,11 +95,12 @@ def test_a_version_gone_from_the_log_is_unrestorable(rt: fmd.Runtime) -> None:
     for _ in range(3):
         rt.engine.write(t, rows(50, 1))
     rt.engine.create_log_checkpoint(t)
-    log = Path(rt.engine.path(t)) / "_delta_log"
+    log = table_dir(rt.engine, t) / "_delta_log"
     # what log cleanup does once the version is older than delta.logRetentionDuration
     for f in log.iterdir():
         if f.name[:20].isdigit() and int(f.name[:20]) <= version:
             f.unlink()
+    forget_log(rt.engine)
     result = rt.checkpoints.verify(cp.checkpoint_id)
     assert result.status == "Unrestorable"
     assert "no longer in the transaction log" in (result.tables[0].reason or "")
@@ -105,7 +109,7 @@ def test_a_version_gone_from_the_log_is_unrestorable(rt: fmd.Runtime) -> None:
 def test_retention_shorter_than_the_checkpoint_is_at_risk_then_unrestorable(
     rt: fmd.Runtime,
 ) -> None:
-    make(rt, "bronze.account", properties={DELETED_FILE_RETENTION: "interval 3 seconds"})
+    make(rt, "bronze.account", properties={DELETED_FILE_RETENTION: "interval 1 hours"})
     cp = rt.checkpoints.create(["bronze.account"], kind="Manual", protect_retention=False)
     assert cp is not None and cp.restorability_status == "AtRisk"
     at_risk = rt.checkpoints.verify(cp.checkpoint_name)
@@ -113,7 +117,16 @@ def test_retention_shorter_than_the_checkpoint_is_at_risk_then_unrestorable(
     assert at_risk.tables[0].expires_in_days < 1 and DELETED_FILE_RETENTION in (
         at_risk.tables[0].reason or ""
     )
-    time.sleep(3.2)
+    # Two hours later (the table's commits and the checkpoint's pinned-version time move back):
+    # past the retention, which Delta 4.1+ enforces by refusing to read the version at all.
+    t = rt.table("bronze.account")
+    age(rt.engine, t, {v: 2 / 24 for v in range(rt.engine.version(t) + 1)})
+    pinned = cp.tables[0]
+    rt.store.update(
+        "CheckpointTables",
+        {"CheckpointId": cp.checkpoint_id, "TableName": t.table},
+        {"VersionTimestamp": pinned.version_timestamp - timedelta(hours=2)},
+    )
     gone = rt.checkpoints.verify(cp.checkpoint_name)
     assert gone.status == "Unrestorable" and "refuses RESTORE" in (gone.tables[0].reason or "")
 

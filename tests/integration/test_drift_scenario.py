@@ -1,4 +1,5 @@
-"""The drift story end to end: the same source change meets bronze, silver and silver in warn mode."""
+"""The drift story end to end: the same source change meets bronze, silver and silver in warn mode,
+on every engine (delta-rs; Spark + Delta under ``-m spark_delta``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 import pyarrow as pa
 import pytest
+from engines import rows as rows_of
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column
@@ -46,7 +48,8 @@ def _load(rt, layer: str) -> WriteResult:
     return rt.runs.write("account", table, res.frame, layer=layer, schema_mode=res.schema_mode)
 
 
-def test_one_source_change_three_outcomes(rt) -> None:
+def test_one_source_change_three_outcomes(any_rt: fmd.Runtime) -> None:
+    rt = any_rt
     for layer in ("bronze", "silver"):
         ref = rt.table(f"{layer}.account")
         rt.engine.create(ref, COLUMNS)
@@ -64,14 +67,14 @@ def test_one_source_change_three_outcomes(rt) -> None:
         ("Name", "string"),
         ("Segment", "string"),
     ]
-    rows = sorted(rt.engine.read(bronze).to_pylist(), key=lambda r: r["AccountId"])
+    rows = rows_of(rt.engine, bronze, "AccountId")
     assert [r["Visits"] for r in rows] == [3, 4, 5_000_000_000] and rows[0]["Segment"] is None
     # the evolution is one audited rewrite, and the table can still go back before it
-    ops = [e.operation for e in rt.engine.history(bronze)][:2]
-    assert (
-        ops == ["WRITE", "WRITE"]
-        and rt.engine.history(bronze)[1].user_metadata["fmd.operation"] == "SchemaEvolve"
-    )
+    history = rt.engine.history(bronze)
+    ops = [e.operation for e in history][:2]
+    assert ops == ["WRITE", "WRITE"] and history[1].user_metadata["fmd.operation"] == "SchemaEvolve"
+    assert [e.version for e in history[:2]] == [before + 2, before + 1]  # one rewrite, one load
+    assert history[1].user_metadata["fmd.runId"] == rt.context.run_id
     assert (
         rt.engine.transaction_version(bronze, "fmd:bronze:account") == 2
     )  # kept across the rewrite

@@ -1,40 +1,44 @@
-"""Maintenance on real Delta tables (delta-rs in temporary lakehouses).
+"""Maintenance on real Delta tables, on every engine (delta-rs, Spark + Delta).
 
 The acceptance scenario needs a checkpoint that is 10 days old with later overwrites, and a VACUUM
-with a 168-hour retention. Nobody waits 10 days in a test, so `age_commits` moves the table's
+with a 168-hour retention. Nobody waits 10 days in a test, so `engines.age` moves the table's
 history back in time: it rewrites each commit of the ``_delta_log`` with its timestamps (commit
 time, the ``deletionTimestamp`` of every ``remove`` action, the ``modificationTime`` of every
-``add``) shifted into the past, and the checkpoint's rows (CreatedDate, VersionTimestamp,
-RetentionDate) shifted the same way. Delta's VACUUM decides what to delete only from those
-deletion timestamps compared with "now minus the retention", so an aged table is, for VACUUM and
+``add``) shifted into the past, the commit files' and the added files' modification times with
+them, and the checkpoint's rows (CreatedDate, VersionTimestamp, RetentionDate) shifted the same
+way. Delta's VACUUM decides what to delete only from those timestamps compared with "now minus the
+retention" (and Delta 4.1+ bounds RESTORE by the commit time), so an aged table is, for VACUUM and
 RESTORE, exactly the table as it would be 10 days later. The engine, the files, the VACUUM and the
 RESTORE are all real; nothing is mocked.
 
-What the scenario proves: with the same table, the same 168-hour retention and the same clock, a
-raw VACUUM deletes files the checkpoint's pinned version needs (it becomes unrestorable), and the
-library's VACUUM deletes the files nobody needs but keeps the checkpoint's, after which a RESTORE
-to the pinned version gives back the pinned version's rows, row for row.
+What the scenario proves: with the same table and the same clock, a raw VACUUM with Delta's check
+off deletes files the checkpoint's pinned version needs (it becomes unrestorable), and the
+library's VACUUM deletes files nobody needs but keeps the checkpoint's (delta-rs: ``keep_versions``;
+Spark: a retention covering the checkpoint), after which a RESTORE to the pinned version gives back
+the pinned version's rows, row for row.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from engines import age, connect, forget_log, log_covers_files, read, rows, table_dir
 
 import fmd_runtime as fmd
-from benchmarks.common import age_commits
 from fmd_runtime import cli
-from fmd_runtime.engine import Column
+from fmd_runtime.engine import Column, DeltaEngine
 from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.errors import EngineError, RetentionError
 from fmd_runtime.maintenance import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
+from fmd_runtime.store.schemas import ALL_TABLES
 from fmd_runtime.tables import TableRef
+from fmd_runtime.testing import FaultyEngine
 
 COLUMNS = [
     Column(name="Id", type="bigint", nullable=False),
@@ -44,6 +48,12 @@ COLUMNS = [
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def rt(any_rt: fmd.Runtime) -> fmd.Runtime:
+    """Every scenario of this module runs on every engine (`any_rt`: delta-rs, Spark + Delta)."""
+    return any_rt
 
 
 class NoKeepVersionsEngine(DeltaRsEngine):
@@ -70,33 +80,28 @@ class NoKeepVersionsEngine(DeltaRsEngine):
         )
 
 
-class FailingVacuumEngine(DeltaRsEngine):
-    """The real delta-rs engine whose real (not dry-run) VACUUM fails for the named tables."""
+@pytest.fixture
+def no_keep(engine: DeltaEngine) -> Iterator[fmd.Runtime]:
+    """A Runtime on an engine that cannot keep versions: Spark as it is, delta-rs with
+    ``keep_versions`` switched off."""
+    real = engine if not engine.supports_keep_versions else NoKeepVersionsEngine(engine.root)  # type: ignore[attr-defined]
+    runtime = connect(real, "no-keep")
+    yield runtime
+    runtime.close()
 
-    def __init__(self, root: Path, failing: set[str]) -> None:
-        super().__init__(root)
-        self.failing = failing
 
-    def vacuum(
-        self,
-        table: TableRef,
-        *,
-        retention_hours: int,
-        dry_run: bool = True,
-        keep_versions: Any = (),
-        enforce_retention: bool = True,
-    ) -> Any:
-        if not dry_run and table.name in self.failing:
-            raise EngineError(
-                "vacuum failed: injected storage fault", table=table.name, hint="retry later"
-            )
-        return super().vacuum(
-            table,
-            retention_hours=retention_hours,
-            dry_run=dry_run,
-            keep_versions=keep_versions,
-            enforce_retention=enforce_retention,
-        )
+def failing_vacuum(engine: DeltaEngine, tables: set[str]) -> FaultyEngine:
+    """The real engine whose real (not dry-run) VACUUM fails for the named tables."""
+    return FaultyEngine(engine).fail(
+        "vacuum",
+        tables=tables,
+        match=lambda _t, _args, kw: kw.get("dry_run") is False,
+        error=lambda t: EngineError(
+            "vacuum failed: injected storage fault",
+            table=t.name if t else None,
+            hint="retry later",
+        ),
+    )
 
 
 def age_checkpoint(
@@ -122,7 +127,7 @@ def age_checkpoint(
         )
 
 
-def rows(n0: int, n: int) -> pa.Table:
+def batch(n0: int, n: int) -> pa.Table:
     return pa.table(
         {
             "Id": pa.array(range(n0, n0 + n), pa.int64()),
@@ -132,43 +137,65 @@ def rows(n0: int, n: int) -> pa.Table:
     )
 
 
+PINNED = batch(1, 50)
+"""The rows of the scenario's pinned version."""
+
+
 def build_scenario(
-    rt: fmd.Runtime, name: str = "bronze.account", *, protect: bool = True
+    rt: fmd.Runtime,
+    name: str = "bronze.account",
+    *,
+    protect: bool = True,
+    twins: tuple[str, ...] = (),
 ) -> tuple[TableRef, int, str]:
     """A table with a Manual checkpoint pinned 10 days ago, then overwrites 9 and 8 days ago and today.
 
+    Its history starts 40 days ago with a file replaced then: a file no checkpoint needs, older
+    than any retention one asks for, so VACUUM reclaims something on every engine (one that cannot
+    keep versions VACUUMs with a retention that covers the checkpoint). Those commits are aged
+    before the checkpoint writes its log checkpoint, as they would be in a real table's log.
+
     ``protect``: the checkpoint raises the table's retention properties (its default).
+    ``twins``: tables built the same way, in the same checkpoint (same versions).
     Returns the table, the pinned version and the checkpoint id.
     """
-    t = rt.table(name)
-    rt.engine.create(t, COLUMNS)
+    refs = [rt.table(n) for n in (name, *twins)]
+    for t in refs:
+        rt.engine.create(t, COLUMNS)
+        rt.engine.write(t, batch(900, 5))
+        junk = rt.engine.write(t, batch(950, 5), mode="overwrite")  # nobody needs v1's file
+        age(rt.engine, t, {v: 40 for v in range(junk + 1)})
+        pinned = rt.engine.write(t, PINNED, mode="overwrite")  # what the checkpoint keeps
     rt.configure_table(name, primary_key=["Id"], deleted_flag="IsDeleted", zorder_columns=["Id"])
-    pinned = rt.engine.write(t, rows(1, 50))  # the state the checkpoint keeps
     cp = rt.checkpoints.create(
-        [name], kind="Manual", name=f"cp_{t.table}_10_days_ago", protect_retention=protect
+        [t.name for t in refs],
+        kind="Manual",
+        name=f"cp_{refs[0].table}_10_days_ago",
+        protect_retention=protect,
     )
-    at_checkpoint = rt.engine.version(t)  # creating it may commit raised retention properties
-    overwrite = rt.engine.write(t, rows(100, 30), mode="overwrite")  # removes the pinned file
-    rt.engine.update(t, {"Id": [100, 101]}, {"IsDeleted": True})  # removes the overwrite's file
-    update = rt.engine.version(t)
-    rt.engine.write(t, rows(200, 5))  # today
-    ages = {v: 10 for v in range(at_checkpoint + 1)} | {overwrite: 9, update: 8}
-    age_commits(rt.engine.path(t), ages)
+    assert cp is not None
+    for t in refs:
+        at_checkpoint = rt.engine.version(t)  # creating it may commit raised retention properties
+        overwrite = rt.engine.write(t, batch(100, 30), mode="overwrite")  # removes the pinned file
+        rt.engine.update(t, {"Id": [100, 101]}, {"IsDeleted": True})  # rewrites / marks that file
+        update = rt.engine.version(t)
+        rt.engine.write(t, batch(200, 5))  # today
+        ages = {v: 10 for v in range(pinned, at_checkpoint + 1)}
+        age(rt.engine, t, ages | {overwrite: 9, update: 8})
     age_checkpoint(rt, cp.checkpoint_id, 10, retention_days=30)
-    return t, pinned, cp.checkpoint_id
+    return refs[0], pinned, cp.checkpoint_id
 
 
-def sorted_rows(table: Any) -> list[dict[str, Any]]:
-    return sorted(table.to_pylist(), key=lambda r: r["Id"])
-
-
-def files_state(
-    root: Path, *, skip: tuple[str, ...] = ("SyncAuditLog",)
-) -> dict[str, tuple[int, int]]:
+def files_state(rt: fmd.Runtime, tables: list[str]) -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file of these tables and of the metadata tables but the audit log."""
+    refs = [rt.table(n) for n in tables]
+    refs += [rt.store.ref(s.name) for s in ALL_TABLES if s.name != "SyncAuditLog"]
     out = {}
-    for p in sorted((root / "Tables").rglob("*")):
-        if p.is_file() and not any(s in p.parts for s in skip):
-            out[str(p.relative_to(root))] = (p.stat().st_size, p.stat().st_mtime_ns)
+    for ref in refs:
+        root = table_dir(rt.engine, ref)
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                out[f"{ref.name}/{p.relative_to(root)}"] = (p.stat().st_size, p.stat().st_mtime_ns)
     return out
 
 
@@ -182,38 +209,46 @@ def audit(rt: fmd.Runtime, operation: str) -> list[dict[str, Any]]:
 
 
 def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuum_breaks_it(
-    rt: fmd.Runtime, lakehouse: Path, tmp_path: Path
+    rt: fmd.Runtime,
 ) -> None:
-    t, pinned, _ = build_scenario(rt)
-    expected = sorted_rows(rt.engine.read(t, pinned))
-    raw_copy = tmp_path / "raw"
-    shutil.copytree(lakehouse, raw_copy)
+    t, pinned, _ = build_scenario(rt, twins=("bronze.account_raw",))
+    twin = rt.table("bronze.account_raw")  # the same table, the same checkpoint: VACUUMed raw
+    expected = rows(rt.engine, t, "Id", pinned)  # a time-travel read before any VACUUM
+    assert rows(rt.engine, twin, "Id", pinned) == expected
 
-    # Without the library: the same VACUUM, 168 hours, on an identical copy. The checkpoint raised
-    # the table's delta.deletedFileRetentionDuration, so a raw VACUUM with Delta's retention check
-    # is refused; with the check disabled (as workspaces do to use short retentions) it deletes.
-    raw = DeltaRsEngine(raw_copy)
-    with pytest.raises(EngineError, match="Invalid retention period"):
-        raw.vacuum(t, retention_hours=168, dry_run=False)
-    removed = raw.vacuum(t, retention_hours=168, dry_run=False, enforce_retention=False)
+    # Without the library: a VACUUM of the twin. The checkpoint raised the table's
+    # delta.deletedFileRetentionDuration, so a raw 168-hour VACUUM is refused (Delta's retention
+    # check; Delta 4.1+ would take the property's retention instead, so the adapter refuses it);
+    # with the check disabled (as workspaces do to use short retentions) it deletes: RETAIN 0,
+    # the one retention Delta 4.1+ still honours over the property.
+    raw = rt.engine
+    with pytest.raises(RetentionError, match="[Rr]etention"):
+        raw.vacuum(twin, retention_hours=168, dry_run=False)
+    removed = raw.vacuum(twin, retention_hours=0, dry_run=False, enforce_retention=False)
     assert removed.files, (
         "the raw VACUUM must have something to delete for this scenario to mean anything"
     )
-    assert raw.missing_files(t, pinned), (
+    assert raw.missing_files(twin, pinned), (
         "the raw VACUUM deleted files the checkpoint's version needs"
     )
     with pytest.raises(EngineError):
-        raw.restore(t, pinned)
-        raw.read(t)
+        raw.restore(twin, pinned)
+        read(raw, twin)
 
-    # Through the library.
+    # Through the library: how it protects the checkpoint is the engine's capability (the port).
+    keeps = rt.engine.supports_keep_versions
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
     tp = plan.table(t.name)
-    assert tp.vacuum == "run" and tp.retention_hours == 168
-    assert tp.protection == "keep_versions" and tp.keep_versions == (pinned,)
-    assert (
-        tp.protected_files >= 1
-    )  # the unprotected VACUUM would have deleted the checkpoint's files
+    assert tp.vacuum == "run" and tp.zorder_by == ("Id",)
+    if keeps:  # delta-rs: the operator's 168 hours, the pinned version's files kept by VACUUM
+        assert tp.retention_hours == 168
+        assert tp.protection == "keep_versions" and tp.keep_versions == (pinned,)
+        # the unprotected VACUUM would have deleted the checkpoint's files
+        assert tp.protected_files >= 1
+    else:  # Spark: a retention that covers the checkpoint until it expires (10 + 20 days + margin)
+        assert tp.retention_hours is not None and tp.retention_hours >= 31 * 24
+        assert tp.protection == "retention" and tp.keep_versions == ()
+        assert tp.protected_files == 0  # nothing of the checkpoint's is a candidate at all
     result = rt.maintenance.run(plan, dry_run=False)
     assert result.status == "Succeeded", result.to_text()
     run = result.tables[0]
@@ -222,23 +257,27 @@ def test_library_vacuum_keeps_a_10_day_old_checkpoint_restorable_while_raw_vacuu
     assert rt.engine.missing_files(t, pinned) == []  # ... but not from the checkpoint
 
     rt.engine.restore(t, pinned)
-    assert sorted_rows(rt.engine.read(t)) == expected  # restorable, row for row
+    assert rows(rt.engine, t, "Id") == expected  # restorable, row for row
     vacuums = audit(rt, "Vacuum")
     assert [v["Status"] for v in vacuums] == ["Succeeded"]
     details = json.loads(vacuums[0]["Details"])
-    assert details["keep_versions"] == [pinned] and details["files_removed"] == run.files_removed
-    assert audit(rt, "Optimize") and audit(rt, "MaintenanceSummary")
+    assert details["keep_versions"] == list(tp.keep_versions)
+    assert details["files_removed"] == run.files_removed
+    optimizes = audit(rt, "Optimize")
+    assert [o["Status"] for o in optimizes] == ["Succeeded"]
+    assert json.loads(optimizes[0]["Details"])["zorder_by"] == ["Id"]
+    assert audit(rt, "MaintenanceSummary")
+    assert log_covers_files(rt.engine, t)
 
 
 def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_and_lowers_it_later(
-    lakehouse: Path,
+    no_keep: fmd.Runtime,
 ) -> None:
-    rt = fmd.connect(
-        engine=NoKeepVersionsEngine(lakehouse), run_id="no-keep", triggered_by="pytest"
-    )
-    # A checkpoint that did not raise the table's retention: maintenance must protect it.
+    rt = no_keep
+    # A checkpoint that did not raise the table's retention: maintenance must protect it. (Its
+    # 10-day-old version is past the default 7 days: Delta 4.1+ refuses to read it until then.)
     t, pinned, cp_id = build_scenario(rt, protect=False)
-    expected = sorted_rows(rt.engine.read(t, pinned))
+    expected = sorted(PINNED.to_pylist(), key=lambda r: r["Id"])
 
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
     tp = plan.table(t.name)
@@ -253,9 +292,10 @@ def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_a
     props = rt.engine.properties(t)
     assert props[DELETED_FILE_RETENTION] == raise_del[0].new
     assert props[BASELINE_PREFIX + DELETED_FILE_RETENTION] == "default"
+    assert log_covers_files(rt.engine, t)
     assert rt.engine.missing_files(t, pinned) == []
     # Time travel, not RESTORE: a RESTORE would also bring back the pinned version's properties.
-    assert sorted_rows(rt.engine.read(t, pinned)) == expected
+    assert rows(rt.engine, t, "Id", pinned) == expected
 
     # The checkpoint expires: the next plan lowers the retention back to the operator's value.
     rt.store.update("CheckpointHistory", {"CheckpointId": cp_id}, {"IsActive": False})
@@ -270,7 +310,50 @@ def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_a
         rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name).retention_hours
         == 168
     )
-    rt.close()
+
+
+def test_a_raised_retention_keeps_an_aged_checkpoint_restorable_past_the_default_retention(
+    rt: fmd.Runtime,
+) -> None:
+    """10 days on, past the 7 days of delta.deletedFileRetentionDuration a table has by default:
+    the checkpoint that raised its table's properties restores; the one that did not is
+    Unrestorable, and Delta 4.1+ (Fabric Runtime 2.0) refuses to read its version at all."""
+    kept, bare = rt.table("bronze.account"), rt.table("bronze.contact")
+    pinned = {}
+    for t in (kept, bare):
+        rt.engine.create(t, COLUMNS)
+        pinned[t.name] = rt.engine.write(t, batch(1, 20))
+    protected = rt.checkpoints.create([kept.name], kind="Manual", name="raised")
+    unprotected = rt.checkpoints.create(
+        [bare.name], kind="Manual", name="bare", protect_retention=False
+    )
+    assert protected and unprotected
+    assert rt.engine.properties(kept)[DELETED_FILE_RETENTION] == "interval 32 days"
+    assert log_covers_files(rt.engine, kept)
+    for t in (kept, bare):
+        age(rt.engine, t, {v: 10 for v in range(rt.engine.version(t) + 1)})
+        rt.engine.write(t, batch(100, 5))  # today
+    for cp in (protected, unprotected):
+        age_checkpoint(rt, cp.checkpoint_id, 10, retention_days=30)
+    expected = rows(rt.engine, kept, "Id", pinned[kept.name])
+
+    results = {r.checkpoint_name: r for r in rt.checkpoints.verify_all()}
+    assert results["raised"].status == "Restorable"
+    gone = results["bare"].tables[0]
+    assert results["bare"].status == gone.status == "Unrestorable"
+    assert f"older than {DELETED_FILE_RETENTION} (7 days)" in (gone.reason or "")
+    assert "refuses RESTORE" in (gone.reason or "")
+
+    rt.engine.restore(kept, pinned[kept.name])
+    assert rows(rt.engine, kept, "Id") == expected  # 10 days old, restored row for row
+    try:
+        read(rt.engine, bare, pinned[bare.name])
+        refused = None
+    except EngineError as exc:
+        refused = str(exc)
+    # The release whose VACUUM reads the table's property (Delta 4.1+) refuses the read itself.
+    assert (refused is not None) == rt.engine.vacuum_reads_table_retention, refused
+    assert refused is None or DELETED_FILE_RETENTION in refused
 
 
 # --------------------------------------------------------------------------- refusals and dry runs
@@ -279,7 +362,7 @@ def test_engine_without_keep_versions_raises_retention_to_cover_the_checkpoint_a
 def test_a_24_hour_retention_is_refused_with_a_clear_message(rt: fmd.Runtime) -> None:
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS)
-    rt.engine.write(t, rows(1, 5))
+    rt.engine.write(t, batch(1, 5))
     with pytest.raises(RetentionError) as info:
         rt.maintenance.plan(t.name, min_retention_hours=24)
     assert "VACUUM retention of 24 hours" in str(info.value)
@@ -309,7 +392,7 @@ def test_a_24_hour_retention_is_refused_with_a_clear_message(rt: fmd.Runtime) ->
 def test_below_the_tables_own_deleted_file_retention_is_refused(rt: fmd.Runtime) -> None:
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS, properties={DELETED_FILE_RETENTION: "interval 30 days"})
-    rt.engine.write(t, rows(1, 5))
+    rt.engine.write(t, batch(1, 5))
     tp = rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name)
     assert tp.vacuum == "refused"
     assert "below the table's delta.deletedFileRetentionDuration of 720 hours" in (tp.error or "")
@@ -317,14 +400,15 @@ def test_below_the_tables_own_deleted_file_retention_is_refused(rt: fmd.Runtime)
     assert rt.maintenance.plan(t.name, include_metadata_tables=False).table(t.name).vacuum == "run"
 
 
-def test_dry_run_changes_no_file(rt: fmd.Runtime, lakehouse: Path) -> None:
+def test_dry_run_changes_no_file(rt: fmd.Runtime) -> None:
     t, pinned, _ = build_scenario(rt)
     other = rt.table("bronze.contact")
     rt.engine.create(other, COLUMNS)
     rt.configure_table(other.name, primary_key=["Id"])
     for i in range(4):
-        rt.engine.write(other, rows(i * 10, 10))
-    before_files = files_state(lakehouse)
+        rt.engine.write(other, batch(i * 10, 10))
+    tables = ["bronze.account", "bronze.contact"]
+    before_files = files_state(rt, tables)
     before_versions = {
         n: rt.engine.version(rt.table(n)) for n in ("bronze.account", "bronze.contact")
     }
@@ -336,7 +420,7 @@ def test_dry_run_changes_no_file(rt: fmd.Runtime, lakehouse: Path) -> None:
     assert account.files_removed >= 1 and account.vacuum_files  # it says what it would delete ...
     contact = next(r for r in result.tables if r.table == "bronze.contact")
     assert "OPTIMIZE would rewrite 4 file(s)" in (contact.optimize_note or "")
-    assert files_state(lakehouse) == before_files  # ... and deletes / rewrites nothing
+    assert files_state(rt, tables) == before_files  # ... and deletes / rewrites nothing
     assert {n: rt.engine.version(rt.table(n)) for n in before_versions} == before_versions
     assert all(r["DryRun"] for r in audit(rt, "Vacuum") + audit(rt, "Optimize"))
 
@@ -348,19 +432,15 @@ def _tables(rt: fmd.Runtime, names: list[str]) -> None:
     for name in names:
         t = rt.table(name)
         rt.engine.create(t, COLUMNS)
-        rt.engine.write(t, rows(1, 10))
-        rt.engine.write(t, rows(11, 10))
+        rt.engine.write(t, batch(1, 10))
+        rt.engine.write(t, batch(11, 10))
         rt.configure_table(name, primary_key=["Id"])
 
 
 def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(
-    lakehouse: Path,
+    engine: DeltaEngine,
 ) -> None:
-    rt = fmd.connect(
-        engine=FailingVacuumEngine(lakehouse, {"bronze.contact"}),
-        run_id="faulty",
-        triggered_by="pytest",
-    )
+    rt = connect(failing_vacuum(engine, {"bronze.contact"}), "faulty")
     names = ["bronze.account", "bronze.contact", "bronze.donation"]
     _tables(rt, names)
     result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
@@ -382,13 +462,9 @@ def test_a_failing_table_leaves_the_others_maintained_and_the_summary_names_it(
     rt.close()
 
 
-def test_more_than_three_failures_alert(lakehouse: Path) -> None:
+def test_more_than_three_failures_alert(engine: DeltaEngine) -> None:
     names = [f"bronze.t{i}" for i in range(5)]
-    rt = fmd.connect(
-        engine=FailingVacuumEngine(lakehouse, set(names[:4])),
-        run_id="faulty4",
-        triggered_by="pytest",
-    )
+    rt = connect(failing_vacuum(engine, set(names[:4])), "faulty4")
     _tables(rt, names)
     result = rt.maintenance.run(
         rt.maintenance.plan(include_metadata_tables=False),
@@ -411,7 +487,7 @@ def test_log_retention_that_would_lose_a_checkpoint_is_flagged_at_risk_and_raise
 ) -> None:
     t = rt.table("bronze.account")
     rt.engine.create(t, COLUMNS, properties={LOG_RETENTION: "interval 7 days"})
-    rt.engine.write(t, rows(1, 5))
+    rt.engine.write(t, batch(1, 5))
     # A checkpoint that did not raise the table's properties (protect_retention=False).
     rt.checkpoints.create(
         [t.name], kind="Manual", name="manual_keep_30_days", protect_retention=False
@@ -509,8 +585,17 @@ def test_deleted_files_are_checked_against_the_keep_set_after_vacuum(rt: fmd.Run
     t, pinned, _ = build_scenario(rt)
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
     tp = plan.table(t.name)
-    unprotected = tp.model_copy(update={"keep_versions": ()})
-    unprotected._keep = tp._keep
+    # No protection at all: no kept versions, and a retention that covers nothing (RETAIN 0, the
+    # one Delta 4.1+ honours over the table's property), the pinned version left to the check.
+    unprotected = tp.model_copy(
+        update={
+            "keep_versions": (),
+            "retention_hours": 0,
+            "enforce_retention": False,
+            "proof_versions": (pinned,),
+        }
+    )
+    unprotected._keep = frozenset()  # the check reads the pinned version's files itself
     result = rt.maintenance.run(plan.model_copy(update={"tables": (unprotected,)}), dry_run=False)
     assert result.status == "Failed" and "an active checkpoint needs" in result.failures[t.name]
     titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
@@ -519,15 +604,6 @@ def test_deleted_files_are_checked_against_the_keep_set_after_vacuum(rt: fmd.Run
 
 
 # --------------------------------------------------------------------------- checkpoint retention
-
-
-class FailingCheckpointUpdateEngine(DeltaRsEngine):
-    """The real delta-rs engine whose updates of CheckpointHistory fail (a storage outage)."""
-
-    def update(self, table: TableRef, where: Any, values: Any, *, commit: Any = None) -> int:
-        if table.table == "CheckpointHistory" and "IsActive" in values:
-            raise EngineError("update failed: injected storage fault", table=table.name)
-        return super().update(table, where, values, commit=commit)
 
 
 def _expired_checkpoint(rt: fmd.Runtime, name: str) -> str:
@@ -553,10 +629,17 @@ def test_dry_run_names_the_checkpoints_retention_would_deactivate_and_execute_do
     assert rt.checkpoints.list() == []
 
 
-def test_a_failed_checkpoint_deactivation_is_reported_and_alerted(lakehouse: Path) -> None:
-    rt = fmd.connect(
-        engine=FailingCheckpointUpdateEngine(lakehouse), run_id="deact", triggered_by="pytest"
+def test_a_failed_checkpoint_deactivation_is_reported_and_alerted(engine: DeltaEngine) -> None:
+    # The real engine whose updates of CheckpointHistory.IsActive fail (a storage outage).
+    faulty = FaultyEngine(engine).fail(
+        "update",
+        tables={"CheckpointHistory"},
+        match=lambda _t, args, kw: "IsActive" in (args[2] if len(args) > 2 else kw["values"]),
+        error=lambda t: EngineError(
+            "update failed: injected storage fault", table=t.name if t else None
+        ),
     )
+    rt = connect(faulty, "deact")
     _expired_checkpoint(rt, "bronze.account")
     result = rt.maintenance.run(rt.maintenance.plan(include_metadata_tables=False), dry_run=False)
     assert result.status == "PartiallyFailed" and result.tables_failed == 0
@@ -568,25 +651,31 @@ def test_a_failed_checkpoint_deactivation_is_reported_and_alerted(lakehouse: Pat
     rt.close()
 
 
-def test_vacuum_is_skipped_and_alerted_when_a_pinned_version_can_no_longer_be_read(
-    rt: fmd.Runtime,
-) -> None:
-    t, pinned, _ = build_scenario(rt)
-    # What Delta's log cleanup does once the log retention has passed: the commits before the
-    # latest log checkpoint go, and the pinned version can no longer be read.
+def clean_log(rt: fmd.Runtime, t: TableRef) -> None:
+    """What Delta's log cleanup does once the log retention has passed: the commits before the
+    latest log checkpoint go, and the versions before it can no longer be read."""
     rt.engine.create_log_checkpoint(t)
     latest = rt.engine.version(t)
-    log = Path(rt.engine.path(t)) / "_delta_log"
+    log = table_dir(rt.engine, t) / "_delta_log"
     for f in log.iterdir():
         if f.name[:20].isdigit() and int(f.name[:20]) < latest:
             f.unlink()
+    forget_log(rt.engine)
 
-    def data_files() -> set[str]:
-        return {
-            k for k in files_state(Path(rt.engine.root)) if "bronze" in k and "_delta_log" not in k
-        }
 
-    before = data_files()
+def data_files(rt: fmd.Runtime, t: TableRef) -> set[str]:
+    return {k for k in files_state(rt, [t.name]) if "bronze" in k and "_delta_log" not in k}
+
+
+def test_vacuum_is_skipped_and_alerted_when_a_pinned_version_can_no_longer_be_read(
+    lakehouse: Path,
+) -> None:
+    """``keep_versions`` (delta-rs: the engine that has it) proves VACUUM safe with the files of
+    the pinned versions old enough to own a candidate: one it cannot read, it skips VACUUM."""
+    rt = connect(DeltaRsEngine(lakehouse), "keep-versions")
+    t, pinned, _ = build_scenario(rt)
+    clean_log(rt, t)
+    before = data_files(rt, t)
     plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
     tp = plan.table(t.name)
     assert tp.vacuum == "skip" and f"cannot read the files of pinned version {pinned}" in (
@@ -594,6 +683,27 @@ def test_vacuum_is_skipped_and_alerted_when_a_pinned_version_can_no_longer_be_re
     )
     result = rt.maintenance.run(plan, dry_run=False)
     assert result.tables[0].status == "Skipped" and result.files_removed == 0
-    assert before <= data_files()  # nothing deleted (OPTIMIZE only adds files)
+    assert before <= data_files(rt, t)  # nothing deleted (OPTIMIZE only adds files)
     titles = [json.loads(a["Details"])["title"] for a in audit(rt, "Alert")]
     assert "VACUUM skipped on 1 table(s) to protect checkpoints" in titles
+    rt.close()
+
+
+def test_a_retention_covering_the_checkpoint_proves_vacuum_safe_without_the_pinned_version(
+    no_keep: fmd.Runtime,
+) -> None:
+    """An engine that cannot keep versions (Spark) VACUUMs with a retention longer than any
+    pinned version's age: no pinned version can own a candidate, so one that can no longer be
+    read does not stop VACUUM, and VACUUM deletes none of its files."""
+    rt = no_keep
+    t, pinned, _ = build_scenario(rt)
+    needed = {f"{t.name}/{f.path}" for f in rt.engine.files(t, pinned)}
+    clean_log(rt, t)
+    assert needed <= data_files(rt, t)
+    plan = rt.maintenance.plan(t.name, include_metadata_tables=False)
+    tp = plan.table(t.name)
+    assert tp.vacuum == "run" and tp.protection == "retention" and tp.proof_versions == ()
+    assert tp.retention_hours is not None and tp.retention_hours >= 31 * 24
+    result = rt.maintenance.run(plan, dry_run=False)
+    assert result.status == "Succeeded", result.to_text()
+    assert needed <= data_files(rt, t)  # every file the pinned version had is still there

@@ -6,12 +6,28 @@ import json
 from pathlib import Path
 
 import pytest
-from test_rollback_scenario import ACCOUNT, CHECKPOINT, CONTACT, FailingRestore, build, rows_of
+from test_rollback_scenario import ACCOUNT, CHECKPOINT, CONTACT, build, rows_of
 
 import fmd_runtime as fmd
 from fmd_runtime import cli
 from fmd_runtime.demo import build_lakehouse
+from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.errors import EngineError
 from fmd_runtime.rollback import demo_step
+from fmd_runtime.testing import FaultyEngine
+
+
+def failing_restore(lakehouse: Path) -> FaultyEngine:
+    """The real embedded engine, whose RESTORE of bronze.contact fails (a storage outage)."""
+    return FaultyEngine(DeltaRsEngine(lakehouse)).fail(
+        "restore",
+        tables={CONTACT},
+        error=lambda t: EngineError(
+            "restore failed: injected storage outage",
+            table=CONTACT,
+            hint="retry when storage is back",
+        ),
+    )
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -23,7 +39,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_plan_then_execute_with_the_token(
     lakehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    scenario = build(lakehouse)
+    scenario = build(DeltaRsEngine(lakehouse))
     where = ["--lakehouse", str(lakehouse)]
     code, out, _ = run(capsys, "rollback", "plan", CHECKPOINT, "--tables", ACCOUNT, *where)
     assert code == 0 and "Rollback plan to checkpoint bronze_batch_good" in out
@@ -64,12 +80,12 @@ def test_plan_then_execute_with_the_token(
 def test_partial_failure_exits_1_and_resume_finishes_it(
     lakehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build(lakehouse)
+    build(DeltaRsEngine(lakehouse))
     where = ["--lakehouse", str(lakehouse)]
     real_connect = fmd.connect
 
     def failing_connect(**kwargs: object) -> fmd.Runtime:
-        return real_connect(engine=FailingRestore(lakehouse, {CONTACT}), **kwargs)  # type: ignore[arg-type]
+        return real_connect(engine=failing_restore(lakehouse), **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr("fmd_runtime.runtime.connect", failing_connect)
     code, out, _ = run(capsys, "rollback", "plan", CHECKPOINT, "--json", *where)

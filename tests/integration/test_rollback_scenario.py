@@ -1,30 +1,34 @@
-"""The rollback scenario of the issue, on real Delta tables (delta-rs in a temporary lakehouse).
+"""The rollback scenario of the issue, on real Delta tables, on every engine.
 
 Three related tables (account <- contact, account <- donation) with tracking columns, a validated
 DailyBatch checkpoint, then a bad sync: accounts flagged deleted, contacts flagged purged,
 donations physically deleted and new ones appended through the run ledger (with a watermark).
 The dry run reports the exact row deltas and changes nothing; execution without the token is
 refused; with it every table equals its checkpoint version row for row; a table made to fail
-(an engine wrapper whose RESTORE raises) leaves the other two restored and is resumed by a re-run
+(a `FaultyEngine` whose RESTORE raises) leaves the other two restored and is resumed by a re-run
 under the same run id; the post-validation score is 100; the PreRollback checkpoint undoes it.
+On Spark, a deletion-vector table goes through the same checkpoint -> bad sync -> rollback.
+
+Each test runs on delta-rs and on Spark + Delta (the ``engine`` fixture of the root conftest).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from engines import connect, keys, read, rows, table_dir
 
 import fmd_runtime as fmd
-from fmd_runtime.engine import Column, CommitOptions, RestoreResult, arrow_schema
-from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.checkpoints import manifest_digest
+from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, arrow_schema
 from fmd_runtime.errors import ApprovalError, EngineError, RollbackError
 from fmd_runtime.tables import TableRef
+from fmd_runtime.testing import FaultyEngine
 
 ACCOUNT, CONTACT, DONATION = "bronze.account", "bronze.contact", "bronze.donation"
 TABLES = (ACCOUNT, CONTACT, DONATION)
@@ -53,13 +57,16 @@ COLUMNS = {
 }
 SIZES = {ACCOUNT: 60, CONTACT: 90, DONATION: 150}
 CHECKPOINT = "bronze_batch_good"
+SPARK_ONLY = [pytest.param("spark", marks=pytest.mark.spark_delta)]
 
 
-def _rows(table: str, ids: list[int]) -> pa.Table:
+def _rows(
+    table: str, ids: list[int], deleted: tuple[int, ...] = (), purged: tuple[int, ...] = ()
+) -> pa.Table:
     data: dict[str, Any] = {
         KEYS[table]: ids,
-        "IsDeleted": [False] * len(ids),
-        "IsPurged": [False] * len(ids),
+        "IsDeleted": [i in deleted for i in ids],
+        "IsPurged": [i in purged for i in ids],
     }
     if table == ACCOUNT:
         data["Name"] = [f"Account {i}" for i in ids]
@@ -72,22 +79,27 @@ def _rows(table: str, ids: list[int]) -> pa.Table:
 
 @dataclass
 class Scenario:
-    lakehouse: Path
+    engine: DeltaEngine
     pinned: dict[str, int]
     flagged_deleted: list[int]
     flagged_purged: list[int]
     deleted_donations: list[int]
     appended_donations: list[int]
+    update_operation: str
+    """The operation name the engine commits an `update` under (MERGE on delta-rs, UPDATE on
+    Spark): the bad sync's flagging commit as the plan lists it."""
 
 
-def build(lakehouse: Path) -> Scenario:
+def build(engine: DeltaEngine) -> Scenario:
     """Three synced days' worth of state, a validated checkpoint, then the bad sync."""
-    rt = fmd.connect(lakehouse=lakehouse, run_id="setup", triggered_by="setup")
-    eng = rt.engine
+    rt = connect(engine, "setup", triggered_by="setup")
     for table in TABLES:
         ref = rt.table(table)
-        eng.create(ref, COLUMNS[table])
-        eng.write(ref, _rows(table, list(range(1, SIZES[table] + 1))))
+        engine.create(ref, COLUMNS[table])
+        # the synced days so far, in one commit (a Delta commit costs seconds on Spark): a few
+        # rows flagged deleted, a few purged (never both)
+        ids = list(range(1, SIZES[table] + 1))
+        engine.write(ref, _rows(table, ids, deleted=(2, 3), purged=(5,)))
         related = [ACCOUNT] if table != ACCOUNT else []
         rt.configure_table(
             table,
@@ -97,27 +109,22 @@ def build(lakehouse: Path) -> Scenario:
             related_tables=related,
             foreign_keys={"AccountId": f"{ACCOUNT}.AccountId"} if related else {},
         )
-        # a normal day: a few rows flagged deleted, a few purged (never both)
-        key = KEYS[table]
-        eng.update(ref, {key: [2, 3]}, {"IsDeleted": True})
-        eng.update(ref, {key: [5]}, {"IsPurged": True})
     cp = rt.checkpoints.create(list(TABLES), kind="DailyBatch", name=CHECKPOINT)
     assert cp is not None and cp.validation_status == "Validated"
     pinned = {t.table: t.version for t in cp.tables}
     rt.close()
 
-    bad = fmd.connect(lakehouse=lakehouse, run_id="bad-sync", pipeline_run_id="bad-pipe")
+    bad = connect(engine, "bad-sync", pipeline_run_id="bad-pipe")
     commit = CommitOptions(metadata={"fmd.runId": "bad-sync"})
     deleted = list(range(10, 34))  # 24 active accounts flagged deleted
-    bad.engine.update(
-        bad.table(ACCOUNT), {"AccountId": deleted}, {"IsDeleted": True}, commit=commit
-    )
+    engine.update(bad.table(ACCOUNT), {"AccountId": deleted}, {"IsDeleted": True}, commit=commit)
+    update_operation = engine.history(bad.table(ACCOUNT), 1)[0].operation
     purged = list(range(20, 50))  # 30 active contacts flagged purged
-    bad.engine.update(bad.table(CONTACT), {"ContactId": purged}, {"IsPurged": True}, commit=commit)
+    engine.update(bad.table(CONTACT), {"ContactId": purged}, {"IsPurged": True}, commit=commit)
     gone = list(range(100, 110))  # 10 donations physically deleted (an overwrite without them)
-    current = bad.engine.read(bad.table(DONATION))
+    current = read(engine, DONATION).cast(arrow_schema(COLUMNS[DONATION]))
     keep = pc.invert(pc.is_in(current["DonationId"], value_set=pa.array(gone, pa.int64())))
-    bad.engine.write(bad.table(DONATION), current.filter(keep), mode="overwrite", commit=commit)
+    engine.write(bad.table(DONATION), current.filter(keep), mode="overwrite", commit=commit)
     window = bad.watermarks.begin("crm.donation", kind="int", table=DONATION, layer="bronze")
     appended = list(range(1000, 1020))  # 20 new donations loaded through the run ledger
     res = bad.runs.write(
@@ -125,67 +132,20 @@ def build(lakehouse: Path) -> Scenario:
     )
     bad.watermarks.commit(window, 1019, table_version=res.version)
     bad.close()
-    return Scenario(lakehouse, pinned, deleted, purged, gone, appended)
+    return Scenario(engine, pinned, deleted, purged, gone, appended, update_operation)
 
 
-class FailingRestore(DeltaRsEngine):
-    """The real embedded engine, except that RESTORE of the named tables raises."""
-
-    def __init__(self, root: Path, fail: set[str]) -> None:
-        super().__init__(root)
-        self.fail = fail
-
-    def restore(
-        self, table: TableRef, version: int, *, commit: CommitOptions | None = None
-    ) -> RestoreResult:
-        if table.name in self.fail:
-            raise EngineError(
-                "restore failed: DeltaError: Generic error: injected storage outage",
-                table=table.name,
-                hint="retry when storage is back",
-            )
-        return super().restore(table, version, commit=commit)
-
-
-class SilentRestore(DeltaRsEngine):
-    """An engine whose RESTORE commits a version that changes no file (the delta-rs bug shape)."""
-
-    def __init__(self, root: Path, silent: set[str]) -> None:
-        super().__init__(root)
-        self.silent = silent
-
-    def restore(
-        self, table: TableRef, version: int, *, commit: CommitOptions | None = None
-    ) -> RestoreResult:
-        if table.name not in self.silent:
-            return super().restore(table, version, commit=commit)
-        before = self.version(table)
-        self.set_properties(table, {"test.noopRestore": "1"})
-        return RestoreResult(
-            table=table.name,
-            restored_to=version,
-            version_before=before,
-            version_after=self.version(table),
-        )
-
-
-def connect(lakehouse: Path, run_id: str, engine: Any = None) -> fmd.Runtime:
-    return fmd.connect(
-        lakehouse=lakehouse,
-        engine=engine,
-        run_id=run_id,
-        pipeline_run_id=f"pipe-{run_id}",
-        triggered_by="ops@example.org",
-    )
+def ops_connect(engine: DeltaEngine, run_id: str) -> fmd.Runtime:
+    """A Runtime as the rollback notebook opens one (the operator, the pipeline run)."""
+    return connect(engine, run_id, pipeline_run_id=f"pipe-{run_id}", triggered_by="ops@example.org")
 
 
 def rows_of(rt: fmd.Runtime, table: str, version: int | None = None) -> list[dict[str, Any]]:
-    rows = rt.engine.read(rt.table(table), version).to_pylist()
-    return sorted(rows, key=lambda r: r[KEYS[table]])
+    return rows(rt.engine, table, KEYS[table], version)
 
 
 def counts(rt: fmd.Runtime, table: str, version: int | None = None) -> dict[str, int]:
-    t = rt.engine.read(rt.table(table), version)
+    t = read(rt.engine, table, version)
     d, p = t["IsDeleted"], t["IsPurged"]
     return {
         "total": t.num_rows,
@@ -204,13 +164,13 @@ def audit(rt: fmd.Runtime, run_id: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def scenario(lakehouse: Path) -> Scenario:
-    return build(lakehouse)
+def scenario(engine: DeltaEngine) -> Scenario:
+    return build(engine)
 
 
 # ---------------------------------------------------------------------------------------------
 def test_dry_run_reports_the_exact_row_deltas_and_changes_nothing(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-dry")
+    rt = ops_connect(scenario.engine, "rb-dry")
     before = versions(rt)
     plan = rt.rollback.plan(CHECKPOINT)
     for table in TABLES:
@@ -232,7 +192,8 @@ def test_dry_run_reports_the_exact_row_deltas_and_changes_nothing(scenario: Scen
     ops = [c.operation for c in donation.commits]
     assert ops[0] == "WRITE" and "WRITE" in ops[1:] and donation.commits_undone == len(ops)
     assert donation.commits[0].rows_touched == 20
-    assert [c.run_id for c in account.commits if c.operation == "MERGE"] == ["bad-sync"]
+    flagging = [c.run_id for c in account.commits if c.operation == scenario.update_operation]
+    assert flagging == ["bad-sync"]
     # file-level effect known in advance = what Delta's RESTORE will report
     assert account.files_to_add >= 1 and account.files_to_remove >= 1
     assert plan.totals.tables_to_restore == 3 and plan.approval_token.startswith("rb-")
@@ -257,7 +218,7 @@ def test_dry_run_reports_the_exact_row_deltas_and_changes_nothing(scenario: Scen
 
 
 def test_execution_without_the_token_or_with_a_stale_one_is_refused(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-refused")
+    rt = ops_connect(scenario.engine, "rb-refused")
     plan = rt.rollback.plan(CHECKPOINT)
     before = versions(rt)
     with pytest.raises(ApprovalError, match="approval required") as exc:
@@ -289,7 +250,7 @@ def test_execution_without_the_token_or_with_a_stale_one_is_refused(scenario: Sc
 
 
 def test_execute_restores_every_table_row_for_row_and_proves_it(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-ok")
+    rt = ops_connect(scenario.engine, "rb-ok")
     plan = rt.rollback.plan(CHECKPOINT)
     lines: list[str] = []
     result = rt.rollback.execute(
@@ -334,7 +295,7 @@ def test_execute_restores_every_table_row_for_row_and_proves_it(scenario: Scenar
     assert [r["entity"] for r in result.invalidated_runs] == ["crm.donation"]
     assert [w["entity"] for w in result.rewound_watermarks] == ["crm.donation"]
     assert rt.watermarks.current("crm.donation") is None
-    again = connect(scenario.lakehouse, "bad-sync-rerun")
+    again = ops_connect(scenario.engine, "bad-sync-rerun")
     assert not again.runs.should_skip("crm.donation", "bronze", batch_id="bad-pipe")
     again.close()
     rt.close()
@@ -392,8 +353,16 @@ def test_execute_restores_every_table_row_for_row_and_proves_it(scenario: Scenar
 def test_a_failing_table_leaves_the_others_restored_and_a_rerun_resumes_it(
     scenario: Scenario,
 ) -> None:
-    failing = FailingRestore(scenario.lakehouse, {CONTACT})
-    rt = connect(scenario.lakehouse, "rb-resume", engine=failing)
+    failing = FaultyEngine(scenario.engine).fail(
+        "restore",
+        tables={CONTACT},
+        error=EngineError(
+            "restore failed: DeltaError: Generic error: injected storage outage",
+            table=CONTACT,
+            hint="retry when storage is back",
+        ),
+    )
+    rt = ops_connect(failing, "rb-resume")
     plan = rt.rollback.plan(CHECKPOINT)
     result = rt.rollback.execute(plan, plan.approval_token, reason="INC-7")
     assert result.status == "PartiallyFailed"
@@ -410,7 +379,7 @@ def test_a_failing_table_leaves_the_others_restored_and_a_rerun_resumes_it(
     assert "bronze.contact" in json.loads(alerts[0]["Details"])["errors"]
 
     # the storage is back: the same rollback run id resumes, restoring only what is left
-    again = connect(scenario.lakehouse, "rb-resume")
+    again = ops_connect(scenario.engine, "rb-resume")
     replan = again.rollback.plan(CHECKPOINT)
     assert {t.table: t.action for t in replan.tables} == {
         ACCOUNT: "Resume",
@@ -430,13 +399,13 @@ def test_a_failing_table_leaves_the_others_restored_and_a_rerun_resumes_it(
 
 
 def test_the_prerollback_checkpoint_undoes_the_rollback(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-forward")
+    rt = ops_connect(scenario.engine, "rb-forward")
     bad_state = {t: rows_of(rt, t) for t in TABLES}
     plan = rt.rollback.plan(CHECKPOINT)
     result = rt.rollback.execute(plan, plan.approval_token, reason="INC-9")
     assert result.status == "Succeeded" and result.pre_checkpoint
     rt.close()
-    undo = connect(scenario.lakehouse, "rb-undo")
+    undo = ops_connect(scenario.engine, "rb-undo")
     back = undo.rollback.plan(result.pre_checkpoint)
     assert back.checkpoint.checkpoint_type == "PreRollback"
     res = undo.rollback.execute(back, back.approval_token, reason="the rollback was a mistake")
@@ -446,9 +415,8 @@ def test_the_prerollback_checkpoint_undoes_the_rollback(scenario: Scenario) -> N
 
 
 def test_a_restore_that_commits_nothing_is_caught_by_post_validation(scenario: Scenario) -> None:
-    rt = connect(
-        scenario.lakehouse, "rb-silent", engine=SilentRestore(scenario.lakehouse, {ACCOUNT})
-    )
+    silent = FaultyEngine(scenario.engine).fail("restore", tables={ACCOUNT}, when="silent")
+    rt = ops_connect(silent, "rb-silent")
     plan = rt.rollback.plan(CHECKPOINT)
     result = rt.rollback.execute(plan, plan.approval_token, reason="INC-3")
     assert result.status == "PartiallyFailed"
@@ -468,7 +436,7 @@ def test_a_restore_that_commits_nothing_is_caught_by_post_validation(scenario: S
 
 
 def test_validation_refuses_with_recommended_actions(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-invalid")
+    rt = ops_connect(scenario.engine, "rb-invalid")
     with pytest.raises(RollbackError, match="does not exist") as exc:
         rt.rollback.plan("bronze_batch_goo")
     assert "did you mean bronze_batch_good" in str(exc.value)
@@ -495,7 +463,7 @@ def test_validation_refuses_with_recommended_actions(scenario: Scenario) -> None
     needed = {f.path for f in rt.engine.files(ref, scenario.pinned[DONATION])}
     current = {f.path for f in rt.engine.files(ref)}
     lost = sorted(needed - current)[0]
-    Path(rt.engine.path(ref), lost).unlink()
+    (table_dir(rt.engine, DONATION) / lost).unlink()
     with pytest.raises(RollbackError, match="bronze.donation is unrestorable") as exc:
         rt.rollback.plan(CHECKPOINT)
     assert "tables='bronze.account,bronze.contact'" in str(exc.value)
@@ -510,7 +478,7 @@ def test_validation_refuses_with_recommended_actions(scenario: Scenario) -> None
 
 
 def test_a_subset_flags_related_tables_left_at_another_point_in_time(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-subset")
+    rt = ops_connect(scenario.engine, "rb-subset")
     plan = rt.rollback.plan(CHECKPOINT, tables=DONATION)
     assert [(g.table, g.related) for g in plan.dependencies] == [(DONATION, ACCOUNT)]
     assert plan.dependencies[0].related_in_checkpoint
@@ -526,14 +494,14 @@ def test_a_subset_flags_related_tables_left_at_another_point_in_time(scenario: S
 
 
 def test_latest_checkpoint_of_a_kind_and_noop_tables(scenario: Scenario) -> None:
-    rt = connect(scenario.lakehouse, "rb-latest")
+    rt = ops_connect(scenario.engine, "rb-latest")
     plan = rt.rollback.plan("latest", kind="DailyBatch")
     assert plan.checkpoint_name == CHECKPOINT
     result = rt.rollback.execute(plan, plan.approval_token, reason="INC-5")
     assert result.status == "Succeeded"
     rt.close()
     # a second rollback to the same checkpoint finds every table already there: all no-ops
-    again = connect(scenario.lakehouse, "rb-latest-2")
+    again = ops_connect(scenario.engine, "rb-latest-2")
     plan = again.rollback.plan(CHECKPOINT)
     assert {t.action for t in plan.tables} == {"NoOp"} and plan.totals.tables_to_restore == 0
     assert "Nothing to restore" in plan.to_text()
@@ -541,3 +509,81 @@ def test_latest_checkpoint_of_a_kind_and_noop_tables(scenario: Scenario) -> None
     assert res.status == "Succeeded" and sorted(res.skipped) == sorted(TABLES)
     assert res.quality_score == 100.0 and res.pre_checkpoint is None and res.post_checkpoint is None
     again.close()
+
+
+# -- deletion vectors (Spark + Delta: delta-rs cannot write them) ------------------------------
+DV_TABLE = "bronze.gift"
+DV_COLUMNS = [
+    Column(name="GiftId", type="bigint", nullable=False),
+    Column(name="Amount", type="double"),
+    *TRACKING,
+]
+
+
+def _gifts(ids: list[int]) -> pa.Table:
+    n = len(ids)
+    return pa.table(
+        {
+            "GiftId": ids,
+            "Amount": [i * 2.5 for i in ids],
+            "IsDeleted": [False] * n,
+            "IsPurged": [False] * n,
+        },
+        schema=arrow_schema(DV_COLUMNS),
+    )
+
+
+def _dvs(engine: DeltaEngine, table: TableRef) -> set[tuple[str, str]]:
+    """The (data file, deletion-vector id) pairs of the current version's deletion vectors."""
+    return {(f.path, f.deletion_vector) for f in engine.files(table) if f.deletion_vector}
+
+
+@pytest.mark.parametrize("engine", SPARK_ONLY, indirect=True)
+def test_a_deletion_vector_table_is_rolled_back_row_for_row(engine: DeltaEngine) -> None:
+    spark: Any = engine.spark  # type: ignore[attr-defined]
+    rt = ops_connect(engine, "dv-setup")
+    ref = rt.table(DV_TABLE)
+    engine.create(ref, DV_COLUMNS, properties={"delta.enableDeletionVectors": "true"})
+    engine.write(ref, _gifts(list(range(1, 41))))
+    rt.configure_table(
+        DV_TABLE, primary_key=["GiftId"], deleted_flag="IsDeleted", purged_flag="IsPurged"
+    )
+    # a normal day: an UPDATE and a DELETE, both written as deletion vectors
+    engine.update(ref, {"GiftId": [2, 3]}, {"IsDeleted": True})
+    spark.sql(f"DELETE FROM {ref.quoted} WHERE GiftId IN (39, 40)")
+    day = _dvs(engine, ref)
+    assert day, "the UPDATE/DELETE wrote no deletion vector"
+    cp = rt.checkpoints.create([DV_TABLE], kind="DailyBatch", name="gifts_good")
+    assert cp is not None and cp.validation_status == "Validated"
+    pinned = cp.table(DV_TABLE)
+    rt.close()
+
+    # the bad sync: more flags, more rows physically deleted (new deletion vectors)
+    engine.update(ref, {"GiftId": list(range(10, 20))}, {"IsPurged": True})
+    spark.sql(f"DELETE FROM {ref.quoted} WHERE GiftId BETWEEN 30 AND 34")
+    assert _dvs(engine, ref) - day, "the bad sync wrote no new deletion vector"
+    assert manifest_digest(engine.files(ref)) != pinned.manifest_digest
+
+    rt = ops_connect(engine, "dv-rb")
+    plan = rt.rollback.plan("gifts_good")
+    impact = plan.table(DV_TABLE)
+    assert impact.action == "Restore" and impact.pinned_version == pinned.version
+    assert (impact.delta.total, impact.delta.purged, impact.rows_back) == (5, -10, 5)
+    with pytest.raises(ApprovalError, match="approval required"):
+        rt.rollback.execute(plan, reason="INC-DV")
+    result = rt.rollback.execute(plan, plan.approval_token, reason="INC-DV")
+    assert result.status == "Succeeded" and result.quality_score == 100.0, result.to_text()
+    assert rows(engine, DV_TABLE, "GiftId") == rows(engine, DV_TABLE, "GiftId", pinned.version)
+    assert keys(engine, DV_TABLE, "GiftId") == list(range(1, 39))
+    # the restored version needs exactly the pinned files and deletion vectors
+    restored = engine.files(ref)
+    assert _dvs(engine, ref) == day
+    assert manifest_digest(restored) == pinned.manifest_digest
+    assert sorted((f.path, f.deletion_vector) for f in restored) == sorted(
+        (f.path, f.deletion_vector) for f in engine.files(ref, pinned.version)
+    )
+    assert {c.check_name for c in result.checks if c.table == DV_TABLE} >= {
+        "ManifestMatchesCheckpoint",
+        "TotalRowsMatchCheckpoint",
+    }
+    rt.close()

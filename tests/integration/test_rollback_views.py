@@ -18,16 +18,17 @@ from typing import Any
 import pytest
 import sqlviews
 from sqlviews import metadata_database, run_query, statements
+from test_rollback_cli import failing_restore
 from test_rollback_scenario import (
     ACCOUNT,
     CHECKPOINT,
     CONTACT,
     DONATION,
-    FailingRestore,
     build,
-    connect,
+    ops_connect,
 )
 
+from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.errors import ApprovalError, RollbackError
 
 pytestmark = pytest.mark.spark
@@ -56,26 +57,27 @@ def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
 def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
     lakehouse = tmp_path_factory.mktemp("rollback-views") / "lakehouse"
     lakehouse.mkdir()
-    build(lakehouse)
-    dry = connect(lakehouse, "h-dry")
+    engine = DeltaRsEngine(lakehouse)
+    build(engine)
+    dry = ops_connect(engine, "h-dry")
     dry.rollback.plan(CHECKPOINT, tables=ACCOUNT)
     dry.close()
-    refused = connect(lakehouse, "h-refused")
+    refused = ops_connect(engine, "h-refused")
     plan = refused.rollback.plan(CHECKPOINT)
     with pytest.raises(ApprovalError):
         refused.rollback.execute(plan, "rb-wrong", reason="typo")
     refused.close()
-    invalid = connect(lakehouse, "h-invalid")
+    invalid = ops_connect(engine, "h-invalid")
     with pytest.raises(RollbackError):
         invalid.rollback.plan("no_such_checkpoint")
     invalid.close()
-    part = connect(lakehouse, "h-part", engine=FailingRestore(lakehouse, {CONTACT}))
+    part = ops_connect(failing_restore(lakehouse), "h-part")
     plan = part.rollback.plan(CHECKPOINT)
     assert part.rollback.execute(plan, plan.approval_token, reason="INC-1").status == (
         "PartiallyFailed"
     )
     part.close()
-    resumed = connect(lakehouse, "h-part")
+    resumed = ops_connect(engine, "h-part")
     plan = resumed.rollback.plan(CHECKPOINT)
     assert resumed.rollback.execute(plan, plan.approval_token, reason="INC-1").status == (
         "Succeeded"

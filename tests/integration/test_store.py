@@ -1,4 +1,5 @@
-"""The metadata store on real Delta tables: ensure, batched writes, concurrency, typed reads."""
+"""The metadata store on real Delta tables: ensure, batched writes, concurrency, typed reads,
+on every engine (delta-rs; Spark + Delta under ``-m spark_delta``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import threading
 from datetime import date, datetime, timezone
 
 import pytest
+from engines import size
 
-from fmd_runtime.engine.deltars import DeltaRsEngine
-from fmd_runtime.errors import ConfigError, StoreError
+import fmd_runtime as fmd
+from fmd_runtime.engine import DeltaEngine, arrow_schema
+from fmd_runtime.errors import ConfigError, EngineError, StoreError
 from fmd_runtime.store import MetadataStore
-from fmd_runtime.store.schemas import ALL_TABLES
+from fmd_runtime.store.schemas import ALL_TABLES, CHECKPOINT_HISTORY
+from fmd_runtime.testing import FaultyEngine
 
 
 def audit_row(i: int, run: str = "r") -> dict:
@@ -24,9 +28,28 @@ def audit_row(i: int, run: str = "r") -> dict:
     }
 
 
-def test_ensure_creates_every_table_once_and_upgrades_missing_columns(lakehouse) -> None:
-    engine = DeltaRsEngine(lakehouse)
-    store = MetadataStore(engine)
+def run_threads(count: int, worker) -> None:  # type: ignore[no-untyped-def]
+    """Run ``worker(t)`` in ``count`` threads started together; re-raise the first failure."""
+    errors: list[BaseException] = []
+    ready = threading.Barrier(count)
+
+    def run(t: int) -> None:
+        try:
+            ready.wait()
+            worker(t)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(count)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+
+
+def test_ensure_creates_every_table_once_and_upgrades_missing_columns(engine: DeltaEngine) -> None:
+    store = MetadataStore(engine, run_id="ensure-run")
     assert set(store.ensure()) == {t.name for t in ALL_TABLES}
     assert store.ensure() == []
     for t in ALL_TABLES:
@@ -34,18 +57,22 @@ def test_ensure_creates_every_table_once_and_upgrades_missing_columns(lakehouse)
         assert [c.name for c in cols] == list(t.column_names)
         required = {c.name for c in t.columns if not c.nullable}
         assert {c.name for c in cols if not c.nullable} == required
+    # the creating commits carry the run
+    assert engine.history(store.ref("SyncAuditLog"))[0].user_metadata["fmd.runId"] == "ensure-run"
     # An older deployment without the newest columns gets them added, nothing else changes.
     ref = store.ref("CheckpointHistory")
-    (lakehouse / "Tables" / "metadata" / "CheckpointHistory").rename(lakehouse / "old")
-    from fmd_runtime.store.schemas import CHECKPOINT_HISTORY
-
-    engine.create(ref, CHECKPOINT_HISTORY.columns[:9])
+    old = arrow_schema(CHECKPOINT_HISTORY.columns[:9])
+    engine.write(ref, old.empty_table(), mode="overwrite", schema_mode="overwrite")
+    assert [c.name for c in engine.snapshot(ref).columns] == list(
+        CHECKPOINT_HISTORY.column_names[:9]
+    )
     assert store.ensure() == ["CheckpointHistory"]
     assert [c.name for c in engine.snapshot(ref).columns] == list(CHECKPOINT_HISTORY.column_names)
+    assert engine.history(ref)[0].user_metadata["fmd.runId"] == "ensure-run"  # ADD COLUMNS too
 
 
-def test_buffer_writes_one_commit_per_flush(lakehouse) -> None:
-    store = MetadataStore(DeltaRsEngine(lakehouse), buffer_rows=10_000)
+def test_buffer_writes_one_commit_per_flush(engine: DeltaEngine) -> None:
+    store = MetadataStore(engine, buffer_rows=10_000)
     store.ensure()
     ref = store.ref("SyncAuditLog")
     v0 = store.engine.version(ref)
@@ -59,50 +86,46 @@ def test_buffer_writes_one_commit_per_flush(lakehouse) -> None:
     assert len(store.read("SyncAuditLog")) == 250
 
 
-def test_concurrent_appends_from_eight_threads_lose_nothing(lakehouse) -> None:
-    store = MetadataStore(DeltaRsEngine(lakehouse), buffer_rows=50)
+def test_concurrent_appends_from_eight_threads_lose_nothing(engine: DeltaEngine) -> None:
+    threads, rows = size(engine, 8, 4), size(engine, 200, 25)
+    store = MetadataStore(engine, buffer_rows=50)
     store.ensure()
-    errors: list[BaseException] = []
+    ref = store.ref("SyncAuditLog")
+    v0 = engine.version(ref)
+    buf = store.buffer("SyncAuditLog")
 
     def worker(t: int) -> None:
-        try:
-            buf = store.buffer("SyncAuditLog")
-            for i in range(200):
-                buf.add(audit_row(t * 1000 + i, run=f"run{t}"))
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for i in range(rows):
+            store.buffer("SyncAuditLog").add(audit_row(t * 1000 + i, run=f"run{t}"))
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_threads(threads, worker)
     store.flush()
-    assert not errors
-    rows = store.read("SyncAuditLog", columns=["EventId", "RunId"])
-    assert len(rows) == 1600
-    assert len({r["EventId"] for r in rows}) == 1600
-    assert {r["RunId"] for r in rows} == {f"run{t}" for t in range(8)}
+    rows_read = store.read("SyncAuditLog", columns=["EventId", "RunId"])
+    assert len(rows_read) == threads * rows
+    assert len({r["EventId"] for r in rows_read}) == threads * rows
+    assert {r["RunId"] for r in rows_read} == {f"run{t}" for t in range(threads)}
+    assert buf.commits >= threads * rows // 50  # flushed when full, from whichever thread
+    assert engine.version(ref) - v0 == buf.commits  # one commit per flush
 
 
-def test_direct_concurrent_appends_each_commit(lakehouse) -> None:
-    store = MetadataStore(DeltaRsEngine(lakehouse))
+def test_direct_concurrent_appends_each_commit(engine: DeltaEngine) -> None:
+    threads, appends = size(engine, 8, 3), size(engine, 5, 2)
+    store = MetadataStore(engine)
     store.ensure()
+    ref = store.ref("SyncAuditLog")
+    v0 = engine.version(ref)
 
     def worker(t: int) -> None:
-        for i in range(5):
+        for i in range(appends):
             store.append("SyncAuditLog", [audit_row(t * 100 + i * 10 + j) for j in range(10)])
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert len(store.read("SyncAuditLog", columns=["EventId"])) == 400
+    run_threads(threads, worker)
+    assert len(store.read("SyncAuditLog", columns=["EventId"])) == threads * appends * 10
+    assert engine.version(ref) - v0 == threads * appends  # one commit per append
 
 
-def test_rows_are_validated_before_they_are_queued(lakehouse) -> None:
-    store = MetadataStore(DeltaRsEngine(lakehouse))
+def test_rows_are_validated_before_they_are_queued(engine: DeltaEngine) -> None:
+    store = MetadataStore(engine)
     with pytest.raises(StoreError, match="unknown column"):
         store.buffer("SyncAuditLog").add({**audit_row(1), "Bogus": 1})
     with pytest.raises(StoreError, match="RunId"):
@@ -111,19 +134,14 @@ def test_rows_are_validated_before_they_are_queued(lakehouse) -> None:
         store.read("NoSuchTable")
 
 
-def test_failed_flush_keeps_rows(lakehouse) -> None:
-    class FailingEngine(DeltaRsEngine):
-        fail = True
-
-        def write(self, table, data, **kw):  # fault injected into the real engine
-            if self.fail and table.table == "SyncAuditLog":
-                from fmd_runtime.errors import EngineError
-
-                raise EngineError("storage unavailable", table=table.name)
-            return super().write(table, data, **kw)
-
-    engine = FailingEngine(lakehouse)
-    store = MetadataStore(engine)
+def test_failed_flush_keeps_rows(engine: DeltaEngine) -> None:
+    faulty = FaultyEngine(engine)  # the fault injected into the real engine
+    faulty.fail(
+        "write",
+        tables={"SyncAuditLog"},
+        error=lambda t: EngineError("storage unavailable", table=t.name if t else None),
+    )
+    store = MetadataStore(faulty)
     store.ensure()
     buf = store.buffer("SyncAuditLog")
     for i in range(5):
@@ -131,13 +149,13 @@ def test_failed_flush_keeps_rows(lakehouse) -> None:
     with pytest.raises(StoreError, match="storage unavailable"):
         buf.flush()
     assert len(buf) == 5
-    engine.fail = False
+    faulty.clear()
     assert buf.flush() == 5
     assert len(store.read("SyncAuditLog")) == 5
 
 
-def test_read_filters_bind_values_and_update(lakehouse) -> None:
-    store = MetadataStore(DeltaRsEngine(lakehouse))
+def test_read_filters_bind_values_and_update(engine: DeltaEngine) -> None:
+    store = MetadataStore(engine)
     store.append(
         "CheckpointHistory",
         [
@@ -180,7 +198,8 @@ def test_read_filters_bind_values_and_update(lakehouse) -> None:
     assert store.read("CheckpointHistory", {"Notes": None}, columns=["CheckpointId"]) != []
 
 
-def test_configure_table_upserts_one_row(rt) -> None:
+def test_configure_table_upserts_one_row(any_rt: fmd.Runtime) -> None:
+    rt = any_rt
     cfg = rt.configure_table(
         "bronze.account",
         primary_key=["AccountId"],
@@ -203,3 +222,8 @@ def test_configure_table_upserts_one_row(rt) -> None:
     with pytest.raises(ConfigError, match="unknown configuration key"):
         rt.configure_table("bronze.account", retention=3)
     assert [c.table for c in rt.table_configs()] == ["bronze.account"]
+    # the store's commits carry the run (UPDATE as well as WRITE)
+    history = rt.engine.history(rt.store.ref("PipelineConfig"))
+    assert history[0].operation in {"UPDATE", "MERGE"}
+    assert history[0].user_metadata["fmd.runId"] == rt.context.run_id
+    assert {"fmd.runId": rt.context.run_id}.items() <= history[1].user_metadata.items()
