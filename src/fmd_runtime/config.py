@@ -47,6 +47,135 @@ DEFAULT_DRIFT_BY_LAYER: dict[str, DriftPolicy] = {
 }
 
 
+# --------------------------------------------------------------------------- inputs
+# Every public entry point checks its inputs with these two helpers (one place, one wording):
+# pipeline parameters arrive as strings, and `bool("false")` is True.
+
+_TRUE_WORDS = frozenset({"true", "1"})
+_FALSE_WORDS = frozenset({"false", "0"})
+
+
+def strict_bool(value: Any, parameter: str) -> bool:
+    """Parse a boolean parameter strictly: a real bool, or "true"/"false"/"1"/"0" in any case.
+
+    Pipeline parameters reach notebooks as strings, and ``bool("false")`` is True in Python: a
+    flag like ``dry_run="false"`` must mean False, and anything else ("yes", "", 2, None) is
+    refused rather than guessed.
+
+    Args:
+        value: the value as received.
+        parameter: the parameter's name, for the error.
+
+    Returns:
+        The boolean.
+
+    Raises:
+        ConfigError: the value is not one of the accepted forms (the parameter, the value and the
+            accepted forms are named).
+
+    Example:
+        >>> strict_bool("False", "dry_run"), strict_bool(1, "dry_run"), strict_bool(True, "x")
+        (False, True, True)
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+    raise ConfigError(
+        f"parameter {parameter!r} must be a boolean, got {_shown(value)}",
+        hint=f'pass {parameter}=True or False (or the strings "true"/"false"/"1"/"0", any case)',
+    )
+
+
+def check_number(
+    value: Any,
+    parameter: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    unit: str = "",
+    integer: bool = False,
+) -> Any:
+    """Check a numeric parameter against its documented bounds (strings of digits are parsed).
+
+    Args:
+        value: the value as received (int, float, or a numeric string from a pipeline).
+        parameter: the parameter's name, for the error.
+        minimum: smallest accepted value (inclusive), or None.
+        maximum: largest accepted value (inclusive), or None.
+        unit: the unit named in the error ("hours", "days" ...).
+        integer: require a whole number (returned as int).
+
+    Returns:
+        The number (int when ``integer``).
+
+    Raises:
+        ConfigError: not a number (booleans are refused), not whole when required, or outside the
+            bounds; the parameter, the value and the accepted range are named.
+
+    Example:
+        >>> check_number("168", "retention_hours", minimum=0, maximum=87600, integer=True)
+        168
+    """
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, int | float) or number != number:
+        raise ConfigError(
+            f"parameter {parameter!r} must be a number, got {_shown(value)}",
+            hint=f"pass a number{_range_text(minimum, maximum, unit)}",
+        )
+    if integer:
+        if float(number) != int(number):
+            raise ConfigError(
+                f"parameter {parameter!r} must be a whole number, got {_shown(value)}",
+                hint=f"pass a whole number{_range_text(minimum, maximum, unit)}",
+            )
+        number = int(number)
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ConfigError(
+            f"parameter {parameter!r} is out of bounds: {number}{' ' + unit if unit else ''}",
+            hint=f"pass a value{_range_text(minimum, maximum, unit)}",
+        )
+    return number
+
+
+def _range_text(minimum: float | None, maximum: float | None, unit: str) -> str:
+    u = f" {unit}" if unit else ""
+    if minimum is not None and maximum is not None:
+        return f" between {minimum:g} and {maximum:g}{u}"
+    if minimum is not None:
+        return f" of at least {minimum:g}{u}"
+    if maximum is not None:
+        return f" of at most {maximum:g}{u}"
+    return ""
+
+
+def _shown(value: Any) -> str:
+    # Parameters are not secrets, but a wrong value can be anything: show its type and a short repr.
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+MAX_RETENTION_HOURS = 87_600
+"""Largest retention accepted anywhere, in hours (10 years): beyond it Delta intervals overflow
+Arrow's duration type and retention arithmetic stops meaning anything."""
+
+MAX_RETENTION_DAYS = 3_650
+"""Largest checkpoint retention accepted, in days (10 years)."""
+
+
 class RuntimeConfig(BaseModel):
     """Connection-wide settings.
 
@@ -281,5 +410,9 @@ __all__ = [
     "DriftPolicy",
     "RuntimeConfig",
     "TableConfig",
+    "MAX_RETENTION_DAYS",
+    "MAX_RETENTION_HOURS",
     "build_table_config",
+    "check_number",
+    "strict_bool",
 ]
