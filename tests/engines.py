@@ -52,7 +52,6 @@ def connect(engine: DeltaEngine, run_id: str, **kw: Any) -> fmd.Runtime:
     return fmd.connect(engine=engine, run_id=run_id, **kw)
 
 
-
 def size(engine: DeltaEngine, full: int, spark: int) -> int:
     """How many tables/rows a scenario builds: every Delta commit costs ~0.3-4 s on local Spark,
     so Spark runs the same assertions on a smaller lakehouse (a cost knob, not a behaviour)."""
