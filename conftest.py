@@ -95,7 +95,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     stats = terminalreporter.stats
     counts = {
-        key: sum(1 for r in stats.get(key, []) if {"spark", "spark_delta"} & set(getattr(r, "keywords", {})))
+        key: sum(
+            1
+            for r in stats.get(key, [])
+            if {"spark", "spark_delta"} & set(getattr(r, "keywords", {}))
+        )
         for key in ("passed", "failed", "skipped", "error")
     }
     try:

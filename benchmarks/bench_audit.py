@@ -32,7 +32,9 @@ def run(quick: bool) -> str:
 
     root = Path(tempfile.mkdtemp(prefix="fmd-bench-audit-"))
     try:
-        rt = fmd.connect(lakehouse=root / "lakehouse", run_id="bench-audit", pipeline_name="bench")
+        rt = fmd.connect(
+            lakehouse=root / "lakehouse", run_id="bench-audit", pipeline_name="bench", create=True
+        )
         rt.store.ensure()
         ref = rt.store.ref("SyncAuditLog")
 

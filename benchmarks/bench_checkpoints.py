@@ -63,7 +63,7 @@ def _batch(root: Path, n_tables: int, repeat: int) -> dict[str, Any]:
     from fmd_runtime.engine import Column, TableAt
     from fmd_runtime.store import MetadataStore, utcnow
 
-    rt = fmd.connect(lakehouse=root, run_id="bench-checkpoints", triggered_by="bench")
+    rt = fmd.connect(lakehouse=root, run_id="bench-checkpoints", triggered_by="bench", create=True)
     cols = [Column(name="Id", type="bigint"), Column(name="Name", type="string")]
     names = [f"bench.t{i:03d}" for i in range(n_tables)]
 
@@ -132,7 +132,7 @@ def _one_pass(root: Path, rows: int) -> dict[str, Any]:
     import fmd_runtime as fmd
     from fmd_runtime.engine import Column, TableAt
 
-    rt = fmd.connect(lakehouse=root, run_id="bench-one-pass", triggered_by="bench")
+    rt = fmd.connect(lakehouse=root, run_id="bench-one-pass", triggered_by="bench", create=True)
     ref = rt.table("bench.big")
     rt.engine.create(
         ref,

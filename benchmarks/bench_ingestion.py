@@ -51,7 +51,9 @@ def run(quick: bool) -> str:
     n = 5 if quick else 20
     root = Path(tempfile.mkdtemp(prefix="fmd-bench-ingestion-"))
     try:
-        lib = fmd.connect(lakehouse=root / "lib", run_id="bench-1", pipeline_run_id="batch-1")
+        lib = fmd.connect(
+            lakehouse=root / "lib", run_id="bench-1", pipeline_run_id="batch-1", create=True
+        )
         meta = [lib.store.ref(t) for t in ("Watermarks", "EntityRuns", "SyncAuditLog")]
         cols = [Column(name="Id", type="bigint"), Column(name="Entity", type="bigint"),
                 Column(name="ModifiedOn", type="timestamp")]  # fmt: skip
@@ -88,7 +90,7 @@ def run(quick: bool) -> str:
             sum(lib.engine.version(lib.table(f"bronze.e{i}")) for i in range(n)) - data_v
         )
 
-        base_rt = fmd.connect(lakehouse=root / "base", run_id="base")
+        base_rt = fmd.connect(lakehouse=root / "base", run_id="base", create=True)
         wm = base_rt.table("meta.watermark")
         base_rt.engine.create(
             wm, [Column(name="Entity", type="string"), Column(name="Value", type="timestamp")]

@@ -41,7 +41,7 @@ def build(root: Path, n_tables: int) -> list[str]:
     import fmd_runtime as fmd
     from fmd_runtime.engine import Column
 
-    rt = fmd.connect(lakehouse=root, run_id="bench-setup")
+    rt = fmd.connect(lakehouse=root, run_id="bench-setup", create=True)
     cols = [
         Column(name="Id", type="bigint", nullable=False),
         Column(name="Name", type="string"),

@@ -26,8 +26,11 @@
 -- vw_RunStatus: the single pane. One row per run and entity.
 --
 -- Entity is EntityId, else SchemaName.TableName (events with neither, and Summary / Alert rows,
--- are run-level and not listed here). Status is derived from the entity's events, the same rules
--- as fmd_runtime.audit.derive_status:
+-- are run-level and not listed here), with one exception: a run whose run-level activity (e.g.
+-- the notebook's outermost one) started and never ended gets one more row with Entity NULL,
+-- Status Running and StartedNeverEnded true. That is a run still going, or a notebook killed by a
+-- timeout (its outermost Start is written at once; LastEventTime says since when nothing came).
+-- Status is derived from the entity's events, the same rules as fmd_runtime.audit.derive_status:
 --   Failed     any event of the entity failed (Fail, or a capability event with Status Failed)
 --   Running    an activity started (Start) and has not closed (End / Fail / Skip)
 --   Skipped    skipped (Skip) and nothing succeeded
@@ -36,6 +39,7 @@
 -- LastError / LastErrorType / FailedActivity / FailedAt come from the entity's last failed event.
 -- DurationMs is the longest activity of the entity (the outermost one); ElapsedMs the span from
 -- its first to its last event. RowsRead / RowsWritten add up the entity's End events.
+-- StartedNeverEnded: an activity started and has not ended (OpenActivity names the last one).
 -- -------------------------------------------------------------------------------------------------
 CREATE OR REPLACE VIEW metadata.vw_RunStatus AS
 WITH events AS (
@@ -63,6 +67,7 @@ per_entity AS (
         MAX_BY(TableName, CASE WHEN TableName IS NOT NULL THEN EventTime END) AS TableName,
         MAX_BY(SourceName, CASE WHEN SourceName IS NOT NULL THEN EventTime END) AS SourceName,
         SUM(CASE WHEN Operation = 'Start' THEN 1 ELSE 0 END) AS Starts,
+        MAX_BY(ActivityName, CASE WHEN Operation = 'Start' THEN EventTime END) AS LastStarted,
         SUM(CASE WHEN Operation IN ('End', 'Fail', 'Skip') THEN 1 ELSE 0 END) AS Closes,
         SUM(CASE WHEN Status = 'Failed' THEN 1 ELSE 0 END) AS Failures,
         SUM(CASE WHEN Operation = 'Skip' OR Status = 'Skipped' THEN 1 ELSE 0 END) AS Skips,
@@ -85,7 +90,8 @@ per_entity AS (
         MAX(EventTime) AS LastEventTime,
         BOOL_OR(COALESCE(DryRun, FALSE)) AS DryRun
     FROM events
-    WHERE Entity IS NOT NULL
+    -- entity events, and the lifecycle events of run-level activities (grouped as Entity NULL)
+    WHERE Entity IS NOT NULL OR Operation IN ('Start', 'End', 'Fail', 'Skip')
     GROUP BY RunId, Entity
 )
 SELECT
@@ -120,13 +126,17 @@ SELECT
     FirstEventTime,
     LastEventTime,
     Failures,
-    DryRun
-FROM per_entity;
+    DryRun,
+    Starts > Closes AS StartedNeverEnded,
+    CASE WHEN Starts > Closes THEN LastStarted END AS OpenActivity
+FROM per_entity
+WHERE Entity IS NOT NULL OR Starts > Closes;
 
 -- -------------------------------------------------------------------------------------------------
 -- vw_RunOverview: one row per run. RunStatus is Failed when an entity failed or a run-level event
--- failed (e.g. a parameter ContractViolation), Running while an entity is running, else
--- Succeeded. Counts come from vw_RunStatus.
+-- failed (e.g. a parameter ContractViolation), Running while an entity or a run-level activity
+-- started and has not ended (StartedNeverEnded: still running, or killed), else Succeeded.
+-- Counts come from vw_RunStatus (entities only).
 -- -------------------------------------------------------------------------------------------------
 CREATE OR REPLACE VIEW metadata.vw_RunOverview AS
 WITH runs AS (
@@ -153,11 +163,12 @@ WITH runs AS (
 entities AS (
     SELECT
         RunId,
-        COUNT(*) AS Entities,
-        SUM(CASE WHEN Status = 'Succeeded' THEN 1 ELSE 0 END) AS Succeeded,
-        SUM(CASE WHEN Status = 'Failed' THEN 1 ELSE 0 END) AS Failed,
-        SUM(CASE WHEN Status = 'Skipped' THEN 1 ELSE 0 END) AS Skipped,
-        SUM(CASE WHEN Status = 'Running' THEN 1 ELSE 0 END) AS Running
+        SUM(CASE WHEN Entity IS NOT NULL THEN 1 ELSE 0 END) AS Entities,
+        SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Succeeded' THEN 1 ELSE 0 END) AS Succeeded,
+        SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Failed' THEN 1 ELSE 0 END) AS Failed,
+        SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Skipped' THEN 1 ELSE 0 END) AS Skipped,
+        SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Running' THEN 1 ELSE 0 END) AS Running,
+        BOOL_OR(StartedNeverEnded) AS StartedNeverEnded
     FROM metadata.vw_RunStatus
     GROUP BY RunId
 )
@@ -173,7 +184,7 @@ SELECT
     UNIX_MILLIS(r.LastEventTime) - UNIX_MILLIS(r.StartTime) AS ElapsedMs,
     CASE
         WHEN COALESCE(e.Failed, 0) > 0 OR r.FailedEvents > 0 THEN 'Failed'
-        WHEN COALESCE(e.Running, 0) > 0 THEN 'Running'
+        WHEN COALESCE(e.StartedNeverEnded, FALSE) THEN 'Running'
         ELSE 'Succeeded'
     END AS RunStatus,
     COALESCE(e.Entities, 0) AS Entities,
@@ -182,7 +193,8 @@ SELECT
     COALESCE(e.Skipped, 0) AS Skipped,
     COALESCE(e.Running, 0) AS Running,
     r.FailedEvents,
-    r.DryRun
+    r.DryRun,
+    COALESCE(e.StartedNeverEnded, FALSE) AS StartedNeverEnded
 FROM runs r
 LEFT JOIN entities e ON e.RunId = r.RunId;
 

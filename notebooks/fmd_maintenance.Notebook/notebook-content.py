@@ -44,7 +44,21 @@ lakehouse = None  # local runs: a lakehouse folder; in Fabric: None (Spark, or /
 # CELL ********************
 
 import fmd_runtime as fmd
+from fmd_runtime.config import MAX_RETENTION_HOURS, check_number, strict_bool
 from fmd_runtime.fabric import display, exit_value, notebook_exit
+
+# Pipeline parameters may arrive as strings, and bool("false") is True: parse every parameter
+# strictly first, so a bad value stops the run here, before anything is connected or written.
+dry_run = strict_bool(dry_run, "dry_run")
+include_metadata_tables = strict_bool(include_metadata_tables, "include_metadata_tables")
+pre_maintenance_checkpoint = strict_bool(pre_maintenance_checkpoint, "pre_maintenance_checkpoint")
+min_retention_hours = check_number(
+    min_retention_hours, "min_retention_hours", minimum=0, maximum=MAX_RETENTION_HOURS,
+    unit="hours", integer=True,
+)
+expected_duration_minutes = check_number(
+    expected_duration_minutes, "expected_duration_minutes", minimum=1, unit="minutes"
+)
 
 rt = fmd.connect(
     lakehouse=lakehouse,

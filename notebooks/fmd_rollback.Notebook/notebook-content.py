@@ -53,7 +53,14 @@ lakehouse = None  # local runs: a lakehouse folder; in Fabric: None (Spark, or /
 # CELL ********************
 
 import fmd_runtime as fmd
+from fmd_runtime.config import strict_bool
 from fmd_runtime.fabric import display, notebook_exit
+
+# Pipeline parameters may arrive as strings, and bool("false") is True: parse the flags strictly
+# ("true"/"false"/"1"/"0", any case) first, so a bad value stops the run here, before anything
+# is connected or written.
+require_approval = strict_bool(require_approval, "require_approval")
+dry_run = strict_bool(dry_run, "dry_run")
 
 rt = fmd.connect(
     lakehouse=lakehouse,

@@ -18,6 +18,7 @@ from fmd_runtime.errors import (
     ConcurrentWriteError,
     ConfigError,
     ContractViolation,
+    CorruptLogError,
     EngineError,
     FmdError,
     InvalidIdentifierError,
@@ -27,6 +28,7 @@ from fmd_runtime.errors import (
     SchemaDriftError,
     StoreError,
     TableNotFoundError,
+    UnsupportedFeatureError,
     WatermarkError,
 )
 from fmd_runtime.guards import guard
@@ -44,6 +46,7 @@ __all__ = [
     "ConcurrentWriteError",
     "ConfigError",
     "ContractViolation",
+    "CorruptLogError",
     "DeltaEngine",
     "EngineError",
     "FmdError",
@@ -59,6 +62,7 @@ __all__ = [
     "TableConfig",
     "TableNotFoundError",
     "TableRef",
+    "UnsupportedFeatureError",
     "WatermarkError",
     "__version__",
     "connect",

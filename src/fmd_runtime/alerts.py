@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from fmd_runtime.audit import RunSummary, entity_results, error_text, redact
+from fmd_runtime.config import strict_bool
 from fmd_runtime.errors import ConfigError
 from fmd_runtime.retry import RetryStats, retryer
 from fmd_runtime.store import utcnow
@@ -381,11 +382,13 @@ class Alerts:
             The `Alert`, with ``suppressed`` and its ``notification``.
 
         Raises:
-            ConfigError: ``severity`` is not one of CRITICAL, HIGH, MEDIUM, LOW.
+            ConfigError: ``severity`` is not one of CRITICAL, HIGH, MEDIUM, LOW, or ``notify``
+                is not a boolean (a bool or "true"/"false"/"1"/"0").
 
         Example:
             >>> # rt.alerts.send("HIGH", "Checkpoint creation failed", tables=["bronze.account"])
         """
+        notify = strict_bool(notify, "notify")
         if severity not in _RANK:
             raise ConfigError(
                 f"alert severity {severity!r} is not valid",

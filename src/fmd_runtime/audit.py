@@ -1,10 +1,12 @@
 """The audit envelope: every event carries the run context, the entity and an error summary.
 
 Events are buffered and written to ``SyncAuditLog`` in one commit per flush (a Delta commit costs
-seconds on Spark): when the outermost activity ends (no activity open in any thread), on
-`Audit.flush`, when the buffer holds ``config.audit_buffer_rows`` events, when the oldest buffered
-event is older than `Audit.max_age_seconds`, and at interpreter exit. A failure to write audit
-rows never hides the caller's own error: it is logged and counted, and the rows stay buffered.
+seconds on Spark): when the outermost activity starts (its Start at once, so a notebook killed by a
+timeout still leaves a trace: ``vw_RunStatus`` shows it started and never ended) and when it ends
+(no activity open in any thread), on `Audit.flush`, when the buffer holds
+``config.audit_buffer_rows`` events, when the oldest buffered event is older than
+`Audit.max_age_seconds`, and at interpreter exit. A failure to write audit rows never hides the
+caller's own error: it is logged and counted, and the rows stay buffered.
 
 The run context (RunId, ParentRunId, PipelineRunId, PipelineName, NotebookName, WorkspaceId,
 TriggeredBy) comes from ``connect(...)`` / the Fabric runtime context and is stamped on every
@@ -41,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fmd_runtime.config import check_number
+from fmd_runtime.errors import ConfigError
 from fmd_runtime.store import to_json, utcnow
 
 if TYPE_CHECKING:
@@ -207,18 +211,38 @@ class Activity:
 
     Attributes:
         name: the activity name.
-        rows_read / rows_written: counts written on the End event.
+        rows_read / rows_written: counts written on the End event: whole numbers >= 0 (a
+            numeric string from a pipeline is parsed), or None. Anything else is refused where
+            it is set (`ConfigError` naming the field), so the End/Fail event is always written.
         details: JSON-able details written on the End (or Fail) event; retries are counted here.
         status: End status (``Succeeded``; set ``Warning`` or use `skip`).
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.rows_read: int | None = None
-        self.rows_written: int | None = None
+        self._rows_read: int | None = None
+        self._rows_written: int | None = None
         self.details: dict[str, Any] = {}
         self.status = "Succeeded"
         self.started: float = time.perf_counter()
+
+    @property
+    def rows_read(self) -> int | None:
+        """Rows the activity read (RowsRead of its End event)."""
+        return self._rows_read
+
+    @rows_read.setter
+    def rows_read(self, value: Any) -> None:
+        self._rows_read = _row_count(value, "rows_read", self.name)
+
+    @property
+    def rows_written(self) -> int | None:
+        """Rows the activity wrote (RowsWritten of its End event)."""
+        return self._rows_written
+
+    @rows_written.setter
+    def rows_written(self, value: Any) -> None:
+        self._rows_written = _row_count(value, "rows_written", self.name)
 
     def skip(self, reason: str | None = None) -> None:
         """End as Skip (Status Skipped) instead of End, e.g. already loaded in this run."""
@@ -234,13 +258,27 @@ class Activity:
             errors.append(event.error_type)
 
 
+_MAX_ROWS = 2**63 - 1  # RowsRead / RowsWritten are bigint
+
+
+def _row_count(value: Any, field: str, activity: str) -> int | None:
+    """A row count as the End event stores it; refused where it is set, naming the field."""
+    if value is None:
+        return None
+    try:
+        return int(check_number(value, field, minimum=0, maximum=_MAX_ROWS, integer=True))
+    except ConfigError as exc:
+        raise ConfigError(f"activity {activity!r}: {exc.message}", hint=exc.hint) from None
+
+
 _STACK = threading.local()
 
 
 def _stack() -> list[tuple[Activity, dict[str, Any]]]:
     if not hasattr(_STACK, "items"):
         _STACK.items = []
-    return _STACK.items
+    items: list[tuple[Activity, dict[str, Any]]] = _STACK.items
+    return items
 
 
 def current_activity() -> Activity | None:
@@ -309,9 +347,14 @@ class ActivityScope:
         )
         fields["_owner"] = self._audit
         act = self._act = Activity(fields["ActivityName"])
-        self._audit._opened()
+        outermost = self._audit._opened()
         _stack().append((act, fields))
         self._audit._safe_event("Start", "Started", fields)
+        if outermost:
+            # One commit now: a notebook killed by a timeout (no End, no atexit) still leaves
+            # its Start, and vw_RunStatus shows the run as started and never ended. The events
+            # inside stay batched until the outermost activity ends.
+            self._audit._auto_flush()
         act.started = time.perf_counter()
         return act
 
@@ -322,18 +365,20 @@ class ActivityScope:
         kw = dict(rows_read=act.rows_read, rows_written=act.rows_written, duration_ms=ms)
         try:
             if exc is not None:
-                self._audit._safe_event(
-                    "Fail",
-                    "Failed",
-                    self._resolved,
-                    error=exc,
-                    severity="HIGH",
-                    **kw,
-                    details=act.details,
-                )
+                op, status, extra = "Fail", "Failed", {"error": exc, "severity": "HIGH"}
             else:
                 op = "Skip" if act.status == "Skipped" else "End"
-                self._audit._safe_event(op, act.status, self._resolved, details=act.details, **kw)
+                status, extra = act.status, {}
+            if not self._audit._safe_event(
+                op, status, self._resolved, **extra, **kw, details=act.details
+            ):
+                # The activity always ends in the log: without what could not be recorded
+                # (an odd status or details), the duration and the error (if any) kept.
+                fallback = "Failed" if exc is not None else "Succeeded"
+                note = {"audit_note": f"the {op} event's status or details could not be recorded"}
+                self._audit._safe_event(
+                    op, fallback, self._resolved, **extra, duration_ms=ms, details=note
+                )
         finally:
             items = _stack()
             if items and items[-1][0] is act:
@@ -393,7 +438,10 @@ class RunSummary(BaseModel):
 
     def line(self) -> str:
         """One line for logs and notebook output."""
-        head = f"{self.name or 'run'} {self.run_id}: {self.total} entities, {self.succeeded} succeeded, "
+        from fmd_runtime._text import plural  # "1 entity", "3 entities"
+
+        entities = plural(self.total, "entity", "entities")
+        head = f"{self.name or 'run'} {self.run_id}: {entities}, {self.succeeded} succeeded, "
         head += f"{self.failed} failed, {self.skipped} skipped"
         if self.running:
             head += f", {self.running} running"
@@ -697,15 +745,17 @@ class Audit:
 
     def _safe_event(
         self, operation: str, status: str, fields: Mapping[str, Any], **kwargs: Any
-    ) -> None:
-        """Emit for an activity; a failure here must never replace the block's own error."""
+    ) -> bool:
+        """Emit for an activity (False when it could not); never replaces the block's own error."""
         try:
             self._emit(operation, status, fields, **kwargs)
+            return True
         except Exception as exc:
             self.write_failures += 1
             log.warning(
                 "fmd audit: could not record %s event: %s", operation, redact(error_text(exc))
             )
+            return False
 
     def _remember(self, row: Mapping[str, Any]) -> None:
         # what summarize() needs of this run's entity events, before they reach the table
@@ -807,9 +857,9 @@ class Audit:
         """Audit a block or a function: Start, then End (duration, counts) or Fail (re-raised).
 
         Fail carries ErrorType and a one-line redacted ErrorSummary; the original exception is
-        re-raised unchanged even if the audit write fails. When the outermost activity (none
-        open in any thread) ends, the buffer is flushed in one commit. Set ``act.skip(reason)``
-        to end as Skip.
+        re-raised unchanged even if the audit write fails. The outermost activity (none open in
+        any thread) writes its Start at once (one commit) and flushes the buffer when it ends
+        (one commit). Set ``act.skip(reason)`` to end as Skip.
 
         Args:
             name: the activity name (ActivityName).
@@ -830,9 +880,11 @@ class Audit:
         fields = self._fields(table, entity, layer, source, connection_type, name, dry_run)
         return ActivityScope(self, fields, names_target=entity is not None or table is not None)
 
-    def _opened(self) -> None:
+    def _opened(self) -> bool:
+        """Count an activity opening; True when it is the outermost (none open in any thread)."""
         with self._open_lock:
             self._open += 1
+            return self._open == 1
 
     def _closed(self) -> None:
         with self._open_lock:

@@ -48,7 +48,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fmd_runtime.config import CHECKPOINT_KINDS, DEFAULT_RETENTION_DAYS, TableConfig
+from fmd_runtime._text import plural
+from fmd_runtime.config import (
+    CHECKPOINT_KINDS,
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    TableConfig,
+    check_number,
+    strict_bool,
+)
 from fmd_runtime.engine import (
     DEFAULT_RETENTION_HOURS,
     DELETED_FILE_RETENTION,
@@ -58,10 +66,16 @@ from fmd_runtime.engine import (
     TableSnapshot,
     parse_interval_hours,
 )
-from fmd_runtime.errors import CheckpointError, ConfigError, FmdError
+from fmd_runtime.errors import (
+    CheckpointError,
+    ConfigError,
+    CorruptLogError,
+    FmdError,
+    UnsupportedFeatureError,
+)
 from fmd_runtime.retry import retryer
 from fmd_runtime.store import to_json, utcnow
-from fmd_runtime.tables import TableRef
+from fmd_runtime.tables import TableRef, validate_identifier
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -127,6 +141,10 @@ class Checkpoint(BaseModel):
     """A checkpoint: its header and its tables' pinned versions.
 
     Only an active, ``Validated`` checkpoint is a rollback target (`is_restore_target`).
+    ``problem`` says why a stored checkpoint cannot be one whatever its header says: it pins no
+    table, or fewer tables than ``tables_included`` (rows written before such checkpoints were
+    refused, or lost); it is then read with validation status ``Invalid`` and restorability
+    ``Unrestorable``.
     """
 
     model_config = _FROZEN
@@ -151,18 +169,26 @@ class Checkpoint(BaseModel):
     scope: str | None = None
     last_verified_date: datetime | None = None
     deactivated_date: datetime | None = None
+    problem: str | None = None
 
     @property
     def is_restore_target(self) -> bool:
-        """True when active and validated (a Failed checkpoint is kept but never restored to)."""
-        return self.is_active and self.validation_status == "Validated"
+        """True when active and validated (a Failed checkpoint is kept but never restored to),
+        and it pins its tables (``problem`` is None)."""
+        return self.is_active and self.validation_status == "Validated" and self.problem is None
 
     def table(self, name: str) -> CheckpointTable:
         """The pinned table called ``name`` (``schema.table``, or a table name unique here).
 
         Raises:
             CheckpointError: the checkpoint does not cover that table.
+            ConfigError: ``name`` is not text.
         """
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"parameter 'name' must be a table name, got {type(name).__name__}",
+                hint="pass 'schema.table'",
+            )
         wanted = name.strip().lower()
         hits = [t for t in self.tables if wanted in (t.table.lower(), t.table_name.lower())]
         if len(hits) == 1:
@@ -219,7 +245,8 @@ class TableVerification(BaseModel):
 
 
 class VerifyResult(BaseModel):
-    """Restorability of a checkpoint: the worst of its tables."""
+    """Restorability of a checkpoint: the worst of its tables (``Unrestorable`` with the
+    ``reason`` when it pins no table, or fewer than its header says)."""
 
     model_config = _FROZEN
 
@@ -228,10 +255,13 @@ class VerifyResult(BaseModel):
     status: RestorabilityStatus
     tables: tuple[TableVerification, ...]
     is_active: bool = True
+    reason: str | None = None
 
     def to_text(self) -> str:
         """Readable lines: the checkpoint, then each table that is not Restorable."""
-        lines = [f"{self.checkpoint_name}: {self.status} ({len(self.tables)} tables)"]
+        lines = [f"{self.checkpoint_name}: {self.status} ({plural(len(self.tables), 'table')})"]
+        if self.reason:
+            lines.append(f"  {self.status:<12} {self.reason}")
         for t in self.tables:
             if t.status != "Restorable":
                 lines.append(f"  {t.status:<12} {t.table}@v{t.version}: {t.reason}")
@@ -521,6 +551,9 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.create_table("bronze.account")  # bronze_backup_2025-01-15
         """
+        protect_retention = strict_bool(protect_retention, "protect_retention")
+        if raise_on_failure is not None:
+            raise_on_failure = strict_bool(raise_on_failure, "raise_on_failure")
         return self._create(
             [table],
             kind,
@@ -547,28 +580,44 @@ class Checkpoints:
         """One checkpoint over many tables: the synchronized restore point after a fan-out.
 
         Args:
-            tables: table names, ``"schema.*"`` (the schema's or layer's enabled tables in
-                ``PipelineConfig``), a comma-separated string, or None for every enabled table.
+            tables: a list of table names, ``"schema.*"`` (the schema's or layer's enabled
+                tables in ``PipelineConfig``), a comma-separated string of those, or None for
+                every enabled table. Names are tables of the connected lakehouse.
             kind: Daily, DailyBatch, PrePurge, Manual, PreMaintenance, PreRollback, PostRollback.
             name: the name (default per kind, see the module docstring); a clash gets a suffix.
-            notes: free text.
-            retention_days: overrides the kind's retention and the tables' ``PipelineConfig``.
+            notes: free text (at most 4,000 characters).
+            retention_days: overrides the kind's retention and the tables' ``PipelineConfig``
+                (1 to `MAX_RETENTION_DAYS` = 3,650).
             parent_checkpoint_id: the checkpoint this one follows (e.g. PostRollback's target).
             protect_retention: raise the tables' retention properties to cover the checkpoint;
                 False records it ``AtRisk`` where they fall short.
-            raise_on_failure: None = by kind: Daily/DailyBatch never fail the caller (audited,
-                retried twice on transient errors, None returned); other kinds raise.
+            raise_on_failure: None = by kind: Daily/DailyBatch never fail the caller on a
+                runtime failure (engine or store errors, no table readable: audited, retried
+                twice on transient errors, a warning logged, None returned); other kinds raise.
+                Invalid arguments raise for every kind.
 
         Returns:
             The `Checkpoint` (``validation_status`` Failed when a table failed its checks: kept,
             not a rollback target), or None when creation failed and did not raise.
 
         Raises:
-            CheckpointError: creation failed for a kind that raises (the cause chained).
+            CheckpointError: creation failed for a kind that raises (the cause chained), e.g.
+                no table could be read (a checkpoint of no table is never recorded); or a
+                ``schema.*`` scope matches no enabled table (every kind).
+            InvalidIdentifierError: a name in ``tables`` is not a table of the connected
+                lakehouse (every kind; nothing is written).
+            ConfigError: ``tables``, ``kind``, ``name``, ``notes``, ``retention_days`` or
+                ``parent_checkpoint_id`` is invalid (every kind; nothing is written).
+            ConfigError: ``protect_retention`` or ``raise_on_failure`` is not a boolean (a bool
+                or "true"/"false"/"1"/"0"), for every kind; nothing is written.
 
         Example:
             >>> # cp = rt.checkpoints.create("bronze.*", notes="after Daily Sync")
         """
+        # a bad flag is the caller's mistake, raised for every kind (never "None, audited")
+        protect_retention = strict_bool(protect_retention, "protect_retention")
+        if raise_on_failure is not None:
+            raise_on_failure = strict_bool(raise_on_failure, "raise_on_failure")
         return self._create(
             tables,
             kind,
@@ -591,27 +640,50 @@ class Checkpoints:
         protect: bool,
         raise_on_failure: bool | None,
     ) -> Checkpoint | None:
+        # Invalid arguments are the caller's bug, not a runtime failure: refused for EVERY kind,
+        # before anything is read or written. "Never fail the caller" (Daily, DailyBatch) is for
+        # engine and store failures only.
+        kind = _check_kind(kind)
+        if retention_days is not None:
+            retention_days = check_number(
+                retention_days,
+                "retention_days",
+                minimum=1,
+                maximum=MAX_RETENTION_DAYS,
+                unit="days",
+                integer=True,
+            )
+        if name is not None and (not isinstance(name, str) or not _NAME.fullmatch(name)):
+            raise ConfigError(
+                f"parameter 'name': checkpoint name {_shown(name)} is not valid",
+                hint="use letters, digits, _ . : - (at most 128 characters, starting with a "
+                "letter or digit)",
+            )
+        _check_text(notes, "notes", 4000)
+        _check_text(parent, "parent_checkpoint_id", 128)
+        items = self._scope_items(tables)
         raises = kind not in SYNC_KINDS if raise_on_failure is None else raise_on_failure
         scope = _scope_text(tables)
         start = time.perf_counter()
         try:
-            if kind not in CHECKPOINT_KINDS:
-                raise ConfigError(
-                    f"checkpoint kind {kind!r} is not valid", hint=f"use one of {CHECKPOINT_KINDS}"
-                )
-            if retention_days is not None and retention_days < 1:
-                raise ConfigError("retention_days must be at least 1")
-            if name is not None and not _NAME.fullmatch(name):
-                raise ConfigError(
-                    f"checkpoint name {name!r} is not valid",
-                    hint="use letters, digits, _ . : - (at most 128 characters)",
-                )
             return self._create_once(
-                tables, kind, scope, name, notes, retention_days, parent, protect, start
+                items, kind, scope, name, notes, retention_days, parent, protect, start
             )
         except Exception as exc:
+            if isinstance(exc, FmdError) and exc.details.get("invalid_argument"):
+                raise  # e.g. "schema.*" matches no configured table: the caller's to fix
             self._creation_failed(kind, scope, exc, start)
             if not raises:
+                # returned, not raised, but never silent: a line on screen (stderr / the log)
+                log.warning(
+                    "fmd checkpoints: the %s checkpoint of %s was NOT created: %s (a %s "
+                    "checkpoint never fails the caller; audited in SyncAuditLog as "
+                    "CheckpointCreated Failed)",
+                    kind,
+                    scope,
+                    exc,
+                    kind,
+                )
                 return None
             if isinstance(exc, CheckpointError):
                 raise
@@ -644,6 +716,15 @@ class Checkpoints:
         )
         created = utcnow()
         pins: list[_Pin] = [o.value for o in outcomes if o.ok]
+        if not pins:
+            # a checkpoint of no table restores nothing: never record one (it would list as a
+            # restore point)
+            errors = "; ".join(f"{o.item}: {o.error}" for o in outcomes if not o.ok)
+            raise CheckpointError(
+                f"no table of {scope} could be read, so there is nothing to checkpoint: {errors}",
+                hint="fix the tables named above (do they exist in this lakehouse?) and create "
+                "the checkpoint again",
+            )
         checks = [c for p in pins for c in p.checks]
         checks += [
             ValidationCheck(
@@ -690,35 +771,73 @@ class Checkpoints:
             )
         return cp
 
-    def _resolve(self, tables: Any) -> tuple[list[TableRef], dict[str, TableConfig]]:
+    def _scope_items(self, tables: Any) -> builtins.list[TableRef | str | None]:
+        """The scope as parsed items (pure: nothing read): a `TableRef` per named table, the
+        lower-case schema/layer of each ``schema.*``, or None for every enabled table.
+
+        Raises:
+            ConfigError: ``tables`` is not None, a name, a comma-separated string or a list of
+                names, or holds no name at all.
+            InvalidIdentifierError: a name is not a table of the connected lakehouse.
+        """
+        if tables is None:
+            return [None]
+        if isinstance(tables, str):
+            raw: builtins.list[Any] = tables.split(",")
+        elif isinstance(tables, TableRef):
+            raw = [tables]
+        elif isinstance(tables, builtins.list | tuple | set | frozenset):
+            raw = builtins.list(tables)
+        else:
+            raise ConfigError(
+                f"parameter 'tables' must be table names, got {_shown(tables)}",
+                hint="pass ['bronze.account', 'bronze.contact'], 'bronze.account,bronze.contact', "
+                "'bronze.*', or None for every enabled table in PipelineConfig",
+            )
+        items: builtins.list[TableRef | str | None] = []
+        for item in raw:
+            if isinstance(item, str) and not item.strip():
+                continue
+            if isinstance(item, str) and item.strip().endswith(".*"):
+                group = item.strip()[:-2]
+                validate_identifier(group, what="schema or layer of 'tables'")
+                items.append(group.lower())
+            else:
+                items.append(self._rt.table(item, parameter="tables"))
+        if not items:
+            raise ConfigError(
+                f"parameter 'tables' names no table ({_shown(tables)})",
+                hint="pass table names or 'schema.*', or None for every enabled table in "
+                "PipelineConfig",
+            )
+        return items
+
+    def _resolve(
+        self, items: Sequence[TableRef | str | None]
+    ) -> tuple[builtins.list[TableRef], dict[str, TableConfig]]:
         """Table refs of the scope and their configs (one PipelineConfig read)."""
         rt = self._rt
         configs = {c.table.lower(): c for c in rt.table_configs(enabled_only=False)}
-        if isinstance(tables, (str, TableRef)):
-            tables = [tables] if isinstance(tables, TableRef) else tables.split(",")
         refs: dict[str, TableRef] = {}
-        items = [None] if tables is None else [t for t in tables if str(t).strip()]
         for item in items:
-            text = None if item is None else str(item).strip()
-            if text is None or text.endswith(".*"):
-                group = None if text is None else text[:-2].lower()
+            if isinstance(item, TableRef):
+                hits = [item]
+            else:
                 hits = [
                     c.ref
                     for c in configs.values()
                     if c.enabled
-                    and (group is None or group in (c.ref.schema_name.lower(), c.effective_layer))
+                    and (item is None or item in (c.ref.schema_name.lower(), c.effective_layer))
                 ]
                 if not hits:
+                    text = "the pipeline" if item is None else f"{item}.*"
                     raise CheckpointError(
-                        f"no enabled table in PipelineConfig matches {text or 'the pipeline'!r}",
+                        f"no enabled table in PipelineConfig matches {text!r}",
                         hint="configure the tables (rt.configure_table) or name them explicitly",
+                        details={"invalid_argument": "tables"},
                     )
-            else:
-                hits = [rt.table(text)]
             for ref in hits:
                 refs.setdefault(ref.name.lower(), ref)
-        if not refs:
-            raise CheckpointError("no table to checkpoint", hint="pass at least one table")
         for key, ref in refs.items():
             configs.setdefault(key, TableConfig(table=ref.name))
         return sorted(refs.values(), key=lambda r: r.name.lower()), configs
@@ -747,7 +866,8 @@ class Checkpoints:
         return r(fn, *args)
 
     def _pin(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
-        return self._retry(self._pin_once, ref, cfg, end, protect)
+        pin: _Pin = self._retry(self._pin_once, ref, cfg, end, protect)
+        return pin
 
     def _pin_once(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
         """Pin the current version of one table, count and validate it, protect its retention."""
@@ -839,8 +959,8 @@ class Checkpoints:
         }
         if not short:
             return
+        have = ", ".join(f"{k} = {v or 'default'}" for k, v in short.items())
         if not protect:
-            have = ", ".join(f"{k} = {v or 'default'}" for k, v in short.items())
             pin.at_risk = f"{have} covers less than the {need} days this checkpoint needs"
             return
         values = {k: f"interval {need} days" for k in short}
@@ -849,7 +969,18 @@ class Checkpoints:
             for k, v in short.items()
             if BASELINE_PREFIX + k not in props
         }
-        self._rt.engine.set_properties(ref, values, commit=self._rt.commit_options())
+        try:
+            self._rt.engine.set_properties(ref, values, commit=self._rt.commit_options())
+        except UnsupportedFeatureError as exc:
+            # The engine cannot commit to this table (e.g. delta-rs and Spark's identity columns):
+            # the version is pinned all the same (pinning only reads); the checkpoint says why it
+            # is at risk and how to protect it.
+            pin.at_risk = (
+                f"{have} covers less than the {need} days this checkpoint needs, and the "
+                f"retention could not be raised: {exc.message}. What to do: {exc.hint}"
+            )
+            log.warning("fmd checkpoints: %s is AtRisk: %s", ref.name, pin.at_risk)
+            return
         pin.raised = values
 
     def _write(self, cp: Checkpoint, wanted: str) -> Checkpoint:
@@ -949,7 +1080,8 @@ class Checkpoints:
             }
             rt.alerts.send(
                 "HIGH",
-                f"Checkpoint {cp.checkpoint_name} failed validation ({len(failed)} tables)",
+                f"Checkpoint {cp.checkpoint_name} failed validation "
+                f"({plural(len(failed), 'table')})",
                 key=f"checkpoint-validation:{cp.checkpoint_type}:{cp.scope}",
                 tables=list(failed),
                 errors=errors,
@@ -1029,6 +1161,13 @@ class Checkpoints:
             >>> # rt.checkpoints.measure("bronze.account", 4).active
         """
         ref = self._rt.table(table)
+        if version is not None:
+            version = check_number(version, "version", minimum=0, integer=True)
+        if config is not None and not isinstance(config, TableConfig):
+            raise ConfigError(
+                f"parameter 'config' must be a TableConfig, got {type(config).__name__}",
+                hint="pass rt.table_config(table), or leave it out",
+            )
         v = self._rt.engine.version(ref) if version is None else version
         return self._measure(ref, v, config or self._rt.table_config(ref))
 
@@ -1078,9 +1217,24 @@ class Checkpoints:
     ) -> None:
         """Write check results to ``DataValidation`` in one commit (nothing when empty).
 
+        Raises:
+            ConfigError: ``context`` or ``checkpoint_id`` is not text, or ``checks`` is not a
+                list of `ValidationCheck` (nothing is written).
+
         Example:
             >>> # rt.checkpoints.record_validations("PostRollback", checks, checkpoint_id=cp_id)
         """
+        if not isinstance(context, str) or not context.strip():
+            raise ConfigError(
+                f"parameter 'context' must be text, got {_shown(context)}",
+                hint='pass what the checks belong to, e.g. "PostRollback"',
+            )
+        _check_text(checkpoint_id, "checkpoint_id", 128)
+        if isinstance(checks, str) or not all(isinstance(c, ValidationCheck) for c in checks):
+            raise ConfigError(
+                "parameter 'checks' must be a list of ValidationCheck",
+                hint="pass the ValidationCheck results to record",
+            )
         rows = self._validation_rows(context, checks, checkpoint_id)
         if rows:
             self._rt.store.append("DataValidation", rows)
@@ -1117,10 +1271,12 @@ class Checkpoints:
 
         Raises:
             CheckpointError: none; the message suggests the nearest names.
+            ConfigError: ``name_or_id`` is not a non-empty string.
 
         Example:
             >>> # rt.checkpoints.get("bronze_batch_2025-01-15").table("bronze.account").version
         """
+        name_or_id = _check_name_or_id(name_or_id)
         store = self._rt.store
         rows = store.read("CheckpointHistory", {"CheckpointName": name_or_id}) or store.read(
             "CheckpointHistory", {"CheckpointId": name_or_id}
@@ -1152,11 +1308,23 @@ class Checkpoints:
             active_only: only active ones (not expired by retention).
             kind: only this kind.
             table: only those covering this table.
-            since: only those created at or after this instant (a date: its midnight UTC).
+            since: only those created at or after this instant (a date, or ``YYYY-MM-DD``
+                text: its midnight UTC).
+
+        A checkpoint that pins no table (an old row; none is created any more) is listed with
+        restorability ``Unrestorable`` and is never a restore target.
+
+        Raises:
+            ConfigError: an argument of the wrong type, or an unknown ``kind``.
+            InvalidIdentifierError: ``table`` is not a table of the connected lakehouse.
 
         Example:
             >>> # [c.checkpoint_name for c in rt.checkpoints.list(kind="DailyBatch")]
         """
+        active_only = strict_bool(active_only, "active_only")
+        kind = None if kind is None else _check_kind(kind)
+        wanted = None if table is None else self._rt.table(table).name.lower()
+        since = _since(since)
         where: dict[str, Any] = {}
         if active_only:
             where["IsActive"] = True
@@ -1169,9 +1337,8 @@ class Checkpoints:
             )
             rows = [r for r in rows if _utc(r["CreatedDate"]) >= floor]
         cps = self._assemble(rows)
-        if table is not None:
-            name = self._rt.table(table).name.lower()
-            cps = [c for c in cps if any(t.table.lower() == name for t in c.tables)]
+        if wanted is not None:
+            cps = [c for c in cps if any(t.table.lower() == wanted for t in c.tables)]
         return sorted(cps, key=lambda c: (c.created_date, c.checkpoint_name), reverse=True)
 
     def _assemble(self, rows: Sequence[dict[str, Any]]) -> builtins.list[Checkpoint]:
@@ -1195,6 +1362,7 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.pinned_versions()["bronze.account"]  # [3, 7]
         """
+        active_only = strict_bool(active_only, "active_only")
         out: dict[str, set[int]] = {}
         for cp in self.list(active_only=active_only):
             for t in cp.tables:
@@ -1211,10 +1379,12 @@ class Checkpoints:
         that coverage ends before the checkpoint's retention date or within
         ``config.at_risk_days``. Results go to ``DataValidation``, the audit log
         (``CheckpointVerify``) and the header (RestorabilityStatus, LastVerifiedDate); active
-        checkpoints that are not Restorable raise an alert.
+        checkpoints that are not Restorable raise an alert. A checkpoint that pins no table (or
+        fewer than its header says) is ``Unrestorable`` with that reason.
 
         Raises:
             CheckpointError: no such checkpoint.
+            ConfigError: ``name_or_id`` is not a non-empty string.
 
         Example:
             >>> # rt.checkpoints.verify("bronze_batch_2025-01-15").status
@@ -1253,6 +1423,32 @@ class Checkpoints:
             status: RestorabilityStatus = max(
                 (v.status for v in tvs), key=_RANK.__getitem__, default="Unrestorable"
             )
+            if cp.problem:  # no table (or not all) pinned: never Restorable, whatever the rest
+                status = "Unrestorable"
+                checks.append(
+                    (
+                        cp.checkpoint_id,
+                        ValidationCheck(
+                            table=None,
+                            check_name="PinsItsTables",
+                            expected=f"{cp.tables_included} table(s), at least one",
+                            actual=str(len(cp.tables)),
+                            passed=False,
+                            severity="HIGH",
+                            message=cp.problem,
+                        ),
+                    )
+                )
+                rt.audit.event(
+                    "CheckpointVerify",
+                    _AUDIT_STATUS[status],
+                    severity=_SEVERITY[status],
+                    details={
+                        "checkpoint": cp.checkpoint_name,
+                        "status": status,
+                        "reason": cp.problem,
+                    },
+                )
             results.append(
                 VerifyResult(
                     checkpoint_id=cp.checkpoint_id,
@@ -1260,6 +1456,7 @@ class Checkpoints:
                     status=status,
                     tables=tuple(tvs),
                     is_active=cp.is_active,
+                    reason=cp.problem,
                 )
             )
             for v in tvs:
@@ -1335,6 +1532,8 @@ class Checkpoints:
         try:
             eng.snapshot(ref, t.version)
         except FmdError as exc:
+            if isinstance(exc, CorruptLogError):  # the log is there but unreadable: not cleanup
+                return result("Unrestorable", f"{exc.message}; what to do: {exc.hint}")
             if until < now:  # Delta 4.1+ refuses to read it at all: the retention is the reason
                 return expired
             return result(
@@ -1379,6 +1578,7 @@ class Checkpoints:
                 for t in r.tables
                 if t.status == status
             }
+            errors |= {r.checkpoint_name: r.reason for r in bad if r.reason}
             self._rt.alerts.send(
                 severity,
                 f"{len(bad)} active checkpoint(s) {status}: "
@@ -1402,12 +1602,24 @@ class Checkpoints:
         Every decision is audited (``CheckpointRetentionEnforcement``), dry runs included.
 
         Args:
-            dry_run: report only (the default).
+            dry_run: report only (the default); a bool or "true"/"false"/"1"/"0".
             today: the date to judge expiry by (default: today, UTC).
+
+        Raises:
+            ConfigError: ``dry_run`` is not a boolean; nothing is written.
 
         Example:
             >>> # print(rt.checkpoints.enforce_retention(dry_run=False).to_text())
         """
+        # "false" from a pipeline must deactivate for real, and the result and audit say so
+        dry_run = strict_bool(dry_run, "dry_run")
+        if today is not None and not isinstance(today, date):
+            raise ConfigError(
+                f"parameter 'today' must be a date, got {_shown(today)}",
+                hint="pass today=date(2025, 1, 15), or leave it out for today (UTC)",
+            )
+        if isinstance(today, datetime):
+            today = _utc(today).date()
         rt = self._rt
         today = today or utcnow().date()
         rows = rt.store.read("CheckpointHistory", {"IsActive": True})
@@ -1465,10 +1677,12 @@ class Checkpoints:
 
         Raises:
             CheckpointError: no such checkpoint.
+            ConfigError: ``name_or_id`` or ``reason`` is not text.
 
         Example:
             >>> # rt.checkpoints.mark_for_deletion("bronze_manual_2025-01-15", reason="superseded")
         """
+        _check_text(reason, "reason", 1000)
         cp = self.get(name_or_id)
         self._rt.store.update(
             "CheckpointHistory", {"CheckpointId": cp.checkpoint_id}, {"MarkedForDeletion": True}
@@ -1481,11 +1695,60 @@ class Checkpoints:
         return cp.model_copy(update={"marked_for_deletion": True})
 
 
+# --------------------------------------------------------------------------------- arguments
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return (text if len(text) <= 60 else text[:57] + "...") + f" ({type(value).__name__})"
+
+
+def _check_kind(kind: Any) -> str:
+    if kind not in CHECKPOINT_KINDS:
+        raise ConfigError(
+            f"parameter 'kind': checkpoint kind {_shown(kind)} is not valid",
+            hint=f"use one of {', '.join(CHECKPOINT_KINDS)}",
+        )
+    return str(kind)
+
+
+def _check_text(value: Any, parameter: str, longest: int) -> None:
+    if value is not None and (not isinstance(value, str) or len(value) > longest):
+        raise ConfigError(
+            f"parameter {parameter!r} must be text of at most {longest} characters, got "
+            f"{_shown(value)}",
+            hint=f"pass {parameter}='...' or leave it out",
+        )
+
+
+def _since(value: Any) -> datetime | date | None:
+    if value is None or isinstance(value, datetime | date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ConfigError(
+        f"parameter 'since' must be a date or datetime, got {_shown(value)}",
+        hint="pass since=date(2025, 1, 15) or since='2025-01-15'",
+    )
+
+
+def _check_name_or_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"parameter 'name_or_id' must be a checkpoint name or id, got {_shown(value)}",
+            hint="list them with rt.checkpoints.list() or `fmd checkpoint list`",
+        )
+    return value.strip()
+
+
 # --------------------------------------------------------------------------------- rows
 def _scope_text(tables: Any) -> str:
     if tables is None:
         return "PipelineConfig"
-    if isinstance(tables, (str, TableRef)):
+    if isinstance(tables, str):
+        tables = [t for t in tables.split(",") if t.strip()]
+    if isinstance(tables, TableRef):
         tables = [tables]
     return ",".join(sorted(str(getattr(t, "name", t)).strip().lower() for t in tables))
 
@@ -1563,8 +1826,26 @@ def _table_from_row(r: dict[str, Any]) -> CheckpointTable:
     )
 
 
+def _problem(r: dict[str, Any], tables: Sequence[CheckpointTable]) -> str | None:
+    """Why a stored checkpoint cannot be a restore point whatever its header says, or None."""
+    pinned = len({t.table.lower() for t in tables})
+    if pinned == 0:
+        return (
+            "the checkpoint pins no table (TablesIncluded = "
+            f"{r['TablesIncluded']}): it cannot restore anything; create a new one"
+        )
+    if r["TablesIncluded"] is not None and pinned < int(r["TablesIncluded"]):
+        return (
+            f"the header says {r['TablesIncluded']} tables but CheckpointTables pins {pinned}: "
+            "a partial restore point; create a new one"
+        )
+    return None
+
+
 def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -> Checkpoint:
+    problem = _problem(r, tables)
     return Checkpoint(
+        problem=problem,
         checkpoint_id=r["CheckpointId"],
         checkpoint_name=r["CheckpointName"],
         checkpoint_type=r["CheckpointType"],
@@ -1572,7 +1853,7 @@ def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -
         tables=tuple(sorted(tables, key=lambda t: t.table.lower())),
         tables_included=int(r["TablesIncluded"]),
         total_rows=r["TotalRows"],
-        validation_status=r["ValidationStatus"],
+        validation_status="Invalid" if problem else r["ValidationStatus"],
         retention_date=r["RetentionDate"],
         is_active=bool(r["IsActive"]),
         pipeline_run_id=r["PipelineRunId"],
@@ -1580,7 +1861,7 @@ def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -
         notes=r["Notes"],
         created_by=r["CreatedBy"],
         marked_for_deletion=bool(r["MarkedForDeletion"]),
-        restorability_status=r["RestorabilityStatus"],
+        restorability_status="Unrestorable" if problem else r["RestorabilityStatus"],
         run_id=r["RunId"],
         scope=r["Scope"],
         last_verified_date=_aware(r["LastVerifiedDate"]),
@@ -1657,9 +1938,8 @@ def _cli_list(args: argparse.Namespace) -> int:
     from fmd_runtime.cli import print_json, runtime_from
 
     rt = runtime_from(args)
-    since = date.fromisoformat(args.since) if args.since else None
     cps = rt.checkpoints.list(
-        active_only=not args.all, kind=args.kind, table=args.table, since=since
+        active_only=not args.all, kind=args.kind, table=args.table, since=args.since
     )
     if args.json:
         print_json([c.model_dump(mode="json") for c in cps])
@@ -1672,7 +1952,7 @@ def _cli_verify(args: argparse.Namespace) -> int:
     from fmd_runtime.cli import print_json, runtime_from
 
     if not args.name and not args.all:
-        print("fmd checkpoint verify: give a checkpoint NAME or --all", file=sys.stderr)
+        print("fmd: error: checkpoint verify: give a checkpoint NAME or --all", file=sys.stderr)
         return 2
     rt = runtime_from(args)
     results = rt.checkpoints.verify_all() if args.all else [rt.checkpoints.verify(args.name)]
@@ -1696,7 +1976,8 @@ def _cli_retention(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``fmd checkpoint create|list|verify|retention`` to the ``fmd`` command."""
-    from fmd_runtime.cli import add_lakehouse
+    from fmd_runtime.cli import add_lakehouse, date_arg, number_arg, table_arg, table_pattern_arg
+    from fmd_runtime.config import MAX_RETENTION_DAYS
 
     p = sub.add_parser("checkpoint", help="checkpoints: create, list, verify, enforce retention")
     acts = p.add_subparsers(dest="checkpoint_action", metavar="ACTION", required=True)
@@ -1704,12 +1985,17 @@ def register(sub: Any) -> None:
     c.add_argument(
         "tables",
         nargs="*",
+        type=table_pattern_arg,
         help="schema.table or schema.* (default: PipelineConfig's enabled tables)",
     )
     c.add_argument("--kind", default="Manual", choices=CHECKPOINT_KINDS)
     c.add_argument("--name", help="name (default: the kind's pattern, e.g. bronze_manual_<date>)")
     c.add_argument("--notes")
-    c.add_argument("--retention-days", type=int)
+    c.add_argument(
+        "--retention-days",
+        type=number_arg("retention_days", minimum=1, maximum=MAX_RETENTION_DAYS, unit="days"),
+        help=f"keep it active this many days (1 to {MAX_RETENTION_DAYS:,})",
+    )
     c.add_argument(
         "--no-protect-retention",
         action="store_true",
@@ -1719,8 +2005,10 @@ def register(sub: Any) -> None:
     ls = acts.add_parser("list", help="list checkpoints, newest first")
     ls.add_argument("--all", action="store_true", help="include inactive (expired) ones")
     ls.add_argument("--kind", choices=CHECKPOINT_KINDS)
-    ls.add_argument("--table", help="only checkpoints covering this table")
-    ls.add_argument("--since", help="only those created on or after this date (YYYY-MM-DD)")
+    ls.add_argument("--table", type=table_arg, help="only checkpoints covering this table")
+    ls.add_argument(
+        "--since", type=date_arg, help="only those created on or after this date (YYYY-MM-DD)"
+    )
     ls.set_defaults(func=_cli_list)
     v = acts.add_parser("verify", help="check restorability (exit 1 when Unrestorable)")
     v.add_argument("name", nargs="?", help="checkpoint name or id")

@@ -10,7 +10,9 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import random
+import shlex
 import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fmd_runtime.engine import Column, CommitOptions, arrow_schema
+from fmd_runtime.errors import ConfigError
 from fmd_runtime.runtime import Runtime, connect
 
 TRACKING = [
@@ -150,22 +153,118 @@ def build_lakehouse(
     return {name: engine.version(rt.table(name)) for name in DEMO_TABLES}
 
 
+MARKER = ".fmd-demo-lakehouse"
+"""The file the demo writes into a folder it builds in: only such a folder is ever emptied."""
+
+_MARKER_TEXT = (
+    "fmd demo lakehouse\n"
+    "`fmd demo` built this folder and replaces everything in it on its next run.\n"
+)
+
+DEMO_CHECKPOINT = "demo_before_bad_sync"
+"""The checkpoint the demo leaves behind, taken just before its last (bad) sync."""
+
+
+def prepare_folder(lakehouse: str | Path, *, fresh: bool = True) -> Path:
+    """Make ``lakehouse`` ready for the demo without ever deleting anything the demo did not make.
+
+    A missing folder is created; an empty one is used; a folder holding the demo's `MARKER` file
+    (an earlier demo) is emptied when ``fresh``. Anything else is refused before anything is
+    touched: the demo must never delete a user's files.
+
+    Args:
+        lakehouse: the folder.
+        fresh: empty an earlier demo's folder (otherwise it is built on as it is).
+
+    Returns:
+        The folder, with the marker file written in it.
+
+    Raises:
+        ConfigError: the path is empty, names a file, or names a non-empty folder that an earlier
+            demo did not build (nothing is deleted).
+
+    Example:
+        >>> import tempfile; (prepare_folder(tempfile.mkdtemp()) / MARKER).is_file()
+        True
+    """
+    if not isinstance(lakehouse, str | Path) or not str(lakehouse).strip():
+        raise ConfigError(
+            f"parameter 'lakehouse' is empty ({lakehouse!r}): the demo needs a folder of its own",
+            hint="pass a new folder, e.g. fmd demo --lakehouse ./.fmd-demo",
+        )
+    root = Path(lakehouse)
+    elsewhere = "choose a new folder with --lakehouse (the demo creates it)"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"parameter 'lakehouse': {str(root)!r} is a file", hint=elsewhere)
+    if root.is_dir():
+        if _is_demo_folder(root):
+            if fresh:
+                _empty_demo_folder(root)
+        elif any(root.iterdir()):
+            raise ConfigError(
+                f"parameter 'lakehouse': {str(root)!r} is not empty and was not built by "
+                f"`fmd demo` (no {MARKER} file); nothing was deleted",
+                hint=f"{elsewhere}, or delete that folder yourself if you no longer need it "
+                "(a demo folder built by an older fmd_runtime has no marker: `make clean` "
+                "removes ./.fmd-demo)",
+            )
+    else:
+        root.mkdir(parents=True)
+    (root / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+    return root
+
+
+def _is_demo_folder(root: Path) -> bool:
+    marker = root / MARKER
+    try:
+        return marker.is_file() and marker.read_text(encoding="utf-8").startswith(
+            _MARKER_TEXT.splitlines()[0]
+        )
+    except OSError:
+        return False
+
+
+def _empty_demo_folder(root: Path) -> None:
+    """Delete what an earlier demo left in ``root`` (the folder itself stays)."""
+    here, target = Path.cwd().resolve(), root.resolve()
+    if here != target and target in here.parents:
+        raise ConfigError(
+            f"parameter 'lakehouse': the current directory {str(here)!r} is inside the demo "
+            f"folder {str(target)!r}, which the demo would empty",
+            hint="run the demo from outside that folder",
+        )
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def run_demo(
     lakehouse: str | Path = "./.fmd-demo", *, fresh: bool = True, say: Callable[[str], None] = print
 ) -> Runtime:
-    """Build the demo lakehouse and show what the library recorded.
+    """Build the demo lakehouse, show what the library recorded, and leave a bad sync to undo.
+
+    The folder must be new, empty, or one an earlier demo built (see `prepare_folder`): the demo
+    never deletes anything else. It ends on a state with something to roll back (checkpoint
+    `DEMO_CHECKPOINT`, then a bad sync) and prints the commands to try next.
 
     Args:
-        lakehouse: folder to build it in (replaced when ``fresh``).
-        fresh: delete the folder first.
+        lakehouse: folder to build it in (an earlier demo's folder is replaced when ``fresh``).
+        fresh: empty an earlier demo's folder first.
         say: where progress lines go.
 
     Returns:
         The `Runtime` connected to the demo lakehouse.
+
+    Raises:
+        ConfigError: the folder is not one the demo may use (nothing is deleted).
+
+    Example:
+        >>> # from fmd_runtime.demo import run_demo; run_demo("./.fmd-demo")
     """
-    root = Path(lakehouse)
-    if fresh and root.exists():
-        shutil.rmtree(root)
+    # absolute: the commands printed at the end then work from any directory
+    root = prepare_folder(lakehouse, fresh=fresh).resolve()
     rt = connect(
         lakehouse=root, pipeline_name="fmd demo", notebook_name="fmd demo", triggered_by="demo"
     )
@@ -185,9 +284,87 @@ def run_demo(
         except (ModuleNotFoundError, AttributeError):
             continue  # capability not part of this build
         step(rt, say)
+    if importlib.util.find_spec("fmd_runtime.rollback") is not None:
+        leave_a_bad_sync(rt, root, say=say)
     rt.close()
     say("done")
     return rt
+
+
+def leave_a_bad_sync(rt: Runtime, root: Path, *, say: Callable[[str], None] = print) -> str:
+    """End the demo on something to roll back: checkpoint `DEMO_CHECKPOINT`, then a bad sync.
+
+    The bad sync flags a third of the active contacts deleted and loads 100 donations with
+    negative amounts, each table under its own audit activity, as a faulty pipeline would. Then
+    the commands to inspect and undo it are printed, with the real names and approval token.
+
+    Args:
+        rt: the demo's runtime.
+        root: the demo lakehouse folder (named in the printed commands).
+        say: where the lines go.
+
+    Returns:
+        The approval token of the rollback plan to `DEMO_CHECKPOINT`.
+    """
+    import pyarrow as pa
+
+    tables = list(DEMO_TABLES)
+    cp = rt.checkpoints.create(
+        tables,
+        kind="Manual",
+        name=DEMO_CHECKPOINT,
+        notes="demo: the last good state before the bad sync",
+        raise_on_failure=True,
+    )
+    assert cp is not None  # raise_on_failure=True: never None
+    contact, donation = rt.table("bronze.contact"), rt.table("bronze.donation")
+    commit = CommitOptions(metadata={"fmd.runId": rt.context.run_id, "fmd.syncDay": "bad"})
+    with rt.audit.activity(
+        "DailySync", layer="bronze", table=contact, entity=contact.table, source="crm"
+    ) as act:
+        active = rt.engine.sql(
+            'SELECT "ContactId" FROM {t} WHERE NOT "IsDeleted" AND NOT "IsPurged" '
+            'ORDER BY "ContactId"',
+            {"t": contact},
+        ).to_pylist()
+        flagged = [r["ContactId"] for r in active[: len(active) // 3]]
+        rt.engine.update(contact, {"ContactId": flagged}, {"IsDeleted": True}, commit=commit)
+        act.rows_written = len(flagged)
+        act.details = {"flagged_deleted": len(flagged)}
+    with rt.audit.activity(
+        "DailySync", layer="bronze", table=donation, entity=donation.table, source="crm"
+    ) as act:
+        top = rt.engine.sql('SELECT max("DonationId") AS top FROM {t}', {"t": donation})
+        first = int(top.to_pylist()[0]["top"]) + 1
+        rows = _rows("bronze.donation", first, 100, random.Random(11), datetime.now(timezone.utc))
+        rows["Amount"] = [-amount for amount in rows["Amount"]]  # the source sent refunds as gifts
+        bogus = pa.table(rows, schema=arrow_schema(DEMO_TABLES["bronze.donation"]))
+        rt.engine.write(donation, bogus, mode="append", commit=commit)
+        act.rows_written = bogus.num_rows
+    rt.close()
+    say(
+        f"bad sync (after checkpoint {cp.checkpoint_name}): {len(flagged)} active contacts flagged "
+        f"deleted, {bogus.num_rows} donations with negative amounts loaded"
+    )
+    token: str = rt.rollback.plan(DEMO_CHECKPOINT).approval_token
+    where = f"--lakehouse {shlex.quote(str(root))}"
+    say("")
+    say("Try next (the demo left that bad sync for you to undo):")
+    for command, why in (
+        (f"fmd checkpoint list {where}", "the restore points, newest first"),
+        (f"fmd checkpoint verify {DEMO_CHECKPOINT} {where}", "is it still restorable?"),
+        (f"fmd rollback plan {DEMO_CHECKPOINT} {where}", "what a rollback would change"),
+        (
+            f'fmd rollback execute {DEMO_CHECKPOINT} --token {token} --reason "undo the bad sync" '
+            f"{where}",
+            "undo it (the token is the one the plan prints)",
+        ),
+        (f"fmd maintenance {where}", "VACUUM / OPTIMIZE plan, dry run"),
+    ):
+        say(f"  {command}")
+        say(f"      # {why}")
+    say("  (`fmd` is .venv/bin/fmd after `make demo`; `python -m fmd_runtime` works too)")
+    return token
 
 
 # Capabilities showing themselves after the sync, in story order; each module has
@@ -201,4 +378,13 @@ DEMO_STEPS: list[str] = [
 ]
 
 
-__all__ = ["DEMO_CONFIG", "DEMO_TABLES", "build_lakehouse", "run_demo"]
+__all__ = [
+    "DEMO_CHECKPOINT",
+    "DEMO_CONFIG",
+    "DEMO_TABLES",
+    "MARKER",
+    "build_lakehouse",
+    "leave_a_bad_sync",
+    "prepare_folder",
+    "run_demo",
+]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fmd_runtime.config import DEFAULT_DRIFT_BY_LAYER, DriftPolicy
+from fmd_runtime.config import DEFAULT_DRIFT_BY_LAYER, DriftPolicy, strict_bool
 from fmd_runtime.engine import Column, CommitOptions, arrow_type, normalize_type
 from fmd_runtime.errors import ConfigError, SchemaDriftError
 from fmd_runtime.tables import validate_identifier
@@ -187,11 +187,15 @@ def apply_policy(report: DriftReport, policy: str, warn: bool = False) -> DriftD
     Returns:
         The `DriftDecision`.
 
+    Raises:
+        ConfigError: the policy is unknown, or ``warn`` is not a boolean.
+
     Example:
         >>> r = DriftReport(table="s.t", changes=(ColumnDrift(column="X", change="added", new_type="int"),))
         >>> apply_policy(r, "strict").allowed, apply_policy(r, "strict", warn=True).allowed
         (False, True)
     """
+    warn = strict_bool(warn, "warn")
     pol = check_policy(policy)
     violations, blocking, widen, cast, fill = [], [], [], [], []
     merge = False
@@ -552,15 +556,20 @@ class Drift:
         Raises:
             SchemaDriftError: the policy refuses the drift; the message lists every offending
                 column with old and new type, and the two ways forward.
+            ConfigError: ``warn`` or ``evolve`` is not a boolean (a bool or
+                "true"/"false"/"1"/"0"); nothing is written.
 
         Example:
             >>> # res = rt.drift.enforce(df, "bronze.account", layer="bronze")
             >>> # rt.runs.write("account", "bronze.account", res.frame, layer="bronze", schema_mode=res.schema_mode)
         """
+        # bool("false") is True: a pipeline's "false" must not turn warn-only mode on
+        warn = None if warn is None else strict_bool(warn, "warn")
+        evolve = strict_bool(evolve, "evolve")
         ref = self._rt.table(table)
         conf_policy, conf_warn = self.policy_for(ref.name, layer)
         pol = check_policy(policy) if policy else conf_policy
-        warn_mode = conf_warn if warn is None else bool(warn)
+        warn_mode = conf_warn if warn is None else warn
         if not self._rt.engine.exists(ref):
             return Enforced(frame=frame, report=DriftReport(table=ref.name, target_exists=False))
         target = self._rt.engine.snapshot(ref).columns

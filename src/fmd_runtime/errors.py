@@ -10,6 +10,8 @@ and puts it first in its message, then says what the operator can do::
     ├── EngineError               a Delta operation failed (native error chained as __cause__)
     │   ├── TableNotFoundError    the table does not exist (or not at that version)
     │   ├── ConcurrentWriteError  a commit lost a race with another writer (transient)
+    │   ├── UnsupportedFeatureError  the table uses a Delta feature this engine cannot handle
+    │   ├── CorruptLogError       a commit file of the table's _delta_log is truncated or corrupt
     │   └── RetentionError        a retention/VACUUM request below a safety floor
     ├── StoreError                the metadata store could not read or write its tables
     ├── WatermarkError            a watermark is malformed, goes backwards or is committed twice
@@ -19,7 +21,9 @@ and puts it first in its message, then says what the operator can do::
     │   └── ApprovalError         the approval token is missing or stale
     └── MaintenanceError          a maintenance plan was refused
 
-``transient`` marks errors that a retry may cure (the retry predicate reads it).
+``transient`` marks errors that a retry may cure (the retry predicate reads it); ``terminal``
+marks errors no retry can cure even when their native cause looks like a conflict (delta-rs
+reports an unsupported table feature as a failed commit).
 
 Example:
     >>> try:
@@ -32,6 +36,9 @@ Example:
 from __future__ import annotations
 
 from typing import Any
+
+_WHAT = "What to do:"
+"""The words that introduce an error's hint (once per message, however errors nest)."""
 
 
 class FmdError(Exception):
@@ -51,6 +58,7 @@ class FmdError(Exception):
     """
 
     transient: bool = False
+    terminal: bool = False
 
     def __init__(
         self,
@@ -78,7 +86,13 @@ class FmdError(Exception):
             prefix.append(f"In table `{self.table}`")
         text = ": ".join(prefix + [self.message]) if prefix else self.message
         if self.hint:
-            text = f"{text.rstrip('.')}. What to do: {self.hint}"
+            # An error built from another one (``f"... failed: {exc}"``, ``hint=str(exc)``)
+            # already carries "What to do:": say it once, the inner advice first.
+            hint = self.hint.replace(f". {_WHAT} ", "; ").removeprefix(f"{_WHAT} ")
+            if _WHAT in text:
+                text = f"{text.rstrip('.')}; then {hint}"
+            else:
+                text = f"{text.rstrip('.')}. {_WHAT} {hint}"
         return text
 
 
@@ -106,6 +120,28 @@ class ConcurrentWriteError(EngineError):
     """A commit conflicted with another writer; retrying usually succeeds."""
 
     transient = True
+
+
+class UnsupportedFeatureError(EngineError):
+    """The table uses a Delta table feature this engine cannot read or commit to; never retried.
+
+    Tables written by Spark can carry writer features delta-rs does not support (identity
+    columns, row tracking, domain metadata, liquid clustering...): the embedded engine reads them
+    but must not commit to them. ``details["features"]`` lists the features (protocol names) and
+    ``details["operation"]`` what was refused; the hint says where to run it instead.
+    """
+
+    terminal = True
+
+
+class CorruptLogError(EngineError):
+    """A commit file of the table's ``_delta_log`` is truncated or corrupt; never retried.
+
+    ``details["file"]`` names the file when it could be found. This is not log cleanup: the file
+    exists but cannot be parsed (an interrupted copy or upload, a manual edit).
+    """
+
+    terminal = True
 
 
 class RetentionError(EngineError):
@@ -146,6 +182,7 @@ __all__ = [
     "ConcurrentWriteError",
     "ConfigError",
     "ContractViolation",
+    "CorruptLogError",
     "EngineError",
     "FmdError",
     "InvalidIdentifierError",
@@ -155,5 +192,6 @@ __all__ = [
     "SchemaDriftError",
     "StoreError",
     "TableNotFoundError",
+    "UnsupportedFeatureError",
     "WatermarkError",
 ]

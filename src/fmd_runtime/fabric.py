@@ -292,6 +292,9 @@ def _text(value: Any) -> str | None:
 
 
 def _flag(value: Any) -> bool:
+    # Lenient on purpose, unlike config.strict_bool: its only caller reads Fabric's own
+    # ``isForPipeline`` context value (environment detection, never a user parameter), where an
+    # unexpected spelling must not fail the run; anything unrecognised means "not a pipeline run".
     if isinstance(value, str):
         return value.strip().lower() in _TRUTHY
     return bool(value)
@@ -604,7 +607,7 @@ def display(obj: Any) -> None:
     if shell is not None and callable(getattr(obj, "_repr_html_", None)):
         from IPython.display import display as ipython_display
 
-        ipython_display(obj)
+        ipython_display(obj)  # type: ignore[no-untyped-call]
         return
     to_text = getattr(obj, "to_text", None)
     if callable(to_text):

@@ -45,7 +45,8 @@ from typing import Annotated, Any, TypeVar, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
-from fmd_runtime.errors import ContractViolation
+from fmd_runtime.config import strict_bool
+from fmd_runtime.errors import ConfigError, ContractViolation
 
 log = logging.getLogger("fmd_runtime.guards")
 
@@ -53,23 +54,34 @@ M = TypeVar("M", bound=BaseModel)
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"
 
-# Whole-value placeholders, and markers that make any value a placeholder wherever they appear.
+# Whole-value placeholders (``TODO``, ``<your lakehouse>``), and markers that make any value a
+# placeholder wherever they appear. Inside a value, ``<name>`` counts only as one identifier-like
+# token that is not an operand: SQL comparisons (``a < 5 AND b > 3``, ``a<b AND c>d``, ``<>``,
+# ``<=``) and type parameters (``ARRAY<STRING>``) are real text.
 _PLACEHOLDER_WHOLE = re.compile(
     r"^(?:TODO|TBD|FIXME|XXX+|N/?A|NONE|NULL|PLACEHOLDER|DUMMY|CHANGE[_ -]?ME|REPLACE[_ -]?ME"
-    r"|YOUR[_ -]\S*|\?+|\.\.\.)$",
+    r"|YOUR[_ -]\S*|\?+|\.\.\.|<[^<>\s][^<>]*>)$",
     re.I,
 )
 _PLACEHOLDER_ANY = re.compile(
-    r"REPLACE[_ -]?ME|CHANGE[_ -]?ME|<[^<>\s][^<>]*>|\{\{[^{}]*\}\}|\$\{[^{}]*\}", re.I
+    r"REPLACE[_ -]?ME|CHANGE[_ -]?ME|\{\{[^{}]*\}\}|\$\{[^{}]*\}"
+    r"|(?<![\w)\]'\"`<>])<[A-Za-z_][\w.-]*>(?![\w(<>=])",
+    re.I,
 )
 
 
 def is_placeholder(value: str) -> bool:
     """True for obvious placeholders: ``REPLACE_ME``, ``TODO``, ``<workspace-id>``, ``{{x}}``...
 
+    A placeholder is a whole value (``TODO``, ``<your lakehouse>``) or a marker inside one
+    (``https://<ws>.dfs...``, ``{{x}}``, ``${X}``, ``REPLACE_ME``); comparisons and type
+    parameters in SQL (``WHERE a < 5 AND b > 3``, ``a <> b``, ``ARRAY<STRING>``) are not.
+
     Example:
         >>> is_placeholder("<your-workspace-id>"), is_placeholder("bronze.account")
         (True, False)
+        >>> is_placeholder("SELECT * FROM t WHERE a < 5 AND b > 3")
+        False
     """
     text = value.strip()
     return not text or bool(_PLACEHOLDER_WHOLE.match(text) or _PLACEHOLDER_ANY.search(text))
@@ -232,15 +244,26 @@ def _is_mapping(origin: Any) -> bool:
 # -- coercion of pipeline strings ----------------------------------------------------------
 
 
+class _NotAFlag:
+    """A value a boolean field refuses: pydantic's lax mode would take "yes", "on" or "t"."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 def _convert(value: Any, annotation: Any) -> Any:
     """A pipeline string -> what pydantic can validate for this field; other values unchanged."""
+    core, _ = _unwrap(annotation)
+    if isinstance(core, type) and issubclass(core, bool) and value is not None:
+        # the one strict reading (config.strict_bool): "true"/"false"/"1"/"0", any case
+        try:
+            return strict_bool(value, "value")
+        except ConfigError:
+            return _NotAFlag(value)  # pydantic refuses it: "Input should be a valid boolean"
     if not isinstance(value, str):
         return value
-    core, _ = _unwrap(annotation)
     text = value.strip()
     origin = typing.get_origin(core)
-    if isinstance(core, type) and issubclass(core, bool):
-        return text.lower()
     listy = (
         origin in (list, tuple, set, frozenset)
         or _is_sequence(origin)
@@ -419,10 +442,11 @@ def _bypass_instance(model: type[M], values: Mapping[str, Any]) -> M:
         annotation: Any = (
             Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         )
+        raw = values[key]
         try:
-            data[name] = TypeAdapter(annotation).validate_python(values[key])
+            data[name] = TypeAdapter(annotation).validate_python(raw)
         except ValidationError:
-            data[name] = values[key]
+            data[name] = raw.value if isinstance(raw, _NotAFlag) else raw
     return model.model_construct(**data)
 
 
@@ -519,17 +543,20 @@ def guard(
     Example:
         >>> # p = fmd.guard(params, LoadParams, audit=rt)
     """
+    bypass = strict_bool(bypass, "bypass")
     name = model.__name__
     check = check_params(params, model)
     if check.ok:
-        return check.valid[0]
+        valid: M = check.valid[0]
+        return valid
     violations = check.violations
     header = f"{len(violations)} parameter problem(s) break the contract `{name}`:"
     message = _render(header, [f"  - {v.line()}" for v in violations])
     if bypass:
         log.warning("fmd guards: contract bypassed: %s", message)
         _record(audit, "ContractBypass", "Warning", "MEDIUM", name, violations)
-        return check.bypassed[0]
+        bypassed: M = check.bypassed[0]
+        return bypassed
     error = ContractViolation(
         message,
         hint="pass these parameters from the pipeline's Notebook activity (base parameters) and re-run",
@@ -575,6 +602,7 @@ def check_rows(
     Example:
         >>> # check = check_rows(spark.table("meta.Entities").collect(), EntityRow, key="EntityId")
     """
+    bypass = strict_bool(bypass, "bypass")
     name = model.__name__
     _assert_safe_model(model)
     valid: list[Any] = []

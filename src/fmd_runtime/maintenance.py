@@ -43,16 +43,32 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from fmd_runtime.config import TableConfig, build_table_config
+from fmd_runtime.config import (
+    MAX_RETENTION_DAYS,
+    MAX_RETENTION_HOURS,
+    StrictFlag,
+    TableConfig,
+    build_table_config,
+    check_number,
+    strict_bool,
+)
 from fmd_runtime.engine import (
     DEFAULT_RETENTION_HOURS,
     DELETED_FILE_RETENTION,
     LOG_RETENTION,
     format_interval,
     log_retention_cover,
+    write_refusal,
 )
 from fmd_runtime.engine import parse_interval_hours as _parse_interval_hours
-from fmd_runtime.errors import FmdError, MaintenanceError, RetentionError, TableNotFoundError
+from fmd_runtime.errors import (
+    ConfigError,
+    FmdError,
+    MaintenanceError,
+    RetentionError,
+    TableNotFoundError,
+    UnsupportedFeatureError,
+)
 from fmd_runtime.store import utcnow
 from fmd_runtime.store.schemas import ALL_TABLES
 from fmd_runtime.tables import TableRef
@@ -191,7 +207,7 @@ class MaintenancePlan(BaseModel):
         """The plan as a report: per table what runs, with which retention, and why."""
         lines = [
             f"Maintenance plan {self.run_id} at {self.created_at:%Y-%m-%d %H:%M} UTC (engine "
-            f"{self.engine}, floor {self.floor_hours} h): {len(self.tables)} tables"
+            f"{self.engine}, floor {self.floor_hours} h): {_plural(len(self.tables), 'table')}"
         ]
         for tp in self.tables:
             lines.append(f"- {tp.table}{' [metadata]' if tp.kind == 'metadata' else ''}")
@@ -219,7 +235,7 @@ class TableRun(BaseModel):
 
     table: str
     status: TableStatus
-    dry_run: bool
+    dry_run: StrictFlag
     vacuum_files: tuple[str, ...] = ()
     files_removed: int = 0
     bytes_reclaimed: int = 0
@@ -232,12 +248,18 @@ class TableRun(BaseModel):
 
 
 class MaintenanceResult(BaseModel):
-    """The summary of a maintenance run (the maintenance notebook's exit value)."""
+    """The summary of a maintenance run (the maintenance notebook's exit value).
+
+    ``status``: ``Succeeded`` when every table was maintained; ``PartiallyFailed`` when some
+    were and others failed, were refused or skipped (or checkpoint retention failed); ``Failed``
+    when no table was maintained (every table failed, refused, missing or skipped, an empty
+    scope, or the PreMaintenance checkpoint failed): ``failures["(run)"]`` then says why.
+    """
 
     model_config = _FROZEN
 
     run_id: str
-    dry_run: bool
+    dry_run: StrictFlag
     status: Literal["Succeeded", "PartiallyFailed", "Failed"]
     tables: tuple[TableRun, ...] = ()
     tables_processed: int = 0
@@ -258,7 +280,7 @@ class MaintenanceResult(BaseModel):
         dry = self.dry_run
         lines = [
             f"Maintenance {'DRY RUN' if dry else 'run'} {self.run_id}: {self.status} - "
-            f"{self.tables_processed} tables, {self.tables_succeeded} succeeded, "
+            f"{_plural(self.tables_processed, 'table')}, {self.tables_succeeded} succeeded, "
             f"{self.tables_failed} failed, {self.tables_skipped} skipped; "
             f"{'would reclaim' if dry else 'reclaimed'} {_size(self.bytes_reclaimed)} in "
             f"{self.files_removed} files; checkpoints {'to deactivate' if dry else 'deactivated'}: "
@@ -291,7 +313,7 @@ class RetentionChange(BaseModel):
     model_config = _FROZEN
 
     table: str
-    dry_run: bool
+    dry_run: StrictFlag
     changes: dict[str, str]
     previous: dict[str, str | None]
     notes: tuple[str, ...] = ()
@@ -317,6 +339,38 @@ class _Pin(NamedTuple):
 # --------------------------------------------------------------------------- capability
 
 
+_WEEK_MINUTES = 7 * 24 * 60
+"""Largest ``expected_duration_minutes`` / ``max_plan_age_minutes`` of `Maintenance.run`."""
+
+
+def _check_tables_arg(tables: Any) -> None:
+    """``tables`` of `Maintenance.plan`: None, ``"a,b"`` or a list of names (checked later)."""
+    if tables is None or isinstance(tables, str):
+        return
+    if not isinstance(tables, list | tuple) or not all(isinstance(t, str) for t in tables):
+        raise ConfigError(
+            f"parameter 'tables' must be table names, got {repr(tables)[:60]} "
+            f"({type(tables).__name__})",
+            hint="pass 'bronze.a,bronze.b' or ['bronze.a', 'bronze.b'], or leave it out for "
+            "every enabled table in PipelineConfig",
+        )
+
+
+def _minutes(value: Any, parameter: str) -> float:
+    """A duration of `Maintenance.run` in minutes: 0 to a week (0: always alert / re-plan)."""
+    return float(check_number(value, parameter, minimum=0, maximum=_WEEK_MINUTES, unit="minutes"))
+
+
+def _days(value: Any, parameter: str) -> int | None:
+    """A retention of `Maintenance.set_retention` in days: 0 to `MAX_RETENTION_DAYS`."""
+    if value is None:
+        return None
+    days: int = check_number(
+        value, parameter, minimum=0, maximum=MAX_RETENTION_DAYS, unit="days", integer=True
+    )
+    return days
+
+
 class Maintenance:
     """The maintenance capability (``rt.maintenance``)."""
 
@@ -328,7 +382,7 @@ class Maintenance:
         self,
         tables: str | Sequence[str] | None = None,
         *,
-        include_metadata_tables: bool = True,
+        include_metadata_tables: bool | None = None,
         min_retention_hours: int | None = None,
         allow_below_floor: bool = False,
         reason: str | None = None,
@@ -339,8 +393,10 @@ class Maintenance:
         Args:
             tables: ``"a,b"`` or a list; default every enabled ``PipelineConfig`` table.
             include_metadata_tables: add the metadata tables (at least 720 hours, Z-ORDER on
-                their query columns).
-            min_retention_hours: retention every table keeps at least, this run.
+                their query columns). None (the default): only when ``tables`` is not given,
+                so ``tables="a,b"`` maintains exactly a and b; True adds them to explicit tables.
+            min_retention_hours: retention every table keeps at least, this run (0 to
+                87,600 hours; a bad value raises ConfigError before anything is written).
             allow_below_floor: permit retentions below the floor (needs ``reason``; audited).
             reason: why the floor is overridden.
             progress: callback for progress lines.
@@ -349,12 +405,30 @@ class Maintenance:
             The `MaintenancePlan`, audited (one ``MaintenancePlan`` event per table).
 
         Raises:
+            ConfigError: a flag is not a boolean (a bool, or "true"/"false"/"1"/"0" in any
+                case); nothing is written.
             RetentionError: ``min_retention_hours`` below the floor without the override, or
                 the override without a reason.
 
         Example:
             >>> # print(rt.maintenance.plan("bronze.account,bronze.contact").to_text())
         """
+        # pipelines pass flags as strings ("false" is truthy): parse before anything is written
+        if include_metadata_tables is not None:  # None: only with the default scope (_scope)
+            include_metadata_tables = strict_bool(
+                include_metadata_tables, "include_metadata_tables"
+            )
+        allow_below_floor = strict_bool(allow_below_floor, "allow_below_floor")
+        _check_tables_arg(tables)
+        if min_retention_hours is not None:  # bounds: docs/configuration.md
+            min_retention_hours = check_number(
+                min_retention_hours,
+                "min_retention_hours",
+                minimum=0,
+                maximum=MAX_RETENTION_HOURS,
+                unit="hours",
+                integer=True,
+            )
         rt, floor = self._rt, self._rt.config.vacuum_retention_floor_hours
         scope = tables if tables is None or isinstance(tables, str) else ",".join(tables)
         params = {
@@ -414,9 +488,11 @@ class Maintenance:
         )
 
     def _scope(
-        self, tables: str | Sequence[str] | None, include_metadata: bool
+        self, tables: str | Sequence[str] | None, include_metadata: bool | None
     ) -> list[tuple[TableRef, TableConfig, str]]:
         rt = self._rt
+        if include_metadata is None:  # explicit tables are exactly what was asked for
+            include_metadata = tables is None
         meta = {rt.store.ref(s.name).name.lower(): s for s in ALL_TABLES}
         configs = {c.ref.name.lower(): c for c in rt.table_configs(enabled_only=False)}
         if tables is None:
@@ -474,6 +550,8 @@ class Maintenance:
         )
         try:
             props = engine.properties(ref)
+        except UnsupportedFeatureError as exc:  # cannot even be read here: skipped, its reason
+            return TablePlan(table=ref.name, kind=kind, vacuum="skip", error=str(exc))  # type: ignore[arg-type]
         except TableNotFoundError:
             error = TableNotFoundError(
                 "the table does not exist",
@@ -481,6 +559,15 @@ class Maintenance:
                 hint="create it, or take it out of the scope",
             )
             return TablePlan(table=ref.name, kind=kind, vacuum="skip", error=str(error))  # type: ignore[arg-type]
+        refusal = write_refusal(
+            engine,
+            ref,
+            operation="maintenance (VACUUM, OPTIMIZE, retention changes)",
+            hint="maintain this table from a Fabric Spark notebook (fmd.connect(spark=spark)); "
+            "this run leaves it untouched",
+        )
+        if refusal is not None:  # skipped with its reason, never a Failed table
+            return TablePlan(table=ref.name, kind=kind, vacuum="skip", error=str(refusal))  # type: ignore[arg-type]
         pins = [p for p in all_pins if p.table.lower() == ref.name.lower()]
         versions = tuple(sorted({p.version for p in pins}))
         need_h = _needed_hours(pins, now, margin_days)
@@ -679,16 +766,32 @@ class Maintenance:
             dry_run: report only (VACUUM DRY RUN lists, OPTIMIZE intent, checkpoints that
                 would be deactivated); nothing changes.
             pre_checkpoint: take a ``PreMaintenance`` checkpoint of the data tables first.
-            expected_duration_minutes: alert when the run takes longer.
-            max_plan_age_minutes: how old a plan may be.
+            expected_duration_minutes: alert when the run takes longer (0 to 10,080 minutes;
+                ConfigError otherwise).
+            max_plan_age_minutes: how old a plan may be (0 to 10,080; 0 always plans again).
             progress: callback for progress lines ("Maintaining table 3 of 40: ...").
 
         Returns:
-            The `MaintenanceResult` summary (audited as ``MaintenanceSummary``).
+            The `MaintenanceResult` summary (audited as ``MaintenanceSummary``); its
+            ``dry_run`` is what ran.
+
+        Raises:
+            ConfigError: ``dry_run`` or ``pre_checkpoint`` is not a boolean (a bool, or
+                "true"/"false"/"1"/"0" in any case); nothing is written.
 
         Example:
             >>> # result = rt.maintenance.run(rt.maintenance.plan(), dry_run=False, pre_checkpoint=True)
         """
+        # "false" from a pipeline must mean False: the result and audit then say what really ran
+        dry_run = strict_bool(dry_run, "dry_run")
+        pre_checkpoint = strict_bool(pre_checkpoint, "pre_checkpoint")
+        if not isinstance(plan, MaintenancePlan):
+            raise ConfigError(
+                f"parameter 'plan' must be a MaintenancePlan, got {type(plan).__name__}",
+                hint="pass the plan rt.maintenance.plan(...) returned",
+            )
+        expected_duration_minutes = _minutes(expected_duration_minutes, "expected_duration_minutes")
+        max_plan_age_minutes = _minutes(max_plan_age_minutes, "max_plan_age_minutes")
         rt, start = self._rt, time.perf_counter()
         if utcnow() - plan.created_at > timedelta(minutes=max_plan_age_minutes):
             plan = self.plan(**plan.parameters, progress=progress)
@@ -1011,7 +1114,11 @@ class Maintenance:
             ]
             alerts.append(
                 self._alert(
-                    "failures", "HIGH", f"Maintenance: {len(failed)} tables failed", failed, steps
+                    "failures",
+                    "HIGH",
+                    f"Maintenance: {_plural(len(failed), 'table')} failed",
+                    failed,
+                    steps,
                 )
             )
         unsafe = {
@@ -1039,20 +1146,28 @@ class Maintenance:
                     ["check the slowest tables in the Vacuum / Optimize audit events"],
                 )
             )
-        if failed_early or (runs and len(failed) == len(runs)):
+        # A run that maintained no table is never Succeeded (its only table refused, missing...);
+        # one that left some tables out (failed, refused, skipped) is PartiallyFailed.
+        maintained = sum(r.status == "Succeeded" for r in runs)
+        left_out = [r for r in runs if r.status in ("Skipped", "Refused")]
+        run_failure = failed_early
+        if failed_early or not maintained:
             status = "Failed"
+            if not failed_early and not failed:
+                why = ", ".join(f"{r.table} {r.status.lower()}" for r in left_out[:5])
+                run_failure = "no table was maintained: " + (why or "no table in scope")
         else:
-            status = "PartiallyFailed" if failed or deactivation_error else "Succeeded"
+            status = "PartiallyFailed" if failed or left_out or deactivation_error else "Succeeded"
         result = MaintenanceResult(
             run_id=rt.context.run_id,
             dry_run=dry_run,
             status=status,  # type: ignore[arg-type]
             tables=tuple(runs),
             tables_processed=len(runs),
-            tables_succeeded=sum(r.status == "Succeeded" for r in runs),
+            tables_succeeded=maintained,
             tables_failed=len(failed),
-            tables_skipped=sum(r.status in ("Skipped", "Refused") for r in runs),
-            failures=failed | ({"(run)": failed_early} if failed_early else {}),
+            tables_skipped=len(left_out),
+            failures=failed | ({"(run)": run_failure} if run_failure else {}),
             bytes_reclaimed=sum(r.bytes_reclaimed for r in runs),
             files_removed=sum(r.files_removed for r in runs),
             checkpoints_deactivated=deactivated,
@@ -1088,8 +1203,8 @@ class Maintenance:
 
         Args:
             table: ``schema.table``.
-            log_days: new log retention, in days.
-            deleted_file_days: new deleted-file retention, in days.
+            log_days: new log retention, in days (0 to 3,650; ConfigError otherwise).
+            deleted_file_days: new deleted-file retention, in days (0 to 3,650).
             override_floor: allow a deleted-file retention below the floor.
             reason: why (required with ``override_floor``).
             dry_run: report only.
@@ -1098,12 +1213,17 @@ class Maintenance:
             The `RetentionChange` (previous and new values).
 
         Raises:
+            ConfigError: ``override_floor`` or ``dry_run`` is not a boolean; nothing is written.
             RetentionError: nothing to set, a value below the floor or below what checkpoints
                 need (audited as a refusal).
 
         Example:
             >>> # rt.maintenance.set_retention("bronze.donation", log_days=60, dry_run=False)
         """
+        override_floor = strict_bool(override_floor, "override_floor")
+        dry_run = strict_bool(dry_run, "dry_run")
+        log_days = _days(log_days, "log_days")
+        deleted_file_days = _days(deleted_file_days, "deleted_file_days")
         rt = self._rt
         ref = rt.table(table)
         try:
@@ -1350,12 +1470,15 @@ def _deactivated_names(res: Any) -> tuple[str, ...]:
 
 
 def _size(n: int | None) -> str:
-    value = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
+    from fmd_runtime._text import format_bytes  # the one size format (KiB, 1024) of every report
+
+    return format_bytes(n)
+
+
+def _plural(count: int, noun: str) -> str:
+    from fmd_runtime._text import plural  # "1 table", "2 tables": one wording for every report
+
+    return plural(count, noun)
 
 
 def _vacuum_text(tp: TablePlan) -> str:
@@ -1398,7 +1521,8 @@ def _optimize_reason(cfg: TableConfig, kind: str) -> str:
 
 def register(sub: Any) -> None:
     """Add ``fmd maintenance [--execute] [--tables a,b] [--min-retention-hours N]`` to the CLI."""
-    from fmd_runtime.cli import add_lakehouse
+    from fmd_runtime.cli import add_lakehouse, number_arg, table_list_arg
+    from fmd_runtime.config import MAX_RETENTION_HOURS
 
     p = sub.add_parser(
         "maintenance",
@@ -1409,11 +1533,24 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--tables",
+        type=table_list_arg(),
         help="comma-separated schema.table (default: every enabled PipelineConfig table)",
     )
-    p.add_argument("--min-retention-hours", type=int, help="retention every table keeps at least")
     p.add_argument(
+        "--min-retention-hours",
+        type=number_arg(
+            "min_retention_hours", minimum=0, maximum=MAX_RETENTION_HOURS, unit="hours"
+        ),
+        help=f"retention every table keeps at least (hours, at most {MAX_RETENTION_HOURS:,})",
+    )
+    meta = p.add_mutually_exclusive_group()
+    meta.add_argument(
         "--no-metadata-tables", action="store_true", help="leave the metadata tables out"
+    )
+    meta.add_argument(
+        "--metadata-tables",
+        action="store_true",
+        help="add the metadata tables to --tables (without --tables they are always in)",
     )
     p.add_argument(
         "--pre-checkpoint", action="store_true", help="take a PreMaintenance checkpoint first"
@@ -1425,16 +1562,21 @@ def register(sub: Any) -> None:
 
 def _cli(args: Any) -> int:
     from fmd_runtime.cli import print_json, runtime_from
+    from fmd_runtime.progress import progress_display
 
     rt = runtime_from(args)
+    # None: the metadata tables only when --tables is not given
+    metadata = False if args.no_metadata_tables else (True if args.metadata_tables else None)
+    say = progress_display()  # the same display as rollback: lines on stderr, a bar in notebooks
     try:
         plan = rt.maintenance.plan(
             args.tables,
-            include_metadata_tables=not args.no_metadata_tables,
+            include_metadata_tables=metadata,
             min_retention_hours=args.min_retention_hours,
+            progress=say,
         )
         result = rt.maintenance.run(
-            plan, dry_run=not args.execute, pre_checkpoint=args.pre_checkpoint
+            plan, dry_run=not args.execute, pre_checkpoint=args.pre_checkpoint, progress=say
         )
     finally:
         rt.close()

@@ -25,7 +25,8 @@ What is retried (`is_transient`), checked along the exception and its ``__cause_
 Never retried: Fabric capacity throttling (429 ``CapacityLimitExceeded``, Spark 430
 ``TooManyRequestsForCapacity``: waiting seconds does not give capacity back), authorization
 (401/403, ``PermissionError``) and validation errors (`ContractViolation`, `ConfigError`,
-``ValueError``, ``TypeError``).
+``ValueError``, ``TypeError``), and any `FmdError` marked ``terminal`` (`UnsupportedFeatureError`,
+`CorruptLogError`), whatever its native cause looks like.
 
 Example:
     >>> calls = []
@@ -366,6 +367,8 @@ def _classify_one(exc: BaseException) -> bool | None:
     if isinstance(
         exc, (ContractViolation, ConfigError, InvalidIdentifierError, ValueError, TypeError)
     ):
+        return False
+    if isinstance(exc, FmdError) and exc.terminal:  # e.g. an unsupported table feature
         return False
     if isinstance(exc, FmdError) and exc.transient:
         return True

@@ -15,9 +15,13 @@ per state, how far back in time, the commits undone (with the writer's metrics),
 file-level effect (files and bytes RESTORE adds back and removes, from the two versions' file lists
 compared on path and deletion-vector id), streaming warnings, and the dependency analysis over
 ``PipelineConfig.related_tables`` / ``foreign_keys``. A table whose files and schema already equal
-the checkpoint's is a no-op. The approval token is a digest of the checkpoint, the scope and every
-table's current version: `Rollback.execute` recomputes it and refuses (`ApprovalError`) when
-anything changed, so what was approved is exactly what runs.
+the checkpoint's is a no-op. A plan is bound to the lakehouse it was made on (where its metadata
+store lives, and the metadata schema). The approval token is a digest of exactly the work: that
+lakehouse, the checkpoint, the scope, and every table's current and target version and action.
+`Rollback.execute` re-derives all of it (the checkpoint's rows in this store, the tables' versions
+now) before the first RESTORE and refuses (`ApprovalError`, naming each difference with the plan's
+and the store's value; audited, no table changed) a plan from another lakehouse, an altered plan,
+or one whose tables moved since, so what was approved is exactly what runs.
 
 **Execute** (`Rollback.execute`), under one rollback run id (``rt.context.run_id``):
 
@@ -53,7 +57,7 @@ import hashlib
 import html
 import json
 import logging
-import sys
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -76,9 +80,15 @@ from fmd_runtime.checkpoints import (
     manifest_digest,
     schema_fingerprint,
 )
-from fmd_runtime.config import TableConfig
+from fmd_runtime.config import StrictFlag, TableConfig, strict_bool
 from fmd_runtime.engine import CommitOptions, DataFile, HistoryEntry, TableAt
-from fmd_runtime.errors import ApprovalError, CheckpointError, FmdError, RollbackError
+from fmd_runtime.errors import (
+    ApprovalError,
+    CheckpointError,
+    ConfigError,
+    FmdError,
+    RollbackError,
+)
 from fmd_runtime.store import to_json, utcnow
 from fmd_runtime.tables import TableRef, parse_tables
 
@@ -261,6 +271,11 @@ class PlanTotals(BaseModel):
 class RollbackPlan(BaseModel):
     """A validated rollback plan: the impact per table, the totals, and the approval token.
 
+    A plan is bound to the lakehouse it was made on: ``lakehouse`` (where that lakehouse's
+    metadata store keeps ``CheckpointHistory``, per the engine's ``location``) and
+    ``metadata_schema``. `Rollback.execute` refuses it anywhere else, and refuses it when its
+    checkpoint, scope or any version differs from what the store and the tables say.
+
     JSON-able (``model_dump(mode="json")``), text (`to_text`) and HTML (``_repr_html_``).
     """
 
@@ -268,6 +283,8 @@ class RollbackPlan(BaseModel):
 
     run_id: str
     created_at: datetime
+    lakehouse: str
+    metadata_schema: str
     checkpoint: Checkpoint
     kind: str | None = None
     scope_text: str
@@ -277,8 +294,8 @@ class RollbackPlan(BaseModel):
     restorability: str = "Restorable"
     totals: PlanTotals
     approval_token: str
-    require_approval: bool = True
-    allow_failed_validation: bool = False
+    require_approval: StrictFlag = True
+    allow_failed_validation: StrictFlag = False
 
     @property
     def checkpoint_name(self) -> str:
@@ -365,7 +382,7 @@ class RollbackResult(BaseModel):
 
     run_id: str
     status: RunStatus
-    dry_run: bool = False
+    dry_run: StrictFlag = False
     checkpoint_id: str
     checkpoint_name: str
     reason: str | None = None
@@ -451,7 +468,7 @@ class RollbackRun(BaseModel):
     status: RunStatus
     run_id: str
     checkpoint_name: str | None = None
-    dry_run: bool = True
+    dry_run: StrictFlag = True
     approval_token: str | None = None
     quality_score: float | None = None
     message: str | None = None
@@ -509,17 +526,55 @@ class RollbackRun(BaseModel):
 
 
 # --------------------------------------------------------------------------------- helpers
-def approval_token(checkpoint_id: str, versions: Mapping[str, int]) -> str:
-    """The approval token: a digest of the checkpoint, the scope and each table's version.
+def approval_token(
+    checkpoint_id: str,
+    versions: Mapping[str, int],
+    *,
+    targets: Mapping[str, int] | None = None,
+    actions: Mapping[str, str] | None = None,
+    lakehouse: str | None = None,
+    metadata_schema: str | None = None,
+) -> str:
+    """The approval token: a digest of exactly the work a plan describes.
+
+    It covers the lakehouse (where its metadata store lives), the metadata schema, the
+    checkpoint, the scope (the table names), and per table its current version, the target
+    (pinned) version and the action. Two plans that would do different work never share a token,
+    so a token approves one plan only. It is a digest of public facts, not a secret.
+
+    Args:
+        checkpoint_id: the target checkpoint's id.
+        versions: ``schema.table`` -> current version (the scope; names compare in any case).
+        targets: ``schema.table`` -> the version the table is restored to.
+        actions: ``schema.table`` -> Restore / NoOp / Resume.
+        lakehouse: the lakehouse identity (`RollbackPlan.lakehouse`).
+        metadata_schema: the metadata schema holding the checkpoint.
+
+    Returns:
+        ``"rb-"`` and 20 hex digits.
 
     Example:
         >>> approval_token("cp-1", {"bronze.a": 3}) == approval_token("cp-1", {"BRONZE.A": 3})
         True
         >>> approval_token("cp-1", {"bronze.a": 3}) != approval_token("cp-1", {"bronze.a": 4})
         True
+        >>> approval_token("cp-1", {"a.b": 3}, targets={"a.b": 1}) != approval_token(
+        ...     "cp-1", {"a.b": 3}, targets={"a.b": 2})
+        True
     """
+    target = {k.lower(): int(v) for k, v in (targets or {}).items()}
+    action = {k.lower(): str(v) for k, v in (actions or {}).items()}
+    tables = {
+        k.lower(): [int(v), target.get(k.lower()), action.get(k.lower())]
+        for k, v in versions.items()
+    }
     body = json.dumps(
-        {"checkpoint": checkpoint_id, "tables": {k.lower(): int(v) for k, v in versions.items()}},
+        {
+            "lakehouse": lakehouse,
+            "metadata_schema": metadata_schema.lower() if metadata_schema else metadata_schema,
+            "checkpoint": checkpoint_id,
+            "tables": tables,
+        },
         sort_keys=True,
     )
     return "rb-" + hashlib.sha256(body.encode()).hexdigest()[:20]
@@ -766,17 +821,22 @@ class Rollback:
             require_approval: `execute` needs the plan's approval token (default).
             allow_failed_validation: accept a checkpoint whose validation Failed (e.g. a
                 PreRollback checkpoint that recorded an inconsistent state, to undo a rollback).
+                Both flags take a bool or the strings "true"/"false"/"1"/"0".
 
         Returns:
-            The `RollbackPlan` (impact per table, totals, dependency gaps, approval token).
+            The `RollbackPlan` (impact per table, totals, dependency gaps, approval token),
+            bound to this lakehouse (``lakehouse``, ``metadata_schema``).
 
         Raises:
+            ConfigError: a flag is not a boolean (nothing is written).
             RollbackError: validation failed; the message says why and the hint what to do
                 (``details["recommended_actions"]``).
 
         Example:
             >>> # plan = rt.rollback.plan("bronze_batch_2025-01-15", tables="bronze.account")
         """
+        require_approval = strict_bool(require_approval, "require_approval")
+        allow_failed_validation = strict_bool(allow_failed_validation, "allow_failed_validation")
         rt = self._rt
         start = time.perf_counter()
         scope_text = _scope_text(tables)
@@ -851,6 +911,7 @@ class Rollback:
     def _checkpoint(self, name: str | None, kind: str | None, tables: Any) -> Checkpoint:
         """The target checkpoint: by name/id, or the newest restore target of ``kind``."""
         rt = self._rt
+        cp: Checkpoint
         if not name or name.strip().lower() in ("latest", "last"):
             wanted = [] if _is_all(tables) else [t.name.lower() for t in self._refs(tables)]
             for cp in rt.checkpoints.list(active_only=True, kind=kind or None):
@@ -1192,9 +1253,12 @@ class Rollback:
         )
         warnings = [f"{t.table}: {w}" for t in impacts for w in t.warnings]
         warnings += [g.message for g in gaps]
+        lakehouse, schema = self._lakehouse(), rt.config.metadata_schema
         return RollbackPlan(
             run_id=rt.context.run_id,
             created_at=utcnow(),
+            lakehouse=lakehouse,
+            metadata_schema=schema,
             checkpoint=cp,
             kind=kind or None,
             scope_text=scope_text,
@@ -1204,7 +1268,12 @@ class Rollback:
             restorability=verify.status,
             totals=totals,
             approval_token=approval_token(
-                cp.checkpoint_id, {t.table: t.current_version for t in impacts}
+                cp.checkpoint_id,
+                {t.table: t.current_version for t in impacts},
+                targets={t.table: t.pinned_version for t in impacts},
+                actions={t.table: t.action for t in impacts},
+                lakehouse=lakehouse,
+                metadata_schema=schema,
             ),
             require_approval=require_approval,
             allow_failed_validation=allow_failed,
@@ -1285,28 +1354,50 @@ class Rollback:
             plan: from `plan` (same checkpoint and scope).
             approval_token: the plan's token (required when approval is required).
             reason: why (recorded in the audit log and the reports).
-            dry_run: report the plan as ``Planned`` and change nothing.
-            require_approval: overrides the plan's setting.
+            dry_run: report the plan as ``Planned`` and change nothing (a bool, or the strings
+                "true"/"false"/"1"/"0" a pipeline passes).
+            require_approval: overrides the plan's setting (same forms as ``dry_run``).
             progress: callback for progress lines ("Restoring table 7 of 50: ...").
 
         Returns:
             The `RollbackResult`: Succeeded, PartiallyFailed (some tables failed to restore or
             validate; the others are restored) or Failed.
 
+        Before the first RESTORE the plan is bound to this lakehouse: its lakehouse identity and
+        metadata schema must be this runtime's, its checkpoint, scope and every target version
+        what the checkpoint's rows in this store say, every current version what the table says
+        now, and the token the digest of exactly that work. A dry run makes the same checks
+        (not the token's) and reports ``Planned``.
+
         Raises:
-            ApprovalError: no token, a token that is not this plan's, or a table changed since
-                the plan (audited; nothing was changed).
+            ConfigError: ``plan`` is not a `RollbackPlan`, or ``dry_run`` / ``require_approval``
+                is not a boolean (nothing is written).
+            ApprovalError: the plan was made on another lakehouse or does not match the
+                checkpoint in this store (each difference named with the plan's and the store's
+                value), a table changed since the plan, no token, or a token that is not this
+                plan's (audited; no table was changed).
 
         Example:
             >>> # result = rt.rollback.execute(plan, plan.approval_token, reason="INC-123")
         """
         rt = self._rt
-        ex = _Execution(plan=plan, reason=reason, started_at=utcnow(), start=time.perf_counter())
+        if not isinstance(plan, RollbackPlan):
+            raise ConfigError(
+                f"parameter 'plan' must be a RollbackPlan, got {type(plan).__name__}",
+                hint="pass the plan rt.rollback.plan(...) returned",
+            )
+        dry_run = strict_bool(dry_run, "dry_run")
+        if require_approval is not None:
+            require_approval = strict_bool(require_approval, "require_approval")
+        need = plan.require_approval if require_approval is None else require_approval
+        started_at, start = utcnow(), time.perf_counter()
+        stored = self._approve(plan, approval_token, need, reason, dry_run=dry_run)
+        # what runs is what the store says: the checkpoint's own pins (checked equal to the plan's)
+        plan = plan.model_copy(update={"checkpoint": stored})
+        ex = _Execution(plan=plan, reason=reason, started_at=started_at, start=start)
         if dry_run:
             self._summary("Planned", plan=plan, dry_run=True, reason=reason)
             return self._result(ex, "Planned", dry_run=True, message="dry run: nothing changed")
-        need = plan.require_approval if require_approval is None else require_approval
-        self._approve(plan, approval_token, need, reason)
         work = [t for t in plan.tables if t.action == "Restore"]
         ex.configs = self._configs()
         try:
@@ -1369,72 +1460,182 @@ class Rollback:
         return result
 
     def _approve(
-        self, plan: RollbackPlan, token: str | None, need: bool, reason: str | None
-    ) -> None:
-        """Recompute the token from the tables' current versions; refuse on any mismatch."""
+        self,
+        plan: RollbackPlan,
+        token: str | None,
+        need: bool,
+        reason: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> Checkpoint:
+        """Re-derive the plan's work from this lakehouse and refuse any mismatch (audited).
+
+        The plan is only a description of the work: its lakehouse and metadata schema must be
+        this runtime's, its checkpoint, scope and target versions what the checkpoint's rows in
+        this store say, its current versions what the tables say now, and the token (when
+        required) the digest of exactly that work, recomputed from what was read. A dry run makes
+        the same checks except the token's. Nothing has been written to any table when this
+        refuses; the refusal is audited (``RollbackApproval`` Failed, ``Rollback`` Refused).
+
+        Returns:
+            The checkpoint as stored (its pins are what execution restores to and checks against).
+        """
         rt = self._rt
-        outcomes = rt.map_tables(
-            lambda t: rt.engine.version(rt.table(t.table)),
-            list(plan.tables),
-            label="Checking table",
-            key=lambda t: t.table,
-            progress=log.debug,
-        )
-        current = {o.item: o.value for o in outcomes if o.ok}
-        changed = [
-            f"{t.table} (version {t.current_version} -> {current.get(t.table, 'unreadable')})"
-            for t in plan.tables
-            if current.get(t.table) != t.current_version
-        ]
-        now_token = approval_token(plan.checkpoint_id, current) if not changed else None
+        stored, differences, here = self._bind(plan)
+        current: dict[str, int] = {}
+        changed: list[str] = []
+        now_token = None
+        if stored is not None and not differences:
+            outcomes = rt.map_tables(
+                lambda t: rt.engine.version(rt.table(t.table)),
+                list(plan.tables),
+                label="Checking table",
+                key=lambda t: t.table,
+                progress=log.debug,
+            )
+            current = {o.item.lower(): o.value for o in outcomes if o.ok}
+            changed = [
+                f"{t.table} (version {t.current_version} -> "
+                f"{current.get(t.table.lower(), 'unreadable')})"
+                for t in plan.tables
+                if current.get(t.table.lower()) != t.current_version
+            ]
+        if stored is not None and not differences and not changed:
+            pins = {t.table.lower(): t.version for t in stored.tables}
+            now_token = approval_token(
+                stored.checkpoint_id,
+                {t.table: current[t.table.lower()] for t in plan.tables},
+                targets={t.table: pins[t.table.lower()] for t in plan.tables},
+                actions={t.table: t.action for t in plan.tables},
+                lakehouse=here,
+                metadata_schema=rt.config.metadata_schema,
+            )
+            if now_token != plan.approval_token:
+                differences.append(
+                    f"approval token: the plan carries {plan.approval_token!r} but its work "
+                    f"digests to {now_token!r} (the plan was altered after it was made)"
+                )
         problem = hint = None
-        if changed:
+        if differences:
+            problem = "the plan does not match this lakehouse: " + "; ".join(differences)
+            hint = (
+                "plan again on this lakehouse (rt.rollback.plan or `fmd rollback plan`), review "
+                "the new impact report and approve its token: a plan is bound to the lakehouse, "
+                "checkpoint, scope and versions it was made for"
+            )
+        elif changed:
             problem = "tables changed since the plan: " + ", ".join(changed)
             hint = "plan again, review the new impact report and approve its token"
-        elif need and not token:
+        elif not dry_run and need and not token:
             problem = "approval required: no approval token given"
             hint = (
                 "review the impact report, then execute with "
                 f"approval_token={plan.approval_token!r}"
             )
-        elif need and token != now_token:
+        elif not dry_run and need and token != now_token:
             problem = "the approval token does not match this plan"
             hint = (
                 self._explain_token(token or "", plan)
                 + f"; this plan's token is {plan.approval_token!r}: review its impact report "
                 "and approve it"
             )
-        if problem:
+        if problem or stored is None:
             err = ApprovalError(
-                problem,
+                problem or "the plan's checkpoint could not be read",
                 hint=hint,
-                details={"changed": changed, "plan_token": plan.approval_token},
+                details={
+                    "differences": differences,
+                    "changed": changed,
+                    "plan_token": plan.approval_token,
+                },
             )
             rt.audit.event(
                 "RollbackApproval",
                 "Failed",
                 error=err,
                 severity="MEDIUM",
+                dry_run=dry_run,
                 details={
                     "checkpoint": plan.checkpoint_name,
+                    "checkpoint_id": plan.checkpoint_id,
                     "require_approval": need,
                     "token_given": bool(token),
+                    "differences": differences,
                     "changed": changed,
                     "reason": reason,
                 },
             )
-            self._summary("Refused", plan=plan, dry_run=False, reason=reason, message=str(err))
+            self._summary("Refused", plan=plan, dry_run=dry_run, reason=reason, message=str(err))
             raise err
-        rt.audit.event(
-            "RollbackApproval",
-            "Succeeded",
-            details={
-                "checkpoint": plan.checkpoint_name,
-                "require_approval": need,
-                "plan_digest": plan.approval_token,
-                "reason": reason,
-            },
-        )
+        if not dry_run:
+            rt.audit.event(
+                "RollbackApproval",
+                "Succeeded",
+                details={
+                    "checkpoint": plan.checkpoint_name,
+                    "require_approval": need,
+                    "plan_digest": plan.approval_token,
+                    "lakehouse": here,
+                    "reason": reason,
+                },
+            )
+        return stored
+
+    def _lakehouse(self) -> str:
+        """This runtime's lakehouse identity: where its metadata store keeps CheckpointHistory."""
+        rt = self._rt
+        where = str(rt.engine.location(rt.store.ref("CheckpointHistory")))
+        if "://" not in where and not where.startswith("file:"):
+            # one folder spelled two ways (relative, through a symlink) is one lakehouse
+            where = os.path.realpath(where)
+        return where
+
+    def _bind(self, plan: RollbackPlan) -> tuple[Checkpoint | None, list[str], str]:
+        """What differs between the plan and this lakehouse's store: each difference names the
+        plan's value and the store's. Returns the stored checkpoint (None when it is not there),
+        the differences, and this lakehouse's identity."""
+        rt = self._rt
+        here, schema = self._lakehouse(), rt.config.metadata_schema
+        out: list[str] = []
+        if plan.lakehouse != here:
+            out.append(
+                f"lakehouse: the plan was made on the lakehouse whose checkpoints are at "
+                f"{plan.lakehouse!r}; this runtime's are at {here!r}"
+            )
+        if plan.metadata_schema.lower() != schema.lower():
+            out.append(
+                f"metadata schema: the plan's is {plan.metadata_schema!r}, this runtime's is "
+                f"{schema!r}"
+            )
+        if out:  # another store: comparing its checkpoint rows with these would mean nothing
+            return None, out, here
+        try:
+            stored: Checkpoint | None = rt.checkpoints.get(plan.checkpoint_id)
+        except CheckpointError:
+            stored = None
+        if stored is None or stored.checkpoint_id != plan.checkpoint_id:
+            out.append(
+                f"checkpoint: the plan's {plan.checkpoint_id!r} ({plan.checkpoint_name}) is not in "
+                "this lakehouse's metadata store"
+            )
+            return None, out, here
+        if stored.checkpoint_name != plan.checkpoint_name:
+            out.append(
+                f"checkpoint name: the plan's is {plan.checkpoint_name!r}, the store's is "
+                f"{stored.checkpoint_name!r}"
+            )
+        if not stored.is_active:
+            out.append(
+                "checkpoint state: active when planned, inactive in the store now (expired or "
+                "deactivated since: its files may be gone)"
+            )
+        if stored.validation_status != "Validated" and not plan.allow_failed_validation:
+            out.append(
+                f"checkpoint validation: the store's is {stored.validation_status} (plan with "
+                "allow_failed_validation=True to restore to it anyway)"
+            )
+        out += _scope_differences(plan, stored)
+        return stored, out, here
 
     def _explain_token(self, token: str, plan: RollbackPlan) -> str:
         """Say which tables changed since ``token`` was issued (read from the audit log)."""
@@ -2405,7 +2606,7 @@ class Rollback:
             dry_run=dry_run,
             duration_ms=duration_ms,
             error=message if status in severity else None,
-            severity=severity.get(status, "INFO"),  # type: ignore[arg-type]
+            severity=severity.get(status, "INFO"),
             details=details,
             flush=True,
         )
@@ -2458,12 +2659,22 @@ class Rollback:
         ends ``AwaitingApproval`` with the current plan's token. A refused validation ends
         ``Failed`` with the recommended actions.
 
+        The flags (``require_approval``, ``dry_run``, ``allow_failed_validation``) take a bool or
+        the strings "true"/"false"/"1"/"0" (any case) that pipeline parameters arrive as.
+
         Returns:
             The `RollbackRun`; ``run.exit_value()`` is the notebook's exit value.
+
+        Raises:
+            ConfigError: a flag is not a boolean ("yes", "", 2, None ...): a broken parameter is
+                not a refusal; nothing is written.
 
         Example:
             >>> # run = rt.rollback.run_notebook("bronze_batch_2025-01-15", dry_run=True)
         """
+        require_approval = strict_bool(require_approval, "require_approval")
+        dry_run = strict_bool(dry_run, "dry_run")
+        allow_failed_validation = strict_bool(allow_failed_validation, "allow_failed_validation")
         rt = self._rt
         base: dict[str, Any] = {
             "run_id": rt.context.run_id,
@@ -2538,6 +2749,60 @@ class Rollback:
 
 
 # --------------------------------------------------------------------------------- small helpers
+_PIN_FIELDS = (
+    "version",
+    "manifest_digest",
+    "schema_fingerprint",
+    "total_rows",
+    "active_rows",
+    "deleted_rows",
+    "purged_rows",
+)
+
+
+def _scope_differences(plan: RollbackPlan, stored: Checkpoint) -> list[str]:
+    """The plan's scope and per-table pins against the checkpoint's rows in the store."""
+    out: list[str] = []
+    pins = {t.table.lower(): t for t in stored.tables}
+    embedded = {t.table.lower(): t for t in plan.checkpoint.tables}
+    if not plan.tables:
+        out.append("scope: the plan has no table")
+    names = [t.table.lower() for t in plan.tables]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        out.append(f"scope: the plan lists {twice} more than once")
+    missing = [t.table for t in plan.tables if t.table.lower() not in pins]
+    if missing:
+        out.append(
+            f"scope: the plan's {missing} are not in checkpoint {stored.checkpoint_name!r}, "
+            f"which covers {sorted(t.table for t in stored.tables)}"
+        )
+    if _is_all(plan.scope_text) and set(names) != set(pins):
+        out.append(
+            f"scope: the plan says All but covers {sorted(names)}; the checkpoint covers "
+            f"{sorted(pins)}"
+        )
+    for t in plan.tables:
+        pin = pins.get(t.table.lower())
+        if pin is None:
+            continue
+        if t.pinned_version != pin.version:
+            out.append(
+                f"{t.table} target version: the plan's is {t.pinned_version}, the checkpoint's "
+                f"in the store is {pin.version}"
+            )
+        mine = embedded.get(t.table.lower())
+        for name in _PIN_FIELDS:
+            theirs = getattr(pin, name)
+            ours = getattr(mine, name) if mine is not None else None
+            if ours != theirs:
+                out.append(
+                    f"{t.table} checkpoint {name}: the plan's is {ours!r}, the store's is "
+                    f"{theirs!r}"
+                )
+    return out
+
+
 def _value(outcome: Outcome[Any]) -> Any:
     """An outcome's value, or a RollbackError carrying the error that stopped it."""
     if not outcome.ok:
@@ -2658,12 +2923,15 @@ def _n(v: int | None, signed: bool = False) -> str:
 
 
 def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+    from fmd_runtime._text import format_bytes  # the one size format (KiB, 1024) of every report
+
+    return format_bytes(n)
+
+
+def _plural(count: int, noun: str) -> str:
+    from fmd_runtime._text import plural  # "1 table", "2 tables": one wording for every report
+
+    return plural(count, noun)
 
 
 def _span(seconds: float | None) -> str:
@@ -2721,7 +2989,8 @@ def _plan_text(p: RollbackPlan) -> str:
     lines = [
         f"Rollback plan to checkpoint {cp.checkpoint_name} ({cp.checkpoint_type}, created "
         f"{cp.created_date:%Y-%m-%d %H:%M} UTC, {cp.validation_status}, {p.restorability})",
-        f"run {p.run_id}  scope: {p.scope_text} ({tot.tables_in_scope} tables)  risk: {tot.risk}",
+        f"run {p.run_id}  scope: {p.scope_text} ({_plural(tot.tables_in_scope, 'table')})  "
+        f"risk: {tot.risk}",
         "",
         *_grid([_PLAN_HEADER, *(_plan_row(t) for t in p.tables)]),
         "",
@@ -2909,28 +3178,24 @@ def _cli_plan(args: argparse.Namespace) -> int:
 
 def _cli_execute(args: argparse.Namespace) -> int:
     from fmd_runtime.cli import print_json
+    from fmd_runtime.progress import progress_display
 
     rt = _cli_runtime(args)
     plan = rt.rollback.plan(
         args.checkpoint, args.tables or "All", args.kind, require_approval=not args.no_approval
     )
-    result = rt.rollback.execute(
-        plan, args.token, reason=args.reason, progress=lambda s: print(s, file=sys.stderr)
-    )
+    result = rt.rollback.execute(plan, args.token, reason=args.reason, progress=progress_display())
     rt.close()
     print_json(result) if args.json else print(result.to_text())
     return 0 if result.status == "Succeeded" else 1
 
 
 def _cli_runtime(args: argparse.Namespace) -> Runtime:
-    from fmd_runtime.runtime import connect
+    from fmd_runtime import cli
 
-    return connect(
-        lakehouse=args.lakehouse,
-        metadata_schema=args.metadata_schema,
-        run_id=getattr(args, "resume", None) or None,
-        triggered_by="cli",
-    )
+    # through cli.runtime_from: a folder that is not a lakehouse is refused, never created
+    rt: Runtime = cli.runtime_from(args, run_id=getattr(args, "resume", None) or None)
+    return rt
 
 
 def register(sub: Any) -> None:
@@ -2940,7 +3205,8 @@ def register(sub: Any) -> None:
     token; ``fmd rollback execute CHECKPOINT --token T --reason R`` executes (exit 1 unless it
     Succeeded, 2 when refused); ``--resume RUN_ID`` resumes a partially failed rollback.
     """
-    from fmd_runtime.cli import add_lakehouse
+    from fmd_runtime.cli import add_lakehouse, choice_arg, table_list_arg
+    from fmd_runtime.config import CHECKPOINT_KINDS
 
     p = sub.add_parser("rollback", help="roll tables back to a checkpoint: plan, then execute")
     acts = p.add_subparsers(dest="rollback_action", metavar="ACTION", required=True)
@@ -2948,8 +3214,16 @@ def register(sub: Any) -> None:
     ex = acts.add_parser("execute", help="execute an approved rollback (exit 1 unless Succeeded)")
     for parser in (pl, ex):
         parser.add_argument("checkpoint", help="checkpoint name or id ('latest': newest of --kind)")
-        parser.add_argument("--tables", help="comma-separated subset (default: All)")
-        parser.add_argument("--kind", help="expected checkpoint type (DailyBatch, PrePurge ...)")
+        parser.add_argument(
+            "--tables",
+            type=table_list_arg(allow_all=True),
+            help="comma-separated subset (default: All)",
+        )
+        parser.add_argument(
+            "--kind",
+            type=choice_arg(CHECKPOINT_KINDS, "checkpoint type"),
+            help="expected checkpoint type (DailyBatch, PrePurge ...)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument(
             "--resume", metavar="RUN_ID", help="run as this rollback run id (resume it)"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from fmd_runtime.config import strict_bool
 from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.store import to_json, utcnow
@@ -171,9 +172,13 @@ class RunLedger:
         Returns:
             True to skip. A skip is audited as ``SkippedAlreadyProcessed`` (status Skipped).
 
+        Raises:
+            ConfigError: ``force`` is not a boolean (a bool or "true"/"false"/"1"/"0").
+
         Example:
             >>> # if rt.runs.should_skip("account", "bronze"): continue
         """
+        force = strict_bool(force, "force")  # "false" from a pipeline is truthy in Python
         entity, layer = _check_entity(entity), _text(layer, "layer")
         batch = self._batch(batch_id)
         rows = self._read(EntityId=entity, Layer=layer, Status="Succeeded")

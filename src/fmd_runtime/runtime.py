@@ -26,12 +26,15 @@ from fmd_runtime.config import (
     CONFIGURABLE_KEYS,
     RuntimeConfig,
     TableConfig,
+    build_runtime_config,
     build_table_config,
+    check_number,
+    strict_bool,
 )
 from fmd_runtime.engine import CommitOptions, DeltaEngine
 from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.store import MetadataStore, utcnow
-from fmd_runtime.tables import TableRef
+from fmd_runtime.tables import TableRef, local_table
 
 log = logging.getLogger("fmd_runtime")
 
@@ -116,6 +119,7 @@ class Runtime:
         )
         self._capabilities: dict[str, Any] = {}
         self._lock = threading.RLock()
+        self._lakehouse_names: tuple[str, ...] | None = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in _CAPABILITIES:
@@ -138,49 +142,100 @@ class Runtime:
         return CommitOptions(metadata={"fmd.runId": self.context.run_id, **metadata})
 
     # -- tables ----------------------------------------------------------------------------
-    def table(self, name: str | TableRef) -> TableRef:
-        """Parse a table name with this runtime's default schema."""
-        return TableRef.parse(name, default_schema=self.config.default_schema)
+    def table(self, name: str | TableRef, *, parameter: str = "table") -> TableRef:
+        """Parse a table name of the connected lakehouse with this runtime's default schema.
+
+        ``table`` and ``schema.table`` are accepted; ``lakehouse.schema.table`` only when the
+        lakehouse is the connected one (`lakehouse_names`), and the result drops it. A name of
+        another lakehouse is refused: acting on it would change the local table of that name.
+
+        Args:
+            name: the table name (or a `TableRef`).
+            parameter: the caller's parameter name, for the error.
+
+        Raises:
+            InvalidIdentifierError: not a name, not plain identifiers, or another lakehouse's.
+
+        Example:
+            >>> # rt.table("account").name -> 'dbo.account'
+        """
+        return local_table(
+            name,
+            default_schema=self.config.default_schema,
+            lakehouses=self.lakehouse_names,
+            parameter=parameter,
+        )
+
+    @property
+    def lakehouse_names(self) -> tuple[str, ...]:
+        """Names the connected lakehouse goes by in ``lakehouse.schema.table`` names.
+
+        The embedded engine's root folder name (``sales`` for ``./sales``, ``lh`` for
+        ``…/lh.Lakehouse``) and, inside Fabric, the notebook's default lakehouse name when the
+        engine works on the default lakehouse (``/lakehouse/default`` or Spark).
+        """
+        if self._lakehouse_names is not None:
+            return self._lakehouse_names
+        names: list[str] = []
+        root = getattr(self.engine, "root", None)
+        if isinstance(root, str) and root.strip("/"):
+            base = root.rstrip("/").rsplit("/", 1)[-1]
+            names.append(base[: -len(".Lakehouse")] if base.endswith(".Lakehouse") else base)
+        if root is None or str(root).rstrip("/") == "/lakehouse/default":
+            default = _fabric_context().get("lakehouse_name")
+            if isinstance(default, str) and default:
+                names.append(default)
+        self._lakehouse_names = tuple(n for n in names if n and n != "default")
+        return self._lakehouse_names
 
     def configure_table(self, table: str | TableRef, **settings: Any) -> TableConfig:
         """Create or update the table's ``PipelineConfig`` row (validated; unknown keys rejected).
 
-        Settings not given keep their stored value (or the default for a new row).
+        Settings not given keep their stored value (or the default for a new row). Table names
+        match case-insensitively, as Spark resolves them: ``bronze.ACCOUNT`` updates the row of
+        ``bronze.account`` and keeps the spelling first stored (the returned ``table``).
 
         Args:
             table: ``schema.table``.
             **settings: any of `fmd_runtime.config.CONFIGURABLE_KEYS`, e.g. ``primary_key=["Id"]``,
-                ``deleted_flag="IsDeleted"``, ``vacuum_retention_hours=168``.
+                ``deleted_flag="IsDeleted"``, ``vacuum_retention_hours=168`` (bounds in
+                `TableConfig` and docs/configuration.md).
 
         Returns:
             The stored configuration with defaults filled in.
 
         Raises:
-            ConfigError: unknown keys or invalid values (named, values not echoed).
+            ConfigError: unknown keys or invalid values (named, values not echoed), checked
+                before anything is written.
+            InvalidIdentifierError: ``table`` is not a table name of the connected lakehouse.
 
         Example:
             >>> # rt.configure_table("bronze.account", primary_key=["AccountId"], deleted_flag="IsDeleted")
         """
+        ref = self.table(table)
         unknown = sorted(set(settings) - set(CONFIGURABLE_KEYS))
         if unknown:
             raise ConfigError(
                 f"unknown configuration key(s) {unknown}",
-                table=str(table),
+                table=ref.name,
                 hint=f"valid keys are {list(CONFIGURABLE_KEYS)}",
             )
-        ref = self.table(table)
+        build_table_config({**settings, "table": ref.name})  # refuse bad values before any read
         current = self._config_row(ref)
-        base = TableConfig.from_row(current).model_dump() if current else {}
+        name = f"{current['SchemaName']}.{current['TableName']}" if current else ref.name
+        # the stored values unvalidated: a row stored before bounds were checked can be fixed
+        # by passing the bad field (anything else still stored wrong is named by the error)
+        base = TableConfig.values_from_row(current) if current else {}
         base.update(settings)
         base.update(
-            table=ref.name,
+            table=name,
             updated_date=utcnow(),
             updated_by=self.context.triggered_by or self.context.run_id,
         )
         cfg = build_table_config(base)
         row = cfg.to_row()
         if current:
-            where = {"SchemaName": ref.schema_name, "TableName": ref.table}
+            where = {"SchemaName": current["SchemaName"], "TableName": current["TableName"]}
             self.store.update(
                 "PipelineConfig", where, {k: v for k, v in row.items() if k not in where}
             )
@@ -189,22 +244,61 @@ class Runtime:
         return cfg
 
     def table_config(self, table: str | TableRef) -> TableConfig:
-        """The table's configuration, defaults filled in (a table without a row gets all defaults)."""
+        """The table's configuration, defaults filled in (a table without a row gets all defaults).
+
+        The name matches case-insensitively; the configuration keeps the stored spelling.
+
+        Raises:
+            InvalidIdentifierError: ``table`` is not a table name of the connected lakehouse.
+
+        Example:
+            >>> # rt.table_config("bronze.account").primary_key
+        """
         ref = self.table(table)
         row = self._config_row(ref)
         return TableConfig.from_row(row) if row else build_table_config({"table": ref.name})
 
     def table_configs(self, *, enabled_only: bool = True) -> list[TableConfig]:
-        """Every configured table (enabled ones by default), sorted by name."""
-        rows = self.store.read("PipelineConfig")
-        configs = [TableConfig.from_row(r) for r in rows]
-        return sorted((c for c in configs if c.enabled or not enabled_only), key=lambda c: c.table)
+        """Every configured table (enabled ones by default), sorted by name.
+
+        One configuration per table: rows whose names differ only in case (written before
+        lookups were case-insensitive) count once, the last one read.
+        """
+        enabled_only = strict_bool(enabled_only, "enabled_only")
+        configs: dict[str, TableConfig] = {}
+        for r in self.store.read("PipelineConfig"):
+            cfg = TableConfig.from_row(r)
+            configs[cfg.table.lower()] = cfg
+        return sorted(
+            (c for c in configs.values() if c.enabled or not enabled_only), key=lambda c: c.table
+        )
 
     def _config_row(self, ref: TableRef) -> dict[str, Any] | None:
-        rows = self.store.read(
-            "PipelineConfig", {"SchemaName": ref.schema_name, "TableName": ref.table}
-        )
-        return rows[-1] if rows else None
+        """The table's PipelineConfig row, matched case-insensitively (Spark's table identity).
+
+        The row with the exact spelling wins; rows that differ only in case are one table, and
+        more than one such spelling without an exact match is refused (which one is meant?).
+        """
+        key = (ref.schema_name.lower(), ref.table.lower())
+        rows = [
+            r
+            for r in self.store.read("PipelineConfig")  # a small table: one read, matched here
+            if (str(r["SchemaName"]).lower(), str(r["TableName"]).lower()) == key
+        ]
+        spelled = (ref.schema_name, ref.table)
+        exact = [r for r in rows if (r["SchemaName"], r["TableName"]) == spelled]
+        if exact or not rows:
+            return exact[-1] if exact else None
+        spellings = sorted({f"{r['SchemaName']}.{r['TableName']}" for r in rows})
+        if len(spellings) > 1:
+            raise ConfigError(
+                f"PipelineConfig has {len(spellings)} rows for what Spark sees as one table: "
+                f"{spellings}",
+                table=ref.name,
+                hint="name the table with one of these exact spellings, and disable or remove "
+                "the others (rt.configure_table(<name>, enabled=False))",
+            )
+        return rows[-1]
 
     def map_tables(
         self,
@@ -232,9 +326,33 @@ class Runtime:
         Returns:
             One `Outcome` per item: ``value`` or ``error`` (message) and ``error_type``.
 
+        Raises:
+            ConfigError: an argument of the wrong type (checked before any work starts), or
+                ``max_workers`` outside 1 to 64.
+
         Example:
             >>> # outcomes = rt.map_tables(restore_one, plans, label="Restoring table")
         """
+        for parameter, value in (("fn", fn), ("key", key), ("progress", progress)):
+            if not callable(value) and not (parameter == "progress" and value is None):
+                raise ConfigError(
+                    f"parameter {parameter!r} must be callable, got {type(value).__name__}",
+                    hint=f"pass a function as {parameter}=",
+                )
+        if isinstance(items, str | bytes) or not isinstance(items, Sequence):
+            raise ConfigError(
+                f"parameter 'items' must be a list or tuple, got {type(items).__name__}",
+                hint="pass a list of the items (tables, plans ...)",
+            )
+        if not isinstance(label, str):
+            raise ConfigError(
+                f"parameter 'label' must be text, got {type(label).__name__}",
+                hint='pass label="Processing table"',
+            )
+        if max_workers is not None:
+            max_workers = check_number(
+                max_workers, "max_workers", minimum=1, maximum=64, integer=True
+            )
         say = progress or log.info
         total = len(items)
         results: dict[int, Outcome[R]] = {}
@@ -288,6 +406,7 @@ def connect(
     triggered_by: str | None = None,
     storage_options: dict[str, str] | None = None,
     ensure: bool = True,
+    create: bool = False,
 ) -> Runtime:
     """Connect to a lakehouse and return the `Runtime`.
 
@@ -300,7 +419,10 @@ def connect(
         spark: a SparkSession (Delta-enabled) for the Spark engine.
         engine: an engine instance (tests, custom adapters).
         metadata_schema: schema of the metadata tables (default ``metadata``).
-        config: full `RuntimeConfig` (``metadata_schema`` overrides its field).
+        config: full `RuntimeConfig`, or a dict of its settings (``metadata_schema``
+            overrides its field). Settings are validated before anything is created: a bad one
+            raises `ConfigError` naming the field, the value and its bounds (never pydantic's
+            ValidationError); see docs/configuration.md.
         run_id: this run's id (generated when omitted).
         pipeline_run_id: ``@pipeline().RunId`` passed by the pipeline.
         parent_run_id: parent run (defaults to ``pipeline_run_id``).
@@ -308,20 +430,40 @@ def connect(
             Fabric runtime context when not given.
         storage_options: delta-rs object-store options (never logged).
         ensure: create/upgrade the metadata tables now.
+        create: create the local ``lakehouse`` folder (and its parents) when it does not exist.
+            Off by default, so a mistyped path is refused instead of silently becoming a new,
+            empty lakehouse. Object-store URLs (``abfss://…``) are never checked or created.
 
     Raises:
-        ConfigError: no engine can be chosen, or the settings are invalid.
+        ConfigError: no engine can be chosen, the ``lakehouse`` path is empty, names a file, or
+            names a local folder that does not exist (without ``create=True``), or the settings
+            are invalid.
 
     Example:
         >>> # rt = fmd.connect(lakehouse="./lakehouse", pipeline_run_id="…", triggered_by="scheduler")
+        >>> # rt = fmd.connect(lakehouse="./new-lakehouse", create=True)  # explicit set-up
     """
-    cfg = config or RuntimeConfig()
-    if metadata_schema:
-        cfg = cfg.model_copy(
-            update={
-                "metadata_schema": RuntimeConfig(metadata_schema=metadata_schema).metadata_schema
-            }
+    # Settings first: a bad value is refused before anything (a folder, a table) is created.
+    cfg = _connect_config(config, metadata_schema)
+    _check_texts(
+        run_id=run_id,
+        pipeline_run_id=pipeline_run_id,
+        parent_run_id=parent_run_id,
+        pipeline_name=pipeline_name,
+        notebook_name=notebook_name,
+        workspace_id=workspace_id,
+        triggered_by=triggered_by,
+    )
+    ensure = strict_bool(ensure, "ensure")
+    if lakehouse is not None:
+        # the folder only matters when the embedded engine is built on it (not with spark=/engine=)
+        lakehouse = _checked_lakehouse(
+            lakehouse,
+            create=create,
+            local=engine is None and spark is None and not storage_options,
         )
+    else:
+        strict_bool(create, "create")
     if engine is None:
         if spark is not None:
             from fmd_runtime.engine.spark import SparkEngine
@@ -354,6 +496,70 @@ def connect(
     if ensure:
         rt.store.ensure()
     return rt
+
+
+def _checked_lakehouse(lakehouse: Any, *, create: Any, local: bool) -> str | Path:
+    """Refuse a lakehouse path that cannot be meant, before anything is written.
+
+    An empty path would put tables at ``/Tables/...`` (the filesystem root); a local folder that
+    does not exist is almost always a typo, so it is created only when the caller asks to.
+    """
+    make = strict_bool(create, "create")
+    if not isinstance(lakehouse, str | Path):
+        raise ConfigError(
+            f"parameter 'lakehouse' must be a folder path or URL, got {type(lakehouse).__name__}",
+            hint="pass a string or pathlib.Path, e.g. connect(lakehouse='./lakehouse')",
+        )
+    text = str(lakehouse)
+    if isinstance(lakehouse, str) and not text.strip():
+        raise ConfigError(
+            f"parameter 'lakehouse' is empty ({text!r}): it would put the tables at /Tables",
+            hint="pass the lakehouse folder, e.g. connect(lakehouse='./lakehouse'), "
+            "or leave it out inside Fabric (/lakehouse/default)",
+        )
+    if "://" in text or not local:
+        return lakehouse  # object store (or another engine): no local folder to check
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"parameter 'lakehouse' names a file, not a folder: {text!r}",
+            hint="pass the lakehouse folder (the one that holds Tables/)",
+        )
+    if not path.exists():
+        if not make:
+            raise ConfigError(
+                f"parameter 'lakehouse': the folder {text!r} does not exist",
+                hint="check the path; to set up a new lakehouse there, call "
+                f"connect(lakehouse={text!r}, create=True) or run `fmd store ensure --lakehouse {text}`",
+            )
+        path.mkdir(parents=True, exist_ok=True)
+    return lakehouse
+
+
+def _connect_config(config: Any, metadata_schema: Any) -> RuntimeConfig:
+    """connect()'s settings: ``config`` (a RuntimeConfig, a dict or None) with
+    ``metadata_schema`` applied, validated as one (`ConfigError`, never a ValidationError)."""
+    if config is not None and not isinstance(config, RuntimeConfig | dict):
+        raise ConfigError(
+            f"parameter 'config' must be a RuntimeConfig or a dict, got {type(config).__name__}",
+            hint="pass config=fmd.RuntimeConfig(max_workers=4) or config={'max_workers': 4}",
+        )
+    if metadata_schema is None or metadata_schema == "":
+        return build_runtime_config(config)
+    values = (config.model_dump() if isinstance(config, RuntimeConfig) else dict(config or {})) | {
+        "metadata_schema": metadata_schema
+    }
+    return build_runtime_config(values)
+
+
+def _check_texts(**values: Any) -> None:
+    """Run-context parameters are text (or None): refuse anything else, naming the parameter."""
+    for parameter, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(
+                f"parameter {parameter!r} must be text, got {type(value).__name__}",
+                hint=f"pass {parameter}='...' (e.g. str(value)), or leave it out",
+            )
 
 
 def _fabric_context() -> dict[str, Any]:

@@ -3,6 +3,12 @@
 A `TableRef` is the only way a table name reaches an engine. Parsing validates every part as a
 plain identifier (letters, digits, underscore; not starting with a digit), so nothing a user typed
 can change the shape of a SQL statement; quoting then adds backticks for Spark SQL.
+
+Table identity is case-insensitive, as in Spark and Fabric: ``bronze.ACCOUNT`` and
+``bronze.account`` are one table (`parse_tables` drops such repeats; PipelineConfig lookups match
+case-insensitively and keep the spelling first stored). Names given to a runtime are names in the
+lakehouse it is connected to (`local_table`): a ``lakehouse.schema.table`` name naming another
+lakehouse is refused instead of silently acting on the local table of the same name.
 """
 
 from __future__ import annotations
@@ -108,8 +114,9 @@ class TableRef(BaseModel):
         parts = value.strip().split(".")
         if len(parts) > 3:
             raise InvalidIdentifierError(
-                f"table name {value!r} has {len(parts)} parts",
-                hint="pass 'table', 'schema.table' or 'lakehouse.schema.table'",
+                f"table name {value!r} has {len(parts)} parts (a workspace-qualified name?)",
+                hint="pass 'table' or 'schema.table' of the connected lakehouse "
+                "(connect to another lakehouse to work on its tables)",
             )
         labels = {1: ["table"], 2: ["schema", "table"], 3: ["lakehouse", "schema", "table"]}
         for label, part in zip(labels[len(parts)], parts, strict=True):
@@ -172,4 +179,71 @@ def parse_tables(
     return list(seen.values())
 
 
-__all__ = ["DEFAULT_SCHEMA", "TableRef", "parse_tables", "quote_identifier", "validate_identifier"]
+def local_table(
+    value: str | TableRef,
+    *,
+    default_schema: str = DEFAULT_SCHEMA,
+    lakehouses: Iterable[str] = (),
+    parameter: str = "table",
+) -> TableRef:
+    """Parse a name of a table in the connected lakehouse: ``table`` or ``schema.table``.
+
+    Everything fmd_runtime records (PipelineConfig, checkpoints, watermarks, audit) names a table
+    by ``schema.table`` in the lakehouse it is connected to, and the embedded engine maps that to
+    ``<root>/Tables/<schema>/<table>``. A ``lakehouse.schema.table`` name that names another
+    lakehouse would therefore act on the LOCAL table of the same name: it is refused. It is
+    accepted only when its first part is one of ``lakehouses`` (the connected lakehouse's own
+    names, compared case-insensitively); the lakehouse part is then dropped. Four-part
+    (workspace) names are always refused.
+
+    Args:
+        value: the name (a `TableRef` is checked the same way).
+        default_schema: the schema of a bare table name.
+        lakehouses: names of the connected lakehouse (e.g. its folder name).
+        parameter: the parameter's name, for the error.
+
+    Returns:
+        A `TableRef` without a lakehouse part.
+
+    Raises:
+        InvalidIdentifierError: not a valid name, or it names another lakehouse.
+
+    Example:
+        >>> local_table("sales.bronze.account", lakehouses=["Sales"]).name
+        'bronze.account'
+        >>> local_table("other.bronze.account")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        fmd_runtime.errors.InvalidIdentifierError: ...names lakehouse 'other'...
+    """
+    if not isinstance(value, str | TableRef):
+        raise InvalidIdentifierError(
+            f"parameter {parameter!r} must be a table name, got {repr(value)[:60]} "
+            f"({type(value).__name__})",
+            hint="pass 'table' or 'schema.table', e.g. 'bronze.account'",
+        )
+    ref = TableRef.parse(value, default_schema=default_schema)
+    if ref.lakehouse is None:
+        return ref
+    known = {name.lower() for name in lakehouses if name}
+    if ref.lakehouse.lower() in known:
+        return TableRef(schema_name=ref.schema_name, table=ref.table)
+    shown = value if isinstance(value, str) else ref.quoted
+    connected = f" (connected to {sorted(known)})" if known else ""
+    raise InvalidIdentifierError(
+        f"parameter {parameter!r}: {shown!r} names lakehouse {ref.lakehouse!r}, not the "
+        f"lakehouse this runtime is connected to{connected}; acting on it would change the "
+        "local table of the same name",
+        hint=f"pass {ref.name!r} for the connected lakehouse's table, or connect to lakehouse "
+        f"{ref.lakehouse!r} to work on its tables",
+    )
+
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "TableRef",
+    "local_table",
+    "parse_tables",
+    "quote_identifier",
+    "validate_identifier",
+]

@@ -45,10 +45,11 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fmd_runtime.config import MAX_RETENTION_DAYS, check_number, strict_bool
 from fmd_runtime.errors import ConfigError, WatermarkError
 from fmd_runtime.store import utcnow
 from fmd_runtime.tables import validate_identifier
@@ -337,22 +338,27 @@ def is_canonical(value: Any, kind: str) -> bool:
         return False
 
 
-def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
-    """``canonical`` moved back by ``lookback`` (clamped at the kind's minimum)."""
+def _lookback(kind: str, lookback: Any, entity: str | None) -> timedelta | int | None:
+    """The validated overlap of a window: a timedelta for datetimes and dates (dates also take
+    a whole number of days, at most `MAX_RETENTION_DAYS`), a unit count for int/rowversion."""
+    if lookback is None:
+        return None
     if kind in ("datetime", "date"):
-        delta = (
-            timedelta(days=lookback) if kind == "date" and isinstance(lookback, int) else lookback
-        )
-        if not isinstance(delta, timedelta) or delta < timedelta(0):
+        if kind == "date" and isinstance(lookback, int) and not isinstance(lookback, bool):
+            if not 0 <= lookback <= MAX_RETENTION_DAYS:
+                raise WatermarkError(
+                    f"lookback {_show(lookback)} days is out of bounds",
+                    entity=entity,
+                    hint=f"pass a number of days between 0 and {MAX_RETENTION_DAYS}",
+                )
+            return timedelta(days=lookback)
+        if not isinstance(lookback, timedelta) or lookback < timedelta(0):
             raise WatermarkError(
                 f"lookback {_show(lookback)} is not a non-negative timedelta",
                 entity=entity,
                 hint="pass lookback=timedelta(minutes=15) (dates also accept a number of days)",
             )
-        native = to_native(canonical, kind)
-        floor = datetime.min.replace(tzinfo=timezone.utc) if kind == "datetime" else date.min
-        shifted = native - delta if native - floor > delta else floor
-        return parse_watermark(shifted, kind)
+        return lookback
     if kind in ("int", "rowversion"):
         if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 0:
             raise WatermarkError(
@@ -360,8 +366,7 @@ def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
                 entity=entity,
                 hint=f"an {kind} watermark looks back by a number of units, e.g. lookback=1000",
             )
-        lowest = _INT_MIN if kind == "int" else 0
-        return parse_watermark(max(lowest, to_native(canonical, kind) - lookback), kind)
+        return lookback
     raise WatermarkError(
         "a string watermark cannot look back",
         entity=entity,
@@ -369,8 +374,188 @@ def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
     )
 
 
+def _shift(canonical: str, kind: str, lookback: Any, entity: str) -> str:
+    """``canonical`` moved back by ``lookback`` (clamped at the kind's minimum)."""
+    delta = _lookback(kind, lookback, entity)
+    if isinstance(delta, timedelta):
+        native = to_native(canonical, kind)
+        floor = datetime.min.replace(tzinfo=timezone.utc) if kind == "datetime" else date.min
+        shifted = native - delta if native - floor > delta else floor
+        return parse_watermark(shifted, kind)
+    lowest = _INT_MIN if kind == "int" else 0
+    return parse_watermark(max(lowest, to_native(canonical, kind) - (delta or 0)), kind)
+
+
+# -- sentinels and absurd values ---------------------------------------------------------------
+class Sentinel(NamedTuple):
+    """A value that sources write as a placeholder, never as a real load position.
+
+    Attributes:
+        kinds: the watermark kinds it applies to.
+        value: the value (``YYYY-MM-DD`` for dates and datetimes: any time that day, in any
+            time zone; canonical text for int and rowversion).
+        end: True for an end-of-time value (nothing can come after it: a watermark there stops
+            every later load); False for a minimum / default value (a cursor column holding
+            defaults, not change times).
+        why: where it comes from.
+    """
+
+    kinds: tuple[str, ...]
+    value: str
+    end: bool
+    why: str
+
+
+_DATES = ("datetime", "date")
+SENTINELS: tuple[Sentinel, ...] = (
+    Sentinel(
+        _DATES,
+        "9999-12-31",
+        True,
+        "end of time: SQL Server's datetime/datetime2/date maximum, .NET DateTime.MaxValue",
+    ),
+    Sentinel(_DATES, "2999-12-31", True, "a common 'valid until further notice' placeholder"),
+    Sentinel(_DATES, "2100-01-01", True, "a common far-future placeholder"),
+    Sentinel(_DATES, "2099-12-31", True, "a common far-future placeholder"),
+    Sentinel(_DATES, "2079-06-06", True, "SQL Server's smalldatetime maximum"),
+    Sentinel(_DATES, "0001-01-01", False, "datetime2/date minimum, .NET DateTime.MinValue"),
+    Sentinel(_DATES, "1753-01-01", False, "SQL Server's datetime minimum"),
+    Sentinel(_DATES, "1899-12-30", False, "day zero of OLE Automation / Excel / Access dates"),
+    Sentinel(
+        _DATES,
+        "1900-01-01",
+        False,
+        "SQL Server's datetime default (0 or '' cast to datetime) and smalldatetime minimum",
+    ),
+    Sentinel(_DATES, "1970-01-01", False, "the Unix epoch (a timestamp of 0)"),
+    Sentinel(("int",), str(_INT_MAX), True, "the 64-bit maximum: no value can follow it"),
+    Sentinel(
+        ("rowversion",),
+        f"0x{_ROWVERSION_MAX:016X}",
+        True,
+        "the largest rowversion: no value can follow it",
+    ),
+)
+"""The known sentinel values, refused as watermarks unless ``allow_sentinel=True``.
+
+A commit refuses all of them: an end value stops every later load, a minimum value as the
+highest value copied means the cursor column holds defaults, so rows with it would never be
+loaded again. ``begin`` (the stored value and ``initial``) and ``reset`` refuse only the end
+values: a minimum there is the usual way to ask for a full (re)load. -1 and other "magic" numbers
+are not listed: nothing here treats them specially, so they are ordinary values.
+"""
+
+_MAX_OFFSET = timedelta(hours=14)  # a naive sentinel read in any source time zone
+
+
+def _sentinel(canonical: str, kind: str, native: Any) -> Sentinel | None:
+    for s in SENTINELS:
+        if kind not in s.kinds:
+            continue
+        if kind in ("int", "rowversion"):
+            if canonical == s.value:
+                return s
+            continue
+        day = date.fromisoformat(s.value)
+        if kind == "date":
+            if native == day:
+                return s
+            continue
+        start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+        lo = start - _MAX_OFFSET if day > date.min else start
+        hi = start + timedelta(days=1) + _MAX_OFFSET if day < date.max else None
+        if lo <= native and (hi is None or native < hi):
+            return s
+    return None
+
+
+def check_plausible(
+    canonical: str,
+    kind: str,
+    *,
+    entity: str | None = None,
+    future_skew_hours: float = 24,
+    now: datetime | None = None,
+    allow_future: bool = False,
+    allow_sentinel: bool = False,
+    minimum_sentinels: bool = True,
+    subject: str = "watermark value",
+) -> str:
+    """Refuse a watermark that is a known sentinel or lies in the future.
+
+    A watermark is where the next load starts: ``9999-12-31`` (or any value past now) would make
+    every later load copy nothing, silently. See `SENTINELS` for the list and which are refused
+    where; ``future_skew_hours`` is ``RuntimeConfig.watermark_future_skew_hours`` (default 24).
+
+    Args:
+        canonical: a canonical watermark (from `parse_watermark`).
+        kind: its kind (string watermarks are never refused here).
+        entity: the entity, for the error.
+        future_skew_hours: how far past ``now`` a datetime (or date) may be.
+        now: the current instant (default: now, UTC).
+        allow_future: accept values past ``now`` + skew (a source with real future values).
+        allow_sentinel: accept sentinel values.
+        minimum_sentinels: also refuse the minimum sentinels (``1900-01-01`` ...), not only
+            the end-of-time ones.
+        subject: how the value is named in the error.
+
+    Returns:
+        ``canonical``.
+
+    Raises:
+        WatermarkError: a sentinel or a future value, naming the entity, the value and the fix.
+
+    Example:
+        >>> check_plausible("2025-01-15", "date")
+        '2025-01-15'
+        >>> check_plausible("9999-12-31", "date")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        fmd_runtime.errors.WatermarkError: watermark value '9999-12-31' is a sentinel...
+    """
+    k = check_kind(kind, entity=entity)
+    if k == "string":
+        return canonical
+    native = to_native(canonical, k)
+    found = None if allow_sentinel else _sentinel(canonical, k, native)
+    if found is not None and (found.end or minimum_sentinels):
+        effect = (
+            "as a watermark it would make every later load start after it and copy nothing"
+            if found.end
+            else "as the highest value copied it means the cursor column holds defaults, and "
+            "rows with it would never be loaded again"
+        )
+        raise WatermarkError(
+            f"{subject} {_show(canonical)} is a sentinel ({found.value}: {found.why}); {effect}",
+            entity=entity,
+            hint="check the cursor column and the source query (a placeholder is not a load "
+            "position); a stored value is moved with rt.watermarks.reset(entity, <value>, "
+            "reason=...), None for a full reload; pass allow_sentinel=True only if this value "
+            "is really meant",
+            details={"kind": k, "value": canonical, "refused": "sentinel"},
+        )
+    if allow_future or k not in _DATES:
+        return canonical
+    limit = (now or utcnow()) + timedelta(hours=future_skew_hours)
+    ahead = native > limit if k == "datetime" else native > limit.date()
+    if ahead:
+        raise WatermarkError(
+            f"{subject} {_show(canonical)} is in the future (later than now + "
+            f"{future_skew_hours:g} hours, {limit:%Y-%m-%d %H:%M} UTC); a watermark there makes "
+            "the next loads skip every row until then",
+            entity=entity,
+            hint="check the cursor column and the source time zone (source_tz=...); if future "
+            "values are real, pass allow_future=True or raise "
+            "RuntimeConfig.watermark_future_skew_hours",
+            details={"kind": k, "value": canonical, "refused": "future"},
+        )
+    return canonical
+
+
 # -- SQL rendering ---------------------------------------------------------------------------
 def _render_column(column: str, dialect: str) -> str:
+    if not isinstance(column, str):
+        validate_identifier(column, what="watermark column")  # refuses it, naming what it is
     parts = column.split(".")
     for part in parts:
         validate_identifier(part, what="watermark column")
@@ -475,6 +660,10 @@ class Window(BaseModel):
             >>> w.predicate("Id")
             '[Id] > 41'
         """
+        if dialect not in ("tsql", "spark"):
+            raise ConfigError(
+                f"SQL dialect {_show(dialect)} is not supported", hint="use 'tsql' or 'spark'"
+            )
         col = _render_column(column, dialect)
         clauses = []
         if self.effective_low is not None:
@@ -508,6 +697,12 @@ def high_from(data: Any, column: str, kind: str, *, source_tz: str | None = None
         '9'
     """
     validate_identifier(column, what="watermark column")
+    if getattr(data, "schema", None) is None:
+        raise ConfigError(
+            f"parameter 'data' must be a pyarrow Table / RecordBatch or a Spark DataFrame, got "
+            f"{type(data).__name__}",
+            hint="pass the copied rows, e.g. high_from(rows, 'ModifiedOn', 'datetime')",
+        )
     names = (
         list(data.schema.names)
         if hasattr(data.schema, "names")
@@ -619,6 +814,14 @@ def _check_entity(entity: Any) -> str:
             hint="pass the entity's id or name: non-empty text without control characters",
         )
     return entity
+
+
+def _check_text(value: Any, parameter: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(
+            f"parameter {parameter!r} must be text, got {_show(value)} ({type(value).__name__})",
+            hint=f"pass {parameter}='...' or leave it out",
+        )
 
 
 def _utc(value: datetime) -> datetime:
@@ -777,6 +980,28 @@ class Watermarks:
             "in the table's PipelineConfig",
         )
 
+    def _plausible(
+        self, entity: str, allow_future: Any, allow_sentinel: Any, *, minimum_sentinels: bool
+    ) -> Callable[..., str]:
+        """The sentinel / future check of this call (flags parsed strictly, up front)."""
+        future = strict_bool(allow_future, "allow_future")
+        sentinel = strict_bool(allow_sentinel, "allow_sentinel")
+        skew = self._rt.config.watermark_future_skew_hours
+
+        def check(canonical: str, kind: str, subject: str = "watermark value") -> str:
+            return check_plausible(
+                canonical,
+                kind,
+                entity=entity,
+                future_skew_hours=skew,
+                allow_future=future,
+                allow_sentinel=sentinel,
+                minimum_sentinels=minimum_sentinels,
+                subject=subject,
+            )
+
+        return check
+
     def _stored_value(self, st: WatermarkState | None, kind: str, tz: str | None) -> str | None:
         if st is None or st.value is None:
             return None
@@ -803,6 +1028,8 @@ class Watermarks:
         initial: Any = None,
         source_tz: str | None = None,
         recover: bool = True,
+        allow_future: bool = False,
+        allow_sentinel: bool = False,
     ) -> Window:
         """Open the copy window of an incremental load and record the attempt (a Begin event).
 
@@ -823,31 +1050,48 @@ class Watermarks:
             initial: the low bound of a first load (nothing stored yet); not stored until commit.
             source_tz: zone of the source's naive datetimes (parsing and T-SQL rendering).
             recover: look for a landed-but-uncommitted load first (default True).
+            allow_future: accept a stored or ``initial`` value in the future (past now +
+                ``RuntimeConfig.watermark_future_skew_hours``); refused by default, since such a
+                window skips every row until then.
+            allow_sentinel: accept an end-of-time sentinel (``9999-12-31`` ..., see
+                `SENTINELS`) as the stored or ``initial`` value; minimum sentinels such as
+                ``1900-01-01`` are always accepted here (a full first load).
 
         Returns:
             The frozen `Window`.
 
         Raises:
             WatermarkError: invalid entity/kind/initial/lookback, a kind that differs from the
-                stored one, or a stored value that cannot be read.
+                stored one, a stored value that cannot be read, or a stored or initial value
+                that is a sentinel or in the future (checked before anything is written).
+            InvalidIdentifierError: ``table`` is not a table of the connected lakehouse.
+            ConfigError: a flag or ``layer`` of the wrong type.
 
         Example:
             >>> # w = rt.watermarks.begin("account", kind="rowversion", table="bronze.account")
             >>> # w.predicate("RowVersion") -> '[RowVersion] > 0x00000000000A1B2C'
         """
         entity = _check_entity(entity)
+        inclusive, recover = strict_bool(inclusive, "inclusive"), strict_bool(recover, "recover")
+        plausible = self._plausible(entity, allow_future, allow_sentinel, minimum_sentinels=False)
+        _check_text(layer, "layer")
+        explicit = self._rt.table(table).name if table is not None else None
         rows = self._rows(EntityId=entity)
         st = self._state(self._latest(rows))
         last = self._state(rows[-1]) if rows else None  # any event: an attempt knows kind and table
-        target = self._rt.table(table).name if table else _table_of(st or last)
+        target = explicit or _table_of(st or last)
         k = self._resolve_kind(entity, kind, st, target, last)
         tz = None if source_tz is None else str(source_tz)
         _zone(tz, entity)
+        _lookback(k, lookback, entity)  # a bad lookback is refused on the first load too
+        first = None if initial is None else plausible(parse_watermark(initial, k, tz, entity), k)
         recovered = self._recover(entity, rows, st, target, layer, k, tz) if recover else None
         st = self.state(entity) if recovered is not None else st
         low = self._stored_value(st, k, tz)
-        if low is None and initial is not None:
-            low = parse_watermark(initial, k, tz, entity)
+        if low is not None:
+            plausible(low, k, subject="the stored watermark")
+        elif first is not None:
+            low = first
         effective = _shift(low, k, lookback, entity) if low is not None and lookback else low
         window = Window(
             entity=entity,
@@ -874,34 +1118,59 @@ class Watermarks:
         return window
 
     @_audit_refusals("WatermarkCommit")
-    def commit(self, window: Window, high: Any, *, table_version: int | None = None) -> str | None:
+    def commit(
+        self,
+        window: Window,
+        high: Any,
+        *,
+        table_version: int | None = None,
+        allow_future: bool = False,
+        allow_sentinel: bool = False,
+    ) -> str | None:
         """Advance the entity's watermark to ``high`` after the copy succeeded: forward only, once per run.
 
         Args:
             window: the window `begin` returned.
             high: the new watermark (any accepted form; typically `high_from` the copied rows).
                 None means nothing was copied: the stored value stays.
-            table_version: the target version the data landed in (recorded; used by rollback).
+            table_version: the target version the data landed in (recorded; used by rollback);
+                a non-negative integer.
+            allow_future: accept a datetime/date ``high`` later than now +
+                ``RuntimeConfig.watermark_future_skew_hours`` (refused by default: the next
+                loads would skip every row until then).
+            allow_sentinel: accept a known sentinel (`SENTINELS`: ``9999-12-31``,
+                ``1900-01-01``, the int64 maximum ...), refused by default.
 
         Returns:
             The stored (canonical) watermark after the call.
 
         Raises:
-            WatermarkError: ``high`` is invalid, or lower than the stored value (use `reset`).
+            WatermarkError: ``high`` is invalid, a sentinel, in the future, or lower than the
+                stored value (use `reset`); nothing is committed.
+            ConfigError: ``window`` is not a `Window`, or ``table_version`` / a flag is invalid.
 
         Example:
             >>> # rt.watermarks.commit(w, "2025-01-16 02:30:00", table_version=res.version)
         """
+        if not isinstance(window, Window):
+            raise ConfigError(
+                f"parameter 'window' must be the Window that begin() returned, got "
+                f"{type(window).__name__}",
+                hint="w = rt.watermarks.begin(entity, ...); ...; rt.watermarks.commit(w, high)",
+            )
+        if table_version is not None:
+            table_version = check_number(table_version, "table_version", minimum=0, integer=True)
         entity, kind, where = (
             window.entity,
             window.kind,
             (window.entity, window.table, window.layer),
         )
+        plausible = self._plausible(entity, allow_future, allow_sentinel, minimum_sentinels=True)
         if high is None:
             details: dict[str, Any] = {"reason": "no rows copied", "value": window.low}
             self._audit("WatermarkCommit", "Skipped", where, details=details)
             return self.current(entity)
-        value = parse_watermark(high, kind, window.source_tz, entity)
+        value = plausible(parse_watermark(high, kind, window.source_tz, entity), kind)
         rows = self._rows(EntityId=entity)
         mine = ("Commit", "Recover")
         done = [
@@ -973,22 +1242,28 @@ class Watermarks:
         table: str | None = None,
         layer: str | None = None,
         source_tz: str | None = None,
+        allow_future: bool = False,
+        allow_sentinel: bool = False,
     ) -> str | None:
         """Set an entity's watermark to any value, backwards included, with an audited reason.
 
         Args:
             entity: the entity.
-            value: the new value (any accepted form), or None to force a full first load.
+            value: the new value (any accepted form), or None to force a full first load
+                (a minimum sentinel such as ``1900-01-01`` is accepted for the same purpose).
             reason: why (required; recorded and audited).
             kind: the kind (defaults to the stored one; give it to change the kind).
             table / layer: recorded with the event (default: the stored ones).
             source_tz: zone of a naive datetime ``value``.
+            allow_future: accept a value later than now + the configured skew.
+            allow_sentinel: accept an end-of-time sentinel (``9999-12-31`` ..., `SENTINELS`).
 
         Returns:
             The canonical value stored.
 
         Raises:
-            WatermarkError: no reason, invalid value, or no kind known.
+            WatermarkError: no reason, invalid value, an end-of-time sentinel or a future value
+                (unless allowed), or no kind known; nothing is stored.
 
         Example:
             >>> # rt.watermarks.reset("account", "2025-01-01", reason="re-load January after a fix")
@@ -997,10 +1272,15 @@ class Watermarks:
         if not isinstance(reason, str) or not reason.strip():
             hint = "say why, e.g. reason='re-load January after the source fix'"
             raise WatermarkError("a reset needs a reason", entity=entity, hint=hint)
+        plausible = self._plausible(entity, allow_future, allow_sentinel, minimum_sentinels=False)
+        _check_text(layer, "layer")
+        explicit = self._rt.table(table).name if table is not None else None
         st = self.state(entity)
         k = check_kind(kind, entity=entity) if kind else self._resolve_kind(entity, None, st, table)
         canonical = None if value is None else parse_watermark(value, k, source_tz, entity)
-        target = self._rt.table(table).name if table else (st.table if st else None)
+        if canonical is not None:
+            plausible(canonical, k)
+        target = explicit or (st.table if st else None)
         lay, old = layer or (st.layer if st else None), st.value if st else None
         row = self._row(
             entity,
@@ -1052,10 +1332,12 @@ class Watermarks:
             >>> # rt.watermarks.recover("account") -> '2025-01-16T02:30:00.000000+00:00' or None
         """
         entity = _check_entity(entity)
+        _check_text(layer, "layer")
+        explicit = self._rt.table(table).name if table is not None else None
         rows = self._rows(EntityId=entity)
         st = self._state(self._latest(rows))
         last = self._state(rows[-1]) if rows else None
-        target = self._rt.table(table).name if table else _table_of(st or last)
+        target = explicit or _table_of(st or last)
         if not target:
             return None
         k = self._resolve_kind(entity, kind, st, target, last)
@@ -1074,6 +1356,7 @@ class Watermarks:
         if not target or not self._rt.engine.exists(self._rt.table(target)):
             return None
         stored = self._stored_value(st, k, tz)
+        skew = self._rt.config.watermark_future_skew_hours
         invalid = {r["RunId"] for r in rows if not _is_live(r)}
         since = st.table_version if st is not None and st.table == target else None
         for landed in self._rt.runs.landed(target, entity, layer=layer, since_version=since):
@@ -1081,6 +1364,8 @@ class Watermarks:
                 continue
             try:
                 value = parse_watermark(landed.watermark, k, entity=entity)
+                # a commit would refuse a sentinel or a future value: so does recovery
+                check_plausible(value, k, entity=entity, future_skew_hours=skew)
             except WatermarkError:
                 continue  # a malformed proposal is never trusted; the window is loaded again
             if stored is not None and to_native(value, k) <= to_native(stored, k):
@@ -1149,6 +1434,22 @@ class Watermarks:
             >>> # report = rt.watermarks.migrate()            # look first
             >>> # rt.watermarks.migrate(dry_run=False)        # then apply
         """
+        dry_run = strict_bool(dry_run, "dry_run")
+        if isinstance(entities, str):
+            entities = [entities]  # one entity id (ids may contain commas: never split)
+        if entities is not None and not (
+            isinstance(entities, Iterable) and all(isinstance(e, str) for e in entities)
+        ):
+            raise ConfigError(
+                f"parameter 'entities' must be a list of entity ids, got {_show(entities)}",
+                hint="pass entities=['account', 'contact'], or leave it out for all",
+            )
+        if source_tz is not None and not isinstance(source_tz, str | Mapping):
+            raise ConfigError(
+                f"parameter 'source_tz' must be an IANA zone name or a mapping entity -> zone, "
+                f"got {type(source_tz).__name__}",
+                hint="pass source_tz='Europe/Amsterdam' or {'account': 'Europe/Amsterdam'}",
+            )
         wanted = set(entities) if entities is not None else None
         changes, refused, unchanged, rows = [], [], 0, []
         for st in self.states():
@@ -1229,6 +1530,16 @@ class Watermarks:
         Example:
             >>> # rt.watermarks.invalidate_after("bronze.account", ckpt_time, by_run_id=run_id)
         """
+        if not isinstance(after, datetime):
+            raise ConfigError(
+                f"parameter 'after' must be a datetime, got {type(after).__name__}",
+                hint="pass the instant the table was restored to, e.g. the checkpoint's time",
+            )
+        if not isinstance(by_run_id, str) or not by_run_id.strip():
+            raise ConfigError(
+                f"parameter 'by_run_id' must be a run id, got {_show(by_run_id)}",
+                hint="pass the rollback's run id",
+            )
         ref, after = self._rt.table(table), _utc(after)
         times = self._rt.runs.version_times(ref.name)
         mine = {r["EntityId"] for r in self._rows(SchemaName=ref.schema_name, TableName=ref.table)}
@@ -1303,6 +1614,8 @@ class Watermarks:
 
 # -- CLI -------------------------------------------------------------------------------------
 def _cli(args: argparse.Namespace) -> int:
+    import sys
+
     from fmd_runtime.cli import print_json, runtime_from
 
     rt = runtime_from(args)
@@ -1318,7 +1631,7 @@ def _cli(args: argparse.Namespace) -> int:
             return 0
         if args.action == "reset":
             if not args.entity or args.value is None or not args.reason:
-                print("fmd: error: reset needs --entity, --value and --reason")
+                print("fmd: error: reset needs --entity, --value and --reason", file=sys.stderr)
                 return 2
             print_json(
                 {
@@ -1352,7 +1665,7 @@ def _cli(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``fmd watermarks {migrate,show,reset}`` to the CLI."""
-    from fmd_runtime.cli import add_lakehouse
+    from fmd_runtime.cli import add_lakehouse, choice_arg, zone_arg
 
     p = sub.add_parser(
         "watermarks", help="watermarks: migrate legacy values (dry run), show, reset"
@@ -1363,10 +1676,18 @@ def register(sub: Any) -> None:
         "--apply", action="store_true", help="migrate: write the changes (default: dry run)"
     )
     p.add_argument(
-        "--source-tz", default=None, help="IANA zone of naive legacy datetimes (default UTC)"
+        "--source-tz",
+        default=None,
+        type=zone_arg,
+        help="IANA zone of naive legacy datetimes (default UTC)",
     )
     p.add_argument("--value", default=None, help="reset: the new value")
-    p.add_argument("--kind", default=None, help="reset: the kind (default: the stored one)")
+    p.add_argument(
+        "--kind",
+        default=None,
+        type=choice_arg(KINDS, "watermark kind"),
+        help="reset: the kind (default: the stored one)",
+    )
     p.add_argument("--reason", default=None, help="reset: why (required)")
     add_lakehouse(p)
     p.set_defaults(func=_cli)
@@ -1423,15 +1744,18 @@ def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
 __all__ = [
     "EXPECTED",
     "KINDS",
+    "SENTINELS",
     "STATE_OPERATIONS",
     "MigrationChange",
     "MigrationRefusal",
     "MigrationReport",
+    "Sentinel",
     "WatermarkKind",
     "WatermarkState",
     "Watermarks",
     "Window",
     "check_kind",
+    "check_plausible",
     "demo_step",
     "high_from",
     "is_canonical",

@@ -182,8 +182,9 @@ def test_no_secret_reaches_the_audit_table(scenario: Scenario) -> None:
 
 
 def test_the_whole_run_costs_a_handful_of_commits(scenario: Scenario) -> None:
-    # the outer activity's flush, the summary's and the alert's: never one per event (44 events)
-    assert scenario.commits <= 3
+    # the outer activity's Start (written at once: a killed notebook leaves a trace), its end's
+    # flush, the summary's and the alert's: never one per event (44 events)
+    assert scenario.commits <= 4
 
 
 def test_threads_buffering_audit_events_lose_none_and_commit_once_per_flush(

@@ -82,7 +82,9 @@ def test_versions_history_and_commit_metadata(engine: DeltaEngine) -> None:
     assert [h.version for h in hist] == [2, 1, 0]
     assert hist[1].user_metadata.get("fmd.runId") == "run-42"
     assert all(h.timestamp.tzinfo is not None for h in hist)
-    assert [engine.snapshot(t, v).timestamp for v in (0, 1, 2)] == [h.timestamp for h in reversed(hist)]
+    assert [engine.snapshot(t, v).timestamp for v in (0, 1, 2)] == [
+        h.timestamp for h in reversed(hist)
+    ]
     assert hist[0].operation.upper().startswith("WRITE") or "OVERWRITE" in hist[0].operation.upper()
 
 
@@ -130,7 +132,11 @@ def test_sql_params_never_change_the_statement(engine: DeltaEngine) -> None:
         {"a": 1, "b": 4},
     )
     assert res.to_pylist() == [{"n": 2}]
-    res = engine.sql("SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Id") + " IN :ids", {"t": t}, {"ids": [0, 2, 3]})
+    res = engine.sql(
+        "SELECT count(*) AS n FROM {t} WHERE " + engine.quote("Id") + " IN :ids",
+        {"t": t},
+        {"ids": [0, 2, 3]},
+    )
     assert res.to_pylist() == [{"n": 3}]
 
 
@@ -152,7 +158,9 @@ def test_restore_to_version_and_refuse_current(engine: DeltaEngine) -> None:
 def test_vacuum_dry_run_keep_versions_and_missing_files(engine: DeltaEngine) -> None:
     t = fresh()
     write_versions(engine, t, n=2, size=4)
-    engine.write(t, batch(range(100, 104)), mode="overwrite")  # versions 1 and 2 files become tombstones
+    engine.write(
+        t, batch(range(100, 104)), mode="overwrite"
+    )  # versions 1 and 2 files become tombstones
     dry = engine.vacuum(t, retention_hours=0, enforce_retention=False)
     assert dry.dry_run and len(dry.files) == 2
     assert engine.missing_files(t, 2) == []  # dry run removed nothing
@@ -165,7 +173,9 @@ def test_vacuum_dry_run_keep_versions_and_missing_files(engine: DeltaEngine) -> 
     else:
         with pytest.raises(EngineError):
             engine.vacuum(t, retention_hours=0, enforce_retention=False, keep_versions=[1])
-    real = engine.vacuum(t, retention_hours=0, enforce_retention=False, dry_run=False, keep_versions=keep)
+    real = engine.vacuum(
+        t, retention_hours=0, enforce_retention=False, dry_run=False, keep_versions=keep
+    )
     assert len(real.files) == (1 if keep else 2) and (real.bytes or 0) > 0
     assert engine.missing_files(t, 1) == ([] if keep else [f.path for f in engine.files(t, 1)])
     assert len(engine.missing_files(t, 2)) == (1 if keep else 2)

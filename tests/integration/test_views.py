@@ -189,3 +189,62 @@ def test_runs_in_the_last_7_days_by_status(spark: Any, db: str) -> None:
     ) == (20, 17, 3)
     old = spark.sql(f"SELECT RunStatus FROM {db}.vw_RunOverview WHERE RunId = 'old-run'").collect()
     assert [r["RunStatus"] for r in old] == ["Succeeded"]
+
+
+# --------------------------------------------------------------------------- killed notebooks
+
+
+@pytest.fixture(scope="module")
+def killed_db(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """killed-run: its outermost activity started and never ended; done-run: the same, ended."""
+    lakehouse = tmp_path_factory.mktemp("killed") / "lakehouse"
+    lakehouse.mkdir()
+    done = fmd.connect(lakehouse=lakehouse, run_id="done-run", pipeline_name="Daily Sync")
+    with done.audit.activity("DailySync", layer="bronze"):
+        with done.audit.activity("LoadBronze", entity="account"):
+            pass
+    killed = fmd.connect(lakehouse=lakehouse, run_id="killed-run", pipeline_name="Daily Sync")
+    outer = killed.audit.activity("DailySync", layer="bronze")
+    outer.__enter__()
+    with killed.audit.activity("LoadBronze", entity="account"):
+        pass  # buffered: a killed notebook loses it
+    # what is in the table when the notebook is killed here, read from a new connection
+    rows = fmd.connect(lakehouse=lakehouse, run_id="reader").store.read("SyncAuditLog")
+    outer.__exit__(None, None, None)  # this process goes on: close what the test opened
+    with metadata_database(spark, {"SyncAuditLog": rows}, prefix="fmd_killed") as name:
+        yield name
+
+
+def test_a_run_started_and_never_ended_is_shown(spark: Any, killed_db: str) -> None:
+    rows = [
+        r.asDict()
+        for r in spark.sql(
+            f"SELECT * FROM {killed_db}.vw_RunStatus WHERE RunId = 'killed-run'"
+        ).collect()
+    ]
+    assert len(rows) == 1
+    (run,) = rows
+    assert (run["Entity"], run["Status"], run["StartedNeverEnded"], run["OpenActivity"]) == (
+        None,
+        "Running",
+        True,
+        "DailySync",
+    )
+    assert run["Layer"] == "bronze" and run["PipelineName"] == "Daily Sync"
+    overview = spark.sql(
+        f"SELECT RunId, RunStatus, Entities, StartedNeverEnded FROM {killed_db}.vw_RunOverview"
+    ).collect()
+    assert {
+        r["RunId"]: (r["RunStatus"], r["Entities"], r["StartedNeverEnded"]) for r in overview
+    } == {
+        "killed-run": ("Running", 0, True),
+        "done-run": ("Succeeded", 1, False),
+    }
+
+
+def test_an_ended_run_has_entity_rows_only(spark: Any, killed_db: str) -> None:
+    rows = spark.sql(
+        f"SELECT Entity, Status, StartedNeverEnded, OpenActivity FROM {killed_db}.vw_RunStatus "
+        "WHERE RunId = 'done-run'"
+    ).collect()
+    assert [tuple(r) for r in rows] == [("account", "Succeeded", False, None)]

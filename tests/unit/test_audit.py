@@ -202,15 +202,17 @@ def test_skip_ends_an_activity_as_skip(full: Runtime) -> None:
 # -- buffering -----------------------------------------------------------------------------
 
 
-def test_outermost_activity_flushes_once(full: Runtime) -> None:
+def test_outermost_activity_commits_its_start_then_flushes_once(full: Runtime) -> None:
     full.store.ensure()
     before = audit_version(full)
     with full.audit.activity("DailySync"):
+        # the outermost Start is committed at once (a killed notebook leaves a trace) ...
+        assert audit_version(full) == before + 1
         for name in ("account", "contact", "donation"):
             with full.audit.activity("LoadBronze", entity=name):
                 full.audit.event("CheckpointCreated")
-        assert audit_version(full) == before  # nothing committed while the outer block runs
-    assert audit_version(full) == before + 1
+        assert audit_version(full) == before + 1  # ... the rest waits for the end
+    assert audit_version(full) == before + 2
     assert len(audit_rows(full)) == 2 + 3 * 3
 
 
@@ -225,7 +227,7 @@ def test_outermost_across_threads_flushes_when_the_last_activity_closes(full: Ru
     with full.audit.activity("DailySync"):
         outcomes = full.map_tables(load, [f"e{i}" for i in range(12)], max_workers=4)
     assert all(o.ok for o in outcomes)
-    assert audit_version(full) == before + 1
+    assert audit_version(full) == before + 2  # the outer Start at once, then everything else
     assert len(audit_rows(full)) == 2 + 12 * 2
 
 
@@ -465,4 +467,4 @@ def test_demo_step_prints_one_summary_line(full: Runtime) -> None:
         pass
     lines: list[str] = []
     demo_step(full, lines.append)
-    assert lines[0].startswith("audit summary: DailySync run-42: 1 entities, 1 succeeded, 0 failed")
+    assert lines[0].startswith("audit summary: DailySync run-42: 1 entity, 1 succeeded, 0 failed")

@@ -36,7 +36,9 @@ def test_ddl_parses_and_runs_on_spark(spark, tmp_path) -> None:
         for statement in statements:
             spark.sql(statement.rstrip(";"))
         rows = spark.sql(f"SHOW TABLES IN {schema}").collect()
-        tables = {r.tableName.lower() for r in rows if not r.isTemporary}  # other tests own temp views
+        tables = {
+            r.tableName.lower() for r in rows if not r.isTemporary
+        }  # other tests own temp views
         assert tables == {t.name.lower() for t in ALL_TABLES}
         cols = spark.table(f"{schema}.CheckpointHistory").schema
         assert [f.name for f in cols] == [c.name for c in ALL_TABLES[3].columns]

@@ -153,6 +153,45 @@ def test_placeholder_detection() -> None:
         guard({"query": "SELECT * FROM <table>"}, Source)
 
 
+SQL_WITH_COMPARISONS = [
+    "SELECT * FROM crm.account WHERE a < 5 AND b > 3",
+    "SELECT * FROM crm.account WHERE a<5 AND b>3",
+    "SELECT * FROM crm.account WHERE a<b AND c>d",
+    "SELECT * FROM crm.account WHERE a <> b",
+    "SELECT * FROM crm.account WHERE a<>b AND c <= 5 AND d >= 3",
+    "SELECT * FROM crm.account WHERE x < y AND y > z",
+    "SELECT CASE WHEN a<b THEN 1 END AS f, c>d AS g FROM crm.account",
+    "SELECT CAST(tags AS ARRAY<STRING>), CAST(m AS MAP<STRING,INT>) FROM crm.account",
+    "SELECT * FROM crm.account WHERE 'a'<b AND c>'d'",
+]
+
+
+@pytest.mark.parametrize("sql", SQL_WITH_COMPARISONS)
+def test_sql_comparisons_are_not_placeholders(sql: str) -> None:
+    class Source(BaseModel):
+        query: NotPlaceholder
+
+    assert not is_placeholder(sql)
+    assert guard({"query": sql}, Source).query == sql
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<your-guid>",
+        "<WORKSPACE_ID>",
+        "<your lakehouse>",
+        "{{x}}",
+        "TODO",
+        "Server=<server>;Database=crm",
+        "abfss://<workspace>@onelake.dfs.fabric.microsoft.com/lh.Lakehouse/Tables",
+        "SELECT * FROM <table> WHERE a < 5",
+    ],
+)
+def test_real_placeholders_are_still_refused(text: str) -> None:
+    assert is_placeholder(text)
+
+
 def test_environment_sensitive_fields_must_have_no_default() -> None:
     class Unsafe(BaseModel):
         workspace_id: Annotated[Guid, EnvSensitive()] = WS

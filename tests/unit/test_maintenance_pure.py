@@ -135,7 +135,7 @@ def _plan() -> MaintenancePlan:
 def test_plan_text_says_what_runs_with_which_retention_and_why() -> None:
     text = _plan().to_text()
     assert "bronze.account" in text and "RETAIN 168 HOURS keep versions [2]" in text
-    assert "would delete 2 file(s), 2.0 KB" in text
+    assert "would delete 2 file(s), 2.0 KiB" in text  # IEC units, as every report (_text)
     assert (
         "daily_2025-01-13@v2" in text
         and "3 file(s) the unprotected VACUUM would have deleted" in text

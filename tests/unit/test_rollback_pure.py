@@ -177,6 +177,8 @@ def _plan() -> RollbackPlan:
     return RollbackPlan(
         run_id="rb-1",
         created_at=NOW,
+        lakehouse="/lh/Tables/metadata/CheckpointHistory",
+        metadata_schema="metadata",
         checkpoint=_checkpoint(),
         scope_text="All",
         tables=(impact,),

@@ -71,3 +71,20 @@ def test_parse_tables_dedupes_case_insensitively_and_keeps_order() -> None:
         "bronze.b",
         "bronze.a",
     ]
+
+
+def test_local_table_refuses_another_lakehouse_and_keeps_the_connected_one() -> None:
+    from fmd_runtime.tables import local_table
+
+    assert local_table("bronze.account").name == "bronze.account"
+    ref = local_table("Sales_LH.bronze.account", lakehouses=["sales_lh"])
+    assert (ref.lakehouse, ref.name) == (None, "bronze.account")
+    with pytest.raises(InvalidIdentifierError) as exc:
+        local_table("other.bronze.account", lakehouses=["sales_lh"])
+    text = str(exc.value)
+    assert "names lakehouse 'other'" in text and "connected to ['sales_lh']" in text
+    assert "pass 'bronze.account'" in text
+    with pytest.raises(InvalidIdentifierError, match="names lakehouse 'lh'"):
+        local_table(TableRef.parse("lh.bronze.account"))
+    with pytest.raises(InvalidIdentifierError, match="parameter 'tables' must be a table name"):
+        local_table(42, parameter="tables")  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fmd_runtime.errors import ConfigError, FmdError
+from fmd_runtime.errors import ConfigError, FmdError, UnsupportedFeatureError
 from fmd_runtime.tables import TableRef, validate_identifier
 
 WriteMode = Literal["append", "overwrite"]
@@ -470,6 +470,75 @@ def bind_alias(alias: str) -> str:
     return validate_identifier(alias, what="SQL source alias")
 
 
+# -- table features an engine cannot commit to -------------------------------------------------
+
+
+def unsupported_feature_error(
+    table: str | None,
+    features: Sequence[str],
+    *,
+    engine: str,
+    operation: str,
+    hint: str | None = None,
+) -> UnsupportedFeatureError:
+    """The one `UnsupportedFeatureError` of every refusal (adapters, checkpoints, maintenance).
+
+    Args:
+        table: ``schema.table``.
+        features: the Delta table features (protocol names) the engine lacks.
+        engine: the engine as shown to people (``"delta-rs (deltalake 1.6.6)"``).
+        operation: what was refused (``"set properties"``, ``"maintenance"``...).
+        hint: the fix; default: run it from a Fabric Spark notebook.
+
+    Example:
+        >>> str(unsupported_feature_error("s.t", ["rowTracking"], engine="delta-rs", operation="optimize"))[:60]
+        'In table `s.t`: optimize refused: the table uses the Delta t'
+    """
+    names = ", ".join(features) if features else "(not named by the engine)"
+    return UnsupportedFeatureError(
+        f"{operation} refused: the table uses the Delta table feature(s) {names}, which {engine} "
+        "does not support (tables written by Spark can have them); nothing was changed",
+        table=table,
+        hint=hint
+        or "run it from a Fabric Spark notebook (fmd.connect(spark=spark)), where Delta supports them",
+        details={"features": list(features), "operation": operation, "engine": engine},
+    )
+
+
+def unwritable_features(engine: DeltaEngine, table: TableRef) -> tuple[str, ...]:
+    """The writer features of ``table`` that ``engine`` cannot commit to (empty: it can write).
+
+    An engine that commits only to some features names them in a ``writable_features``
+    attribute (delta-rs); an engine without it (Spark) writes what its Delta release supports
+    and refuses the rest itself. One snapshot read, only for engines that name their features.
+
+    Example:
+        >>> # unwritable_features(rt.engine, rt.table("bronze.account"))  -> ('identityColumns',)
+    """
+    writable = getattr(engine, "writable_features", None)
+    if writable is None:
+        return ()
+    features = engine.snapshot(table).protocol.writer_features
+    return tuple(sorted(f for f in features if f not in writable))
+
+
+def write_refusal(
+    engine: DeltaEngine, table: TableRef, *, operation: str, hint: str | None = None
+) -> UnsupportedFeatureError | None:
+    """The refusal to raise (or report) before ``operation`` writes ``table``, or None.
+
+    Example:
+        >>> # err = write_refusal(rt.engine, ref, operation="maintenance"); err and print(err)
+    """
+    blocked = unwritable_features(engine, table)
+    if not blocked:
+        return None
+    label = str(getattr(engine, "engine_label", engine.name))
+    return unsupported_feature_error(
+        table.name, blocked, engine=label, operation=operation, hint=hint
+    )
+
+
 def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | None:
     """The history entry of ``version`` (or None if it is not in the list).
 
@@ -622,4 +691,7 @@ __all__ = [
     "bind_alias",
     "history_at",
     "normalize_type",
+    "unsupported_feature_error",
+    "unwritable_features",
+    "write_refusal",
 ]

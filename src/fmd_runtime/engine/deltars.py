@@ -50,10 +50,12 @@ from fmd_runtime.engine import (
     arrow_type,
     bind_alias,
     normalize_type,
+    unsupported_feature_error,
 )
 from fmd_runtime.errors import (
     ConcurrentWriteError,
     ConfigError,
+    CorruptLogError,
     EngineError,
     FmdError,
     RetentionError,
@@ -218,6 +220,93 @@ def installed_deltalake() -> str:
         return "0"
 
 
+WRITABLE_FEATURES = frozenset(
+    {
+        "appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns",
+        "columnMapping", "deletionVectors", "timestampNtz", "v2Checkpoint", "variantType",
+        "variantType-preview",
+    }
+)  # fmt: skip
+"""The writer features delta-rs (1.6.x) commits to; tables with any other writer feature
+(``identityColumns``, ``rowTracking``, ``domainMetadata``, ``clustering``, ``inCommitTimestamp``,
+``typeWidening``, ``checkpointProtection``...) are read but never written here
+(tests/unit/test_deltars_features.py checks the list against the installed delta-rs)."""
+
+# delta-rs names the features it lacks with its Rust enum names; protocol names differ for these.
+_RUST_FEATURE_NAMES = {"ClusteredTable": "clustering", "TimestampWithoutTimezone": "timestampNtz"}
+_UNSUPPORTED_WRITE = re.compile(r"Unsupported table features required: \[([^\]]*)\]")
+_UNSUPPORTED_READ = re.compile(r"Feature '([^']+)' is not supported")
+_CORRUPT_JSON = re.compile(r"(?i)json error|truncated record|eof while parsing")
+_NO_METADATA = "No table metadata or protocol found"
+_COMMIT_FILE = re.compile(r"^\d{20}\.json$")
+
+
+def protocol_feature_name(native: str) -> str:
+    """A table feature as the Delta protocol names it, from delta-rs' error text.
+
+    Example:
+        >>> protocol_feature_name("IdentityColumns"), protocol_feature_name('Unknown("x-preview")')
+        ('identityColumns', 'x-preview')
+        >>> protocol_feature_name("ClusteredTable"), protocol_feature_name("TypeWideningPreview")
+        ('clustering', 'typeWidening-preview')
+    """
+    name = native.strip()
+    unknown = re.fullmatch(r'Unknown\("(.*)"\)', name)
+    if unknown:
+        return unknown.group(1)
+    if name in _RUST_FEATURE_NAMES:
+        return _RUST_FEATURE_NAMES[name]
+    preview = name.endswith("Preview")
+    base = name[: -len("Preview")] if preview else name
+    return base[:1].lower() + base[1:] + ("-preview" if preview else "")
+
+
+def unsupported_features(text: str) -> tuple[str, ...] | None:
+    """The features a delta-rs error says it does not support (None: not such an error).
+
+    Example:
+        >>> unsupported_features("Unsupported table features required: [RowTracking, DomainMetadata]")
+        ('domainMetadata', 'rowTracking')
+        >>> unsupported_features("Kernel error: Unsupported: Feature 'futureThing' is not supported")
+        ('futureThing',)
+        >>> unsupported_features("commit conflict") is None
+        True
+    """
+    found = _UNSUPPORTED_WRITE.search(text)
+    if found:
+        names = [n for n in found.group(1).split(",") if n.strip()]
+        return tuple(sorted({protocol_feature_name(n) for n in names}))
+    found = _UNSUPPORTED_READ.search(text)
+    return (found.group(1),) if found else None
+
+
+def commit_file_problem(data: bytes) -> str | None:
+    """Why a commit file's bytes are not a Delta commit (None when every line is a JSON object).
+
+    Example:
+        >>> commit_file_problem(b'{"commitInfo": {}}\\n'), commit_file_problem(b"")
+        (None, 'the file is empty')
+        >>> commit_file_problem(b'{"add": {"pa')
+        'line 1 is cut short or not JSON: Unterminated string starting at'
+    """
+    if not data.strip():
+        return "the file is empty"
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return "the file is not UTF-8 text"
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            action = json.loads(line)
+        except ValueError as exc:
+            return f"line {number} is cut short or not JSON: {str(exc).split(':')[0]}"
+        if not isinstance(action, dict):
+            return f"line {number} is not a JSON object"
+    return None
+
+
 _CLASSIC_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.\d{10}\.\d{10})?\.parquet$")
 
 
@@ -270,6 +359,8 @@ class DeltaRsEngine:
     supports_keep_versions = True
     vacuum_reads_table_retention = False
     """delta-rs VACUUM honours the retention it is given."""
+    writable_features = WRITABLE_FEATURES
+    """Writer features this engine commits to (`fmd_runtime.engine.unwritable_features`)."""
 
     def __init__(
         self, root: str | Path, *, storage_options: Mapping[str, str] | None = None
@@ -298,6 +389,47 @@ class DeltaRsEngine:
         """The table's folder (``<root>/Tables/<schema>/<table>``)."""
         return table.path(self.root)
 
+    @property
+    def engine_label(self) -> str:
+        """The engine as errors name it: ``delta-rs (deltalake 1.6.6)``."""
+        return f"delta-rs (deltalake {self.deltalake_version})"
+
+    def _corrupt_log(
+        self,
+        table: TableRef | None,
+        operation: str,
+        native: str,
+        found: tuple[str, str] | None = None,
+    ) -> CorruptLogError:
+        """The error of a log that exists but does not parse, naming the file when it is found."""
+        found = found or (self._find_corrupt_commit(table) if table is not None else None)
+        where = f"the commit file {found[0]} ({found[1]})" if found else f"a commit file ({native})"
+        return CorruptLogError(
+            f"{operation}: {where} is truncated or corrupt, so no engine can read the versions "
+            "that need it; this is not log cleanup, the file is there",
+            table=table.name if table else None,
+            hint="restore the file from the copy or backup it came from (an interrupted copy, "
+            "upload or manual edit cuts files short) and do not write to the table until then; "
+            "never delete it (the table would silently lose that commit)",
+            details={"file": found[0] if found else None, "operation": operation},
+        )
+
+    def _find_corrupt_commit(self, table: TableRef) -> tuple[str, str] | None:
+        """The first commit file that is empty or does not parse as JSON lines, and why."""
+        import pyarrow.fs as pafs
+
+        try:
+            fs, root = self._log_fs(table)
+            infos = fs.get_file_info(pafs.FileSelector(root))
+            for name in sorted(i.base_name for i in infos if _COMMIT_FILE.match(i.base_name)):
+                with fs.open_input_stream(f"{root}/{name}") as stream:
+                    problem = commit_file_problem(stream.read())
+                if problem:
+                    return f"{root}/{name}", problem
+        except Exception:  # locating the file is a courtesy: the error is raised without it
+            return None
+        return None
+
     def _lock(self, table: TableRef) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(table.name.lower(), threading.Lock())
@@ -319,12 +451,27 @@ class DeltaRsEngine:
                 hint="check the name and the lakehouse root, or create the table first",
             ) from exc
         except dlx.CommitFailedError as exc:
+            features = unsupported_features(str(exc))
+            if features is not None:  # never a conflict: no retry adds a feature to delta-rs
+                raise unsupported_feature_error(
+                    name, features, engine=self.engine_label, operation=operation
+                ) from exc
             raise ConcurrentWriteError(
                 f"{operation}: commit conflicted with another writer ({_first_line(exc)})",
                 table=name,
                 hint="retry the operation; it is safe to re-run",
             ) from exc
         except (dlx.DeltaError, dlx.DeltaProtocolError, dlx.SchemaMismatchError, OSError) as exc:
+            features = unsupported_features(str(exc))
+            if features is not None:
+                raise unsupported_feature_error(
+                    name, features, engine=self.engine_label, operation=operation
+                ) from exc
+            if _CORRUPT_JSON.search(str(exc)):  # the log is there but does not parse: not cleanup
+                raise self._corrupt_log(table, operation, _first_line(exc)) from exc
+            found = self._find_corrupt_commit(table) if table and _NO_METADATA in str(exc) else None
+            if found:  # an empty first commit reads as a log without a table
+                raise self._corrupt_log(table, operation, _first_line(exc), found) from exc
             if "Invalid retention period" in str(exc):  # VACUUM's check, as Spark's: RetentionError
                 raise RetentionError(
                     f"{operation}: retention below Delta's safety check: {_first_line(exc)}",
@@ -358,8 +505,14 @@ class DeltaRsEngine:
             )
         with self._translate(table, "open"):
             if version is None:
-                return DeltaTable(path, storage_options=self._storage)
-            return DeltaTable(path, version=version, storage_options=self._storage)
+                dt = DeltaTable(path, storage_options=self._storage)
+            else:
+                dt = DeltaTable(path, version=version, storage_options=self._storage)
+        if self._local:
+            empty = _empty_commit(path, int(dt.version()))
+            if empty:
+                raise self._corrupt_log(table, "open", "", (empty, "the file is empty"))
+        return dt
 
     @staticmethod
     def _commit(commit: CommitOptions | None) -> Any:
@@ -377,7 +530,8 @@ class DeltaRsEngine:
     def _add_actions(self, dt: Any) -> list[dict[str, Any]]:
         import pyarrow as pa
 
-        return pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        actions: list[dict[str, Any]] = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        return actions
 
     def _deletion_vectors(self, table: TableRef, dt: Any) -> dict[str, dict[str, Any]]:
         """The deletion-vector descriptor of each current file (``path -> descriptor``).
@@ -429,8 +583,12 @@ class DeltaRsEngine:
                     meta = _plain_action(md)
         for v in range(start + 1, version + 1):
             with fs.open_input_stream(f"{root}/{v:020d}.json") as stream:
-                lines = stream.read().decode("utf-8").splitlines()
-            for line in lines:
+                data = stream.read()
+            problem = commit_file_problem(data)
+            if problem:
+                found = (f"{root}/{v:020d}.json", problem)
+                raise self._corrupt_log(table, "read the log", problem, found)
+            for line in data.decode("utf-8").splitlines():
                 action = json.loads(line) if line.strip() else {}
                 if "metaData" in action:
                     meta = action["metaData"]
@@ -475,6 +633,19 @@ class DeltaRsEngine:
         every Delta writer commits: ``<version+1>.json``, created only if absent (a concurrent
         writer's commit wins and this one is refused as a conflict).
         """
+        blocked = sorted(set(dt.protocol().writer_features or ()) - WRITABLE_FEATURES)
+        if blocked:  # delta-rs itself refuses to commit to these tables; so does this path
+            from fmd_runtime.engine.spark import set_properties_statement
+
+            statement = set_properties_statement(table, properties)
+            raise unsupported_feature_error(
+                table.name,
+                blocked,
+                engine=self.engine_label,
+                operation="set properties",
+                hint=f"run it from a Fabric Spark notebook (fmd.connect(spark=spark)), or set the "
+                f"properties there: {statement}",
+            )
         version = int(dt.version())
         meta, _ = self._replay(table, version)
         if meta is None or not self._local:
@@ -992,8 +1163,15 @@ class DeltaRsEngine:
                 )
 
     def create_log_checkpoint(self, table: TableRef) -> bool:
-        """Write a Delta log checkpoint (parquet) at the current version."""
+        """Write a Delta log checkpoint (parquet) at the current version.
+
+        False (nothing written) for a table with writer features delta-rs does not support: a
+        log checkpoint is a write to the table's log, and delta-rs does not know what such
+        features require of one.
+        """
         dt = self._dt(table)
+        if set(dt.protocol().writer_features or ()) - WRITABLE_FEATURES:
+            return False
         with self._translate(table, "create log checkpoint"):
             dt.create_checkpoint()
         return True
@@ -1004,6 +1182,27 @@ class DeltaRsEngine:
         with self._translate(table, "transaction version"):
             v = dt.transaction_version(app_id)
         return None if v is None else int(v)
+
+
+def _empty_commit(path: str, version: int) -> str | None:
+    """An empty commit file among those a read of ``version`` replays (after its log checkpoint).
+
+    delta-rs reads an empty commit file as a commit without actions: that version's changes
+    would silently vanish from every read. Delta writers never write one (commits are put whole).
+    """
+    log = os.path.join(path, "_delta_log")
+    try:
+        with os.scandir(log) as entries:
+            found = [(e.name, e) for e in entries]
+        checkpoints = [int(n[:20]) for n, _ in found if _CLASSIC_CHECKPOINT.match(n)]
+        start = max((v for v in checkpoints if v <= version), default=-1)
+        for name, entry in sorted(found):
+            if _COMMIT_FILE.match(name) and start < int(name[:20]) <= version:
+                if entry.stat().st_size == 0:
+                    return os.path.join(log, name)
+    except OSError:  # the read itself reports what is wrong with the folder
+        return None
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

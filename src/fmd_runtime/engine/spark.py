@@ -607,7 +607,8 @@ class SparkEngine:
     # -- helpers ---------------------------------------------------------------------------
     def _sql(self, table: TableRef | None, operation: str, text: str) -> list[Any]:
         with _translate(table, operation):
-            return self.spark.sql(text).collect()
+            rows: list[Any] = self.spark.sql(text).collect()
+        return rows
 
     @contextlib.contextmanager
     def _conf(self, settings: Mapping[str, str | None]) -> Iterator[None]:
@@ -633,7 +634,10 @@ class SparkEngine:
         return {_USER_METADATA_CONF: meta}
 
     def _detail(self, table: TableRef) -> dict[str, Any]:
-        return self._sql(table, "describe detail", describe_detail_statement(table))[0].asDict()
+        detail: dict[str, Any] = self._sql(
+            table, "describe detail", describe_detail_statement(table)
+        )[0].asDict()
+        return detail
 
     def _delta_log(self, table: TableRef) -> Any:
         location = self._detail(table)["location"]

@@ -337,7 +337,8 @@ class MetadataStore:
         if order_by:
             text += f" ORDER BY {q(order_by)} {'DESC' if descending else 'ASC'}"
         result = self.engine.sql(text, {"t": self.ref(name)}, params)
-        return result.to_pylist()
+        rows: list[dict[str, Any]] = result.to_pylist()
+        return rows
 
 
 def _coerce(value: Any, arrow_type: str) -> Any:
