@@ -64,6 +64,7 @@ from fmd_runtime.engine import (
     DataFile,
     TableAt,
     TableSnapshot,
+    log_retention_cover,
     parse_interval_hours,
 )
 from fmd_runtime.errors import (
@@ -969,6 +970,7 @@ class Checkpoints:
             for k, v in short.items()
             if BASELINE_PREFIX + k not in props
         }
+        values |= log_retention_cover(props, values)
         try:
             self._rt.engine.set_properties(ref, values, commit=self._rt.commit_options())
         except UnsupportedFeatureError as exc:

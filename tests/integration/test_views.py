@@ -47,8 +47,11 @@ def query(spark: Any, db: str, name: str, **args: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def audit_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    from fmd_runtime.engine.deltars import DeltaRsEngine
+
     lakehouse = tmp_path_factory.mktemp("views") / "lakehouse"
-    run_scenario(lakehouse)  # scenario-run: 20 entities, 3 failed
+    lakehouse.mkdir()
+    run_scenario(DeltaRsEngine(lakehouse))  # scenario-run: 20 entities, 3 failed
     # run-b: one entity still running, one skipped, one succeeded
     b = fmd.connect(lakehouse=lakehouse, run_id="run-b", pipeline_name="Hourly Sync")
     b.audit.event("Start", "Started", entity="x_running", activity="LoadBronze")

@@ -655,12 +655,22 @@ def log_retention_cover(
         {'delta.logRetentionDuration': 'interval 40 days'}
         >>> log_retention_cover({}, {DELETED_FILE_RETENTION: "interval 10 days"})
         {}
+        >>> log_retention_cover({LOG_RETENTION: "interval 35 days"},
+        ...                     {DELETED_FILE_RETENTION: "interval 32 days"})
+        {'delta.logRetentionDuration': 'interval 35 days'}
     """
+    if DELETED_FILE_RETENTION not in changes:
+        return {}
     after = {**properties, **changes}
     files_h = retention_hours(after, DELETED_FILE_RETENTION)
-    if DELETED_FILE_RETENTION not in changes or retention_hours(after, LOG_RETENTION) >= files_h:
-        return {}
-    return {LOG_RETENTION: format_interval(files_h)}
+    if retention_hours(after, LOG_RETENTION) < files_h:
+        return {LOG_RETENTION: format_interval(files_h)}
+    if LOG_RETENTION in properties and LOG_RETENTION not in changes:
+        # Delta 4.2 checks a new file retention against the log retention of the same change and
+        # takes the 30-day default when the change does not name one, although the table sets
+        # it (a 35-day log and a 32-day file retention refused): restate the table's own value.
+        return {LOG_RETENTION: str(properties[LOG_RETENTION])}
+    return {}
 
 
 __all__ = [

@@ -557,6 +557,11 @@ class SparkEngine:
         self._vorder = vorder_supported
         self._delta_version: tuple[int, int, int] | None = None
         self._conf_lock = _SESSION_CONF_LOCK
+        # A table's storage location is fixed for its name (managed tables live under the
+        # schema's folder; OneLake paths never move), and DESCRIBE DETAIL reads the log (~0.3 s
+        # locally, more in Fabric): looked up once per table, forgotten when the table is
+        # created by this engine or found missing.
+        self._locations: dict[str, str] = {}
         with contextlib.suppress(ImportError):
             import delta.exceptions  # noqa: F401  (converts Delta's Java exceptions to classes)
         self._bind_parameters_with_delta_parser()
@@ -640,7 +645,7 @@ class SparkEngine:
         return detail
 
     def _delta_log(self, table: TableRef) -> Any:
-        location = self._detail(table)["location"]
+        location = self.location(table)
         from py4j.java_gateway import JavaClass
 
         delta_log = self.spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog
@@ -688,7 +693,10 @@ class SparkEngine:
         """True when the catalog knows the table."""
         parts = [table.lakehouse] if table.lakehouse else []
         with _translate(table, "exists"):
-            return bool(self.spark.catalog.tableExists(".".join([*parts, table.name])))
+            found = bool(self.spark.catalog.tableExists(".".join([*parts, table.name])))
+        if not found:
+            self._locations.pop(table.quoted.lower(), None)
+        return found
 
     def create(
         self,
@@ -705,13 +713,17 @@ class SparkEngine:
         if self.exists(table):  # the common case (ensure on every connect): one catalog lookup
             return False
         self._sql(table, "create schema", create_schema_statement(table))
+        self._locations.pop(table.quoted.lower(), None)
         with self._conf(self._metadata(commit)):
             self._sql(table, "create", statement)
         return True
 
     def location(self, table: TableRef) -> str:
-        """The table's storage location (``DESCRIBE DETAIL`` ``location``)."""
-        return str(self._detail(table)["location"])
+        """The table's storage location (``DESCRIBE DETAIL`` ``location``, looked up once)."""
+        key = table.quoted.lower()
+        if key not in self._locations:
+            self._locations[key] = str(self._detail(table)["location"])
+        return self._locations[key]
 
     def add_columns(
         self, table: TableRef, columns: Sequence[Column], *, commit: CommitOptions | None = None
@@ -852,7 +864,7 @@ class SparkEngine:
     def missing_files(self, table: TableRef, version: int | None = None) -> list[str]:
         """Data / deletion-vector files of the version missing from storage (Hadoop FS)."""
         raws = self._raw_files(table, version)
-        location = self._detail(table)["location"]
+        location = self.location(table)
         jvm = self.spark.sparkContext._jvm
         with _translate(table, "check files"):
             base = jvm.org.apache.hadoop.fs.Path(location)
@@ -965,7 +977,7 @@ class SparkEngine:
             if existing:
                 # saveAsTable(overwrite) on an existing table is a catalog REPLACE in Spark 3;
                 # the path writer is Delta's own overwrite (schema checks, options honoured).
-                writer.save(self._detail(table)["location"])
+                writer.save(self.location(table))
             else:
                 writer.saveAsTable(table.quoted)
         return self.version(table)
@@ -1085,7 +1097,7 @@ class SparkEngine:
                     hint=f"set {DELETED_FILE_RETENTION} to 'interval {hours} hours' first "
                     f"(rt.maintenance.set_retention), or vacuum with {math.ceil(table_hours)} hours",
                 )
-        location = str(self._detail(table)["location"]).rstrip("/") + "/"
+        location = self.location(table).rstrip("/") + "/"
         conf = {} if enforce_retention else {_RETENTION_CONF: "false"}
         with self._conf(conf):
             rows = self._sql(table, "vacuum (dry run)", vacuum_statement(table, hours, True))
@@ -1196,7 +1208,7 @@ class SparkEngine:
     def _log_transaction_version(self, table: TableRef, app_id: str) -> int | None:
         from pyspark.sql import functions as F
 
-        log = str(self._detail(table)["location"]).rstrip("/") + "/_delta_log/"
+        log = self.location(table).rstrip("/") + "/_delta_log/"
         versions = []
         for reader, glob in [
             (self.spark.read.json, "*.json"),

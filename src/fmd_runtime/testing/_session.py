@@ -43,11 +43,18 @@ def _settings(tmp: Path, jars: list[str], deletion_vectors: bool) -> dict[str, s
     settings = {
         "spark.master": "local[2]",
         "spark.app.name": "fmd-runtime-local",
-        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.shuffle.partitions": "1",
         "spark.default.parallelism": "2",
         # Delta reconstructs a snapshot in 50 partitions and VACUUM lists files in 10,000 tasks
         # by default: seconds of task overhead per operation on small local tables.
-        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.snapshotPartitions": "1",
+        # Every new query shape is compiled to Java (Janino) before it runs: on tiny tables the
+        # compilation costs more than the query. Interpreted execution, same results: a local
+        # checkpoint + rollback scenario runs ~30% faster (measured: 56 s -> 38 s).
+        "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+        # A consistency re-check of each reconstructed snapshot (a Spark job per new version).
+        "spark.databricks.delta.stateReconstructionValidation.enabled": "false",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "2",
         # Adaptive execution re-plans every tiny job; off, a local Delta command runs ~40% faster.
         "spark.sql.adaptive.enabled": "false",
