@@ -8,6 +8,8 @@ files are found through `DeltaEngine.location`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -122,3 +124,25 @@ def log_covers_files(engine: DeltaEngine, table: str | TableRef) -> bool:
 
     props = engine.properties(ref(table))
     return retention_hours(props, LOG_RETENTION) >= retention_hours(props, DELETED_FILE_RETENTION)
+
+
+def run_threads(count: int, worker: Callable[[int], Any]) -> None:
+    """Run ``worker(t)`` for t in 0..count-1 in threads released together (a barrier, so they
+    really race); re-raise the first failure once all have ended."""
+    errors: list[BaseException] = []
+    ready = threading.Barrier(count)
+
+    def run(t: int) -> None:
+        try:
+            ready.wait()
+            worker(t)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(count)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]

@@ -138,6 +138,10 @@ class CheckpointTable(BaseModel):
         return f"{self.schema_name}.{self.table_name}"
 
 
+_MAX_RENAMES = 20
+"""Renames a checkpoint may take to settle on a unique name under concurrent creators."""
+
+
 class Checkpoint(BaseModel):
     """A checkpoint: its header and its tables' pinned versions.
 
@@ -1000,14 +1004,23 @@ class Checkpoints:
                     store.append, "CheckpointTables", [_table_row(cp, t) for t in cp.tables]
                 )
             self._retry(store.append, "CheckpointHistory", [_history_row(cp)])
-        # Another process may have taken the same name in the same instant: the later one renames.
-        same = store.read(
-            "CheckpointHistory", {"CheckpointName": name}, columns=["CheckpointId", "CreatedDate"]
+        # Another process may have taken the same name in the same instant: the later one renames,
+        # and checks again (two renaming processes can pick the same free name too).
+        for _ in range(_MAX_RENAMES):
+            same = store.read(
+                "CheckpointHistory",
+                {"CheckpointName": cp.checkpoint_name},
+                columns=["CheckpointId", "CreatedDate"],
+            )
+            first = min(same, key=lambda r: (r["CreatedDate"], r["CheckpointId"]))
+            if first["CheckpointId"] == cp.checkpoint_id:
+                return cp
+            cp = self._write_rename(cp, wanted)
+        raise CheckpointError(
+            f"checkpoint {cp.checkpoint_id} could not settle on a unique name after "
+            f"{_MAX_RENAMES} renames (now {cp.checkpoint_name!r})",
+            hint="too many creators of the same name at once: rename it with a distinct name",
         )
-        first = min(same, key=lambda r: (r["CreatedDate"], r["CheckpointId"]))
-        if first["CheckpointId"] != cp.checkpoint_id:
-            return self._write_rename(cp, wanted)
-        return cp
 
     def _write_rename(self, cp: Checkpoint, wanted: str) -> Checkpoint:
         store = self._rt.store

@@ -10,13 +10,12 @@ Threads buffering audit events at once lose none and write one commit per flush.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from engines import connect, size
+from engines import connect, run_threads, size
 
 import fmd_runtime as fmd
 from fmd_runtime.audit import RunSummary
@@ -194,23 +193,13 @@ def test_threads_buffering_audit_events_lose_none_and_commit_once_per_flush(
     threads, events = size(rt.engine, 8, 4), size(rt.engine, 50, 10)
     audit_ref = rt.store.ref("SyncAuditLog")
     before = rt.engine.version(audit_ref)
-    errors: list[BaseException] = []
-    ready = threading.Barrier(threads)
 
     def worker(t: int) -> None:
-        try:
-            ready.wait()
-            for i in range(events):
-                rt.audit.event("Load", entity=f"entity_{t}", details={"i": i})
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for i in range(events):
+            rt.audit.event("Load", entity=f"entity_{t}", details={"i": i})
 
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for th in pool:
-        th.start()
-    for th in pool:
-        th.join()
-    assert not errors and rt.audit.pending == threads * events
+    run_threads(threads, worker)
+    assert rt.audit.pending == threads * events
     assert rt.engine.version(audit_ref) == before  # buffered: nothing written yet
     assert rt.audit.flush() == threads * events
     assert rt.engine.version(audit_ref) == before + 1  # one commit for the whole flush

@@ -22,7 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engines import connect, keys, rows, table_dir
+from engines import connect, keys, rows, run_threads, table_dir
 
 from fmd_runtime.checkpoints import BASELINE_PREFIX
 from fmd_runtime.engine import DELETED_FILE_RETENTION, Column, CommitOptions, arrow_schema
@@ -46,27 +46,6 @@ def table_with_rows(engine: SparkEngine, name: str, ids: range = range(4)) -> Ta
     engine.create(ref, COLUMNS)
     engine.write(ref, batch(ids))
     return ref
-
-
-def run_threads(count: int, worker: Any) -> None:
-    """Run ``worker(t)`` in ``count`` threads released together; re-raise the first failure."""
-    errors: list[BaseException] = []
-    ready = threading.Barrier(count)
-
-    def run(t: int) -> None:
-        try:
-            ready.wait()
-            worker(t)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(count)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
 
 
 # -- (a) commit metadata ------------------------------------------------------------------------

@@ -3,11 +3,10 @@ on every engine (delta-rs; Spark + Delta under ``-m spark_delta``)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, timezone
 
 import pytest
-from engines import size
+from engines import run_threads, size
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import DeltaEngine, arrow_schema
@@ -26,26 +25,6 @@ def audit_row(i: int, run: str = "r") -> dict:
         "Status": "Started",
         "Severity": "INFO",
     }
-
-
-def run_threads(count: int, worker) -> None:  # type: ignore[no-untyped-def]
-    """Run ``worker(t)`` in ``count`` threads started together; re-raise the first failure."""
-    errors: list[BaseException] = []
-    ready = threading.Barrier(count)
-
-    def run(t: int) -> None:
-        try:
-            ready.wait()
-            worker(t)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(t,)) for t in range(count)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors
 
 
 def test_ensure_creates_every_table_once_and_upgrades_missing_columns(engine: DeltaEngine) -> None:
