@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Measure, measure, table
+from benchmarks.common import Measure, checkpoint_floor, measure, naive_checkpoint, table
 
 TABLES = 100
 ROWS = 10_000_000
@@ -60,8 +59,8 @@ def _batch(root: Path, n_tables: int, repeat: int) -> dict[str, Any]:
     import pyarrow as pa
 
     import fmd_runtime as fmd
-    from fmd_runtime.engine import Column, TableAt
-    from fmd_runtime.store import MetadataStore, utcnow
+    from fmd_runtime.engine import Column
+    from fmd_runtime.store import MetadataStore
 
     rt = fmd.connect(lakehouse=root, run_id="bench-checkpoints", triggered_by="bench", create=True)
     cols = [Column(name="Id", type="bigint"), Column(name="Name", type="string")]
@@ -88,25 +87,10 @@ def _batch(root: Path, n_tables: int, repeat: int) -> dict[str, Any]:
         return rt.checkpoints.create(names, kind="DailyBatch", raise_on_failure=True)
 
     def naive() -> None:
-        for ref in refs:
-            version = rt.engine.version(ref)
-            res = rt.engine.sql(
-                "SELECT count(*) AS n FROM {t}", {"t": TableAt(table=ref, version=version)}
-            )
-            naive_store.append("CheckpointHistory", [{
-                "CheckpointId": str(uuid.uuid4()), "CheckpointName": f"naive_{ref.table}",
-                "CheckpointType": "Daily", "CreatedDate": utcnow(), "TablesIncluded": 1,
-                "TotalRows": int(res.column("n")[0].as_py()), "ValidationStatus": "Validated",
-                "RetentionDate": utcnow().date(), "IsActive": True,
-            }])  # fmt: skip
+        naive_checkpoint(rt, naive_store, refs)
 
     def floor() -> None:
-        def read(ref: Any) -> None:
-            v = rt.engine.version(ref)
-            rt.engine.count_rows(ref, v)
-            rt.engine.files(ref, v)
-
-        assert all(o.ok for o in rt.map_tables(read, refs, label="Reading"))
+        checkpoint_floor(rt, refs)
 
     first = measure(library)
     best = _interleaved({"library": library, "floor": floor}, repeat)

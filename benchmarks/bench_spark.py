@@ -22,10 +22,9 @@ with the times. ``--quick`` uses 8 tables and 4 for rollback.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
-from benchmarks.common import measure, table
+from benchmarks.common import checkpoint_floor, measure, naive_checkpoint, table
 
 GOAL_NAIVE, GOAL_FLOOR, GOAL_ROLLBACK, GOAL_AUDIT, GOAL_ENTITY = 3.0, 1.5, 3.0, 3, 3
 NAIVE_EVENTS = 20
@@ -59,8 +58,8 @@ def section_key() -> str:
 def run(quick: bool) -> str:
     """Run the benchmark and return its markdown section."""
     import fmd_runtime as fmd
-    from fmd_runtime.engine import Column, TableAt
-    from fmd_runtime.store import MetadataStore, utcnow
+    from fmd_runtime.engine import Column
+    from fmd_runtime.store import MetadataStore
     from fmd_runtime.testing import local_spark_session, reset_catalog, session_runtime
 
     spark = local_spark_session()
@@ -100,25 +99,10 @@ def run(quick: bool) -> str:
     naive_store.ensure()
 
     def naive() -> None:
-        for ref in refs:
-            version = rt.engine.version(ref)
-            res = rt.engine.sql(
-                "SELECT count(*) AS n FROM {t}", {"t": TableAt(table=ref, version=version)}
-            )
-            naive_store.append("CheckpointHistory", [{
-                "CheckpointId": str(uuid.uuid4()), "CheckpointName": f"naive_{ref.table}",
-                "CheckpointType": "Daily", "CreatedDate": utcnow(), "TablesIncluded": 1,
-                "TotalRows": int(res.column("n")[0].as_py()), "ValidationStatus": "Validated",
-                "RetentionDate": utcnow().date(), "IsActive": True,
-            }])  # fmt: skip
+        naive_checkpoint(rt, naive_store, refs)
 
     def floor() -> None:
-        def read(ref: Any) -> None:
-            v = rt.engine.version(ref)
-            rt.engine.count_rows(ref, v)
-            rt.engine.files(ref, v)
-
-        assert all(o.ok for o in rt.map_tables(read, refs, label="Reading"))
+        checkpoint_floor(rt, refs)
 
     nai = measure(naive)
     flo = measure(floor)
