@@ -97,6 +97,8 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts",
         "test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table",
         "test_a_raise_always_keeps_the_log_retention_at_least_the_file_retention",
+        "test_a_delta_log_checkpoint_is_written_at_the_pinned_version",
+        "test_a_protected_pin_writes_a_log_checkpoint_and_a_re_pin_reuses_it",
     },
     "test_checkpoints_verify.py": {
         "test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_count",

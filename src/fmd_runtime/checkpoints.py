@@ -61,6 +61,7 @@ from fmd_runtime.engine import (
     DEFAULT_RETENTION_HOURS,
     DELETED_FILE_RETENTION,
     LOG_RETENTION,
+    Column,
     DataFile,
     TableAt,
     TableSnapshot,
@@ -879,10 +880,11 @@ class Checkpoints:
         eng = self._rt.engine
         snap = eng.snapshot(ref)
         version = snap.version
-        # The log checkpoint is written at the CURRENT version: taken right after reading it, so
-        # current == pinned (a writer committing in these milliseconds would move it forward).
-        log_checkpoint = eng.create_log_checkpoint(ref)
         files = eng.files(ref, version)
+        # The log checkpoint is written at the CURRENT version: taken right after reading it, so
+        # current == pinned (a writer committing in these instants would move it forward), and
+        # after listing the files, so Spark writes it from the state it has just built.
+        log_checkpoint = eng.create_log_checkpoint(ref)
         cols = {c.name.lower(): c for c in snap.columns}
         problems = [
             f"{what} column {col!r} "
@@ -897,7 +899,7 @@ class Checkpoints:
         measure = None
         if not problems:
             try:
-                measure = self._measure(ref, version, cfg, files)
+                measure = self._measure(ref, version, cfg, files, snap.columns)
             except CheckpointError as exc:
                 problems = [exc.message]
         if measure is None:
@@ -1187,7 +1189,12 @@ class Checkpoints:
         return self._measure(ref, v, config or self._rt.table_config(ref))
 
     def _measure(
-        self, ref: TableRef, version: int, cfg: TableConfig, files: Sequence[DataFile] | None = None
+        self,
+        ref: TableRef,
+        version: int,
+        cfg: TableConfig,
+        files: Sequence[DataFile] | None = None,
+        columns: Sequence[Column] | None = None,
     ) -> TableMeasure:
         eng = self._rt.engine
         if not (cfg.has_tracking or cfg.primary_key):
@@ -1198,11 +1205,15 @@ class Checkpoints:
                 return TableMeasure(table=ref.name, version=version, total=total, source="stats")
             rc = eng.count_rows(ref, version)
             return TableMeasure(table=ref.name, version=version, total=rc.total, source=rc.source)
+        # A key column the version's schema declares NOT NULL cannot hold a null (every Delta
+        # writer enforces it): only the nullable ones are counted, and none when there are none.
+        required = {c.name.lower() for c in columns or () if not c.nullable}
+        nullable = [k for k in cfg.primary_key if k.lower() not in required]
         query = aggregation_sql(
             eng.quote,
             deleted_flag=cfg.deleted_flag,
             purged_flag=cfg.purged_flag,
-            keys=cfg.primary_key,
+            keys=nullable,
         )
         try:
             row = eng.sql(query, {"t": TableAt(table=ref, version=version)}).to_pylist()[0]
@@ -1216,6 +1227,8 @@ class Checkpoints:
         def get(k: str) -> int | None:
             return int(row[k] or 0) if k in row else None
 
+        null_keys = get("null_keys") if nullable else (0 if cfg.primary_key else None)
+
         return TableMeasure(
             table=ref.name,
             version=version,
@@ -1223,7 +1236,7 @@ class Checkpoints:
             active=get("active"),
             deleted=get("deleted"),
             purged=get("purged"),
-            null_keys=get("null_keys"),
+            null_keys=null_keys,
             source="scan",
         )
 

@@ -20,7 +20,7 @@ from engines import connect, forget_log, log_covers_files, size, table_dir, twin
 import fmd_runtime as fmd
 from fmd_runtime.checkpoints import BASELINE_PREFIX, DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.config import TableConfig
-from fmd_runtime.engine import Column, DeltaEngine
+from fmd_runtime.engine import Column, DeltaEngine, retention_hours
 from fmd_runtime.errors import CheckpointError, ConcurrentWriteError
 from fmd_runtime.tables import TableRef
 from fmd_runtime.testing import FaultyEngine
@@ -314,6 +314,33 @@ def test_a_delta_log_checkpoint_is_written_at_the_pinned_version(rt: fmd.Runtime
     forget_log(rt.engine)
     assert rt.engine.snapshot(t, version).version == version
     assert rt.checkpoints.verify(cp.checkpoint_name).status == "AtRisk"
+
+
+def test_a_protected_pin_writes_a_log_checkpoint_and_a_re_pin_reuses_it(rt: fmd.Runtime) -> None:
+    build(rt, 3)  # t002 has versions 0..3, none with a log checkpoint
+    t = rt.table("bronze.t002")
+    cp = rt.checkpoints.create([t.name], kind="Manual", name="first")
+    assert cp is not None and cp.restorability_status == "Restorable"
+    # the raise commits a property change: the next pin sees a new version, and pins it
+    again = rt.checkpoints.create([t.name], kind="Manual", name="second")
+    assert again is not None
+    version = again.tables[0].version
+    assert version == cp.tables[0].version + 1
+    log = table_dir(rt.engine, t) / "_delta_log"
+    first = log / f"{version:020d}.checkpoint.parquet"
+    assert first.exists()  # the raised log retention alone would not keep the version
+    stamp = first.stat().st_mtime_ns
+    third = rt.checkpoints.create([t.name], kind="Manual", name="third")  # nothing changed
+    assert third is not None and third.tables[0].version == version
+    assert sorted(p.name for p in log.glob(f"{version:020d}.checkpoint*")) == [first.name]
+    if rt.engine.name == "spark":  # Spark's is a job over the whole state: never written twice
+        assert first.stat().st_mtime_ns == stamp
+    details = [json.loads(r["Details"]) for r in audit(rt, "CheckpointCreated")]
+    assert [d["log_checkpoints"] for d in details] == [1, 1, 1]
+    assert retention_hours(rt.engine.properties(t), LOG_RETENTION) >= 32 * 24
+    assert log_covers_files(rt.engine, t)
+    forget_log(rt.engine)
+    assert rt.engine.snapshot(t, version).version == version
 
 
 def test_tables_none_means_pipeline_config_enabled_tables(rt: fmd.Runtime) -> None:

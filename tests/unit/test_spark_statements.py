@@ -507,7 +507,10 @@ class FakeScalaLog:
         def method(name: str, n: int) -> Any:
             return SimpleNamespace(getName=lambda: name, getParameterCount=lambda: n)
 
-        return SimpleNamespace(getMethods=lambda: [method("getSnapshotAt", 3), method("x", 0)])
+        return SimpleNamespace(
+            getName=lambda: f"FakeScalaLog{id(self)}",  # arities are remembered per class
+            getMethods=lambda: [method("getSnapshotAt", 3), method("x", 0)],
+        )
 
     def getSnapshotAt(self, *args: Any) -> str:
         if self.fail_with is not None:

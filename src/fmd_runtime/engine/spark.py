@@ -28,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import operator
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -68,6 +70,7 @@ from fmd_runtime.errors import (
 )
 from fmd_runtime.tables import TableRef, quote_identifier, validate_identifier
 
+_log = logging.getLogger(__name__)
 _PROPERTY_KEY = re.compile(r"[A-Za-z0-9_.\-]+")  # fullmatch: "$" would allow "k\n"
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 _ERROR_CLASS = re.compile(r"^\s*\[([A-Z0-9_]+)(?:\.[A-Z0-9_]+)?\]")
@@ -103,6 +106,9 @@ _RESTORE_METRICS = {"numRestoredFile": "num_restored_files", "numRemovedFile": "
 # One lock for every SparkEngine of the process (see the module docstring): engines built by
 # separate `connect(spark=...)` calls share the session, hence its commit-metadata conf.
 _SESSION_CONF_LOCK = threading.RLock()
+# File entries an engine keeps of the versions it listed (a rollback lists the pinned and current
+# versions of each table several times: plan, pre-checkpoint, validation): ~100 MB at most.
+_FILES_HELD = 200_000
 
 
 # -- statements (pure) ---------------------------------------------------------------------
@@ -501,8 +507,65 @@ def _spark_version(spark: Any) -> tuple[int, int]:
     return (found[0], found[1]) if len(found) == 2 else (0, 0)
 
 
+def _columns(fields: Sequence[Any]) -> tuple[Column, ...]:
+    """Port columns of Spark ``StructField`` s (types normalized; complex types as Spark spells
+    them; the comment from the field metadata)."""
+    columns = []
+    for f in fields:
+        type_name = f.dataType.simpleString()
+        with contextlib.suppress(ConfigError):
+            type_name = normalize_type(type_name)  # complex types keep Spark's spelling
+        comment = (f.metadata or {}).get("comment")
+        columns.append(
+            Column.model_construct(
+                name=f.name, type=type_name, nullable=f.nullable, comment=comment
+            )
+        )
+    return tuple(columns)
+
+
+def _files_key(snap: Any) -> tuple[str, int, int] | None:
+    """What identifies a JVM snapshot's file list: log path, version, commit time (None where
+    the internals differ: then nothing is remembered)."""
+    try:
+        return str(snap.path()), int(snap.version()), int(_call_scala(snap, "timestamp"))
+    except Exception:
+        return None
+
+
+def _action_json(action: Any, key: str) -> dict[str, Any]:
+    """A Delta log action (JVM ``Metadata`` / ``Protocol``) as the JSON the log stores."""
+    found: dict[str, Any] = json.loads(str(action.json()))[key]
+    return found
+
+
+def _has_log_checkpoint(snap: Any) -> bool:
+    """True when the JVM snapshot's own version is a log checkpoint (its log segment starts
+    there); False when it is not, or the internals to tell differ."""
+    try:
+        provider = snap.logSegment().checkpointProvider()
+        return int(provider.version()) == int(snap.version())
+    except Exception:  # Delta internals differ: write one, as if there were none
+        return False
+
+
 class _InternalApiMissing(EngineError):
     """A Delta JVM internal (DeltaLog, Snapshot) this adapter uses is missing on this runtime."""
+
+
+# (JVM class name, method) -> the method's parameter counts. Reflecting over a class's methods
+# costs ~1,000 py4j round trips (~40 ms); a checkpoint of 50 tables calls a few methods per table.
+_ARITIES: dict[tuple[str, str], tuple[int, ...]] = {}
+
+
+def _arities(jclass: Any, method: str) -> tuple[int, ...]:
+    """The parameter counts of ``method`` on a JVM class, ascending (reflected once per class)."""
+    key = (str(jclass.getName()), method)
+    if key not in _ARITIES:
+        _ARITIES[key] = tuple(
+            sorted({m.getParameterCount() for m in jclass.getMethods() if m.getName() == method})
+        )
+    return _ARITIES[key]
 
 
 def _call_scala(obj: Any, method: str, *args: Any) -> Any:
@@ -514,10 +577,7 @@ def _call_scala(obj: Any, method: str, *args: Any) -> Any:
     """
     from py4j.protocol import Py4JError, Py4JJavaError
 
-    counts = sorted(
-        {m.getParameterCount() for m in obj.getClass().getMethods() if m.getName() == method}
-    )
-    for n in counts:
+    for n in _arities(obj.getClass(), method):
         if n < len(args):
             continue
         try:
@@ -559,9 +619,14 @@ class SparkEngine:
         self._conf_lock = _SESSION_CONF_LOCK
         # A table's storage location is fixed for its name (managed tables live under the
         # schema's folder; OneLake paths never move), and DESCRIBE DETAIL reads the log (~0.3 s
-        # locally, more in Fabric): looked up once per table, forgotten when the table is
-        # created by this engine or found missing.
+        # locally, more in Fabric): where the session catalog cannot say (`location`), looked
+        # up once per table, forgotten when the table is created by this engine or found
+        # missing.
         self._locations: dict[str, str] = {}
+        # The add actions of recently read versions (`_raw_files`), least recently used first.
+        self._files: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
+        self._files_held = 0
+        self._files_lock = threading.Lock()
         with contextlib.suppress(ImportError):
             import delta.exceptions  # noqa: F401  (converts Delta's Java exceptions to classes)
         self._bind_parameters_with_delta_parser()
@@ -645,14 +710,17 @@ class SparkEngine:
         return detail
 
     def _delta_log(self, table: TableRef) -> Any:
-        location = self.location(table)
         from py4j.java_gateway import JavaClass
 
-        delta_log = self.spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog
+        try:
+            delta_log = self.spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog
+        except AttributeError:  # no JVM behind the session (Spark Connect)
+            delta_log = None
         if not isinstance(delta_log, JavaClass):
             raise _InternalApiMissing(
                 "the Delta JVM class DeltaLog is not loaded", table=table.name
             )
+        location = self.location(table)
         with _translate(table, "open Delta log (DeltaLog internals)"):
             # py4j runs each Python thread's calls on its own JVM thread, where no active
             # session is set; Delta's log replay needs one once the table has a log checkpoint
@@ -683,10 +751,27 @@ class SparkEngine:
 
         snap = self._jvm_snapshot(table, version)
         with _translate(table, "list files"):
+            # A version's files never change: remembered per log path, version and commit time
+            # (a table dropped and re-created at the same path has other commit times).
+            key = _files_key(snap)
+            with self._files_lock:
+                hit = self._files.get(key) if key else None
+                if key and hit is not None:
+                    self._files.move_to_end(key)
+                    return hit
             df = DataFrame(snap.allFiles().toDF(), self.spark)
             cols = ["path", "size", "stats"]
             cols += ["deletionVector"] if "deletionVector" in df.columns else []
-            return [r.asDict(recursive=True) for r in df.select(*cols).collect()]
+            found = [r.asDict(recursive=True) for r in df.select(*cols).collect()]
+        if key is None:
+            return found
+        with self._files_lock:
+            self._files[key] = found
+            self._files_held = sum(len(v) for v in self._files.values())
+            while self._files_held > _FILES_HELD and len(self._files) > 1:
+                _, dropped = self._files.popitem(last=False)
+                self._files_held -= len(dropped)
+        return found
 
     # -- port ------------------------------------------------------------------------------
     def exists(self, table: TableRef) -> bool:
@@ -719,7 +804,13 @@ class SparkEngine:
         return True
 
     def location(self, table: TableRef) -> str:
-        """The table's storage location (``DESCRIBE DETAIL`` ``location``, looked up once)."""
+        """The table's storage location: the session catalog's (a metadata lookup, ~1 ms, always
+        current), else ``DESCRIBE DETAIL`` ``location`` (reads the log; looked up once)."""
+        if not table.lakehouse:  # the session catalog names schema.table; 3-part names below
+            with contextlib.suppress(Exception):
+                state = self.spark._jsparkSession.sessionState()
+                ident = state.sqlParser().parseTableIdentifier(table.quoted)
+                return str(state.catalog().getTableMetadata(ident).location())
         key = table.quoted.lower()
         if key not in self._locations:
             self._locations[key] = str(self._detail(table)["location"])
@@ -734,30 +825,90 @@ class SparkEngine:
             self._sql(table, "add columns", statement)
 
     def version(self, table: TableRef) -> int:
-        """The current version (``DESCRIBE HISTORY ... LIMIT 1``)."""
+        """The current version: the JVM ``DeltaLog`` snapshot (a log listing, no Spark job), or
+        ``DESCRIBE HISTORY ... LIMIT 1`` where that internal API is unavailable."""
+        snap = self._latest_jvm_snapshot(table)
+        if snap is not None:
+            return int(snap.version())
         return int(self._sql(table, "version", describe_history_statement(table, 1))[0]["version"])
 
-    def snapshot(self, table: TableRef, version: int | None = None) -> TableSnapshot:
-        """Schema (exact, from the versioned relation), protocol, partitioning and properties.
+    def _latest_jvm_snapshot(self, table: TableRef) -> Any | None:
+        """The latest JVM snapshot, or None where the internals are missing or the log is empty
+        (a table dropped behind this engine's back: the SQL route then names the error)."""
+        try:
+            snap = self._jvm_snapshot(table, None)
+            with _translate(table, "read Delta log snapshot"):
+                if int(snap.version()) >= 0:
+                    return snap
+        except _InternalApiMissing:
+            return None
+        self._locations.pop(table.quoted.lower(), None)
+        return None
 
-        ``DESCRIBE DETAIL`` only describes the latest version; for an older version the
-        protocol versions, partitioning and properties come from the JVM Delta snapshot, and
-        where that internal API is unavailable they are the latest version's. Table features are
-        always the latest version's; the schema is always exact.
+    def _snapshot_from_jvm(self, table: TableRef, snap: Any) -> TableSnapshot:
+        """`TableSnapshot` of a JVM Delta snapshot: schema, protocol, partitioning, properties
+        and commit time all from the one log state (no SQL statement, no Spark job)."""
+        from pyspark.sql.types import StructType
+
+        with _translate(table, "snapshot"):
+            # The log's own actions as JSON: one py4j round trip each, where walking the Scala
+            # collections costs hundreds.
+            meta = _action_json(snap.metadata(), "metaData")
+            proto = _action_json(snap.protocol(), "protocol")
+            ms = int(_call_scala(snap, "timestamp"))
+            version = int(snap.version())
+        fields = StructType.fromJson(json.loads(meta["schemaString"])).fields
+        props = meta.get("configuration") or {}
+        parts = tuple(str(c) for c in meta.get("partitionColumns") or ())
+        reader, writer = int(proto["minReaderVersion"]), int(proto["minWriterVersion"])
+        readers = sorted(str(f) for f in proto.get("readerFeatures") or ())
+        writers = sorted(str(f) for f in proto.get("writerFeatures") or ())
+        return TableSnapshot(
+            table=table.name,
+            version=version,
+            timestamp=datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms >= 0 else None,
+            columns=_columns(fields),
+            partition_columns=parts,
+            properties={k: str(v) for k, v in props.items() if v is not None},
+            protocol=Protocol_(
+                min_reader_version=reader,
+                min_writer_version=writer,
+                reader_features=tuple(readers) if reader >= 3 else (),
+                writer_features=tuple(writers) if writer >= 7 else (),
+            ),
+        )
+
+    def snapshot(self, table: TableRef, version: int | None = None) -> TableSnapshot:
+        """Schema, protocol, partitioning, properties and commit time of a version.
+
+        The latest version is read from the JVM Delta snapshot alone (one log state, no SQL
+        statement: a checkpoint pins many tables with it). An older version is first opened
+        through SQL (its exact schema from the versioned relation, so Delta's own time-travel
+        checks apply, e.g. Delta 4.1+ refusing a version past
+        ``delta.deletedFileRetentionDuration``), the rest from that version's JVM snapshot.
+        Where those internals are unavailable, ``DESCRIBE DETAIL`` and ``DESCRIBE HISTORY``
+        answer: then an older version's table features are the latest version's.
         """
+        if version is None:
+            snap = self._latest_jvm_snapshot(table)
+            if snap is not None:
+                try:
+                    return self._snapshot_from_jvm(table, snap)
+                except Exception as exc:  # internals differ: the SQL route answers (and names
+                    # any real error itself)
+                    _log.debug("fmd spark: snapshot of %s through SQL: %s", table.name, exc)
         with _translate(table, "snapshot"):
             fields = self.spark.sql(select_statement(table, version) + " LIMIT 0").schema.fields
-        columns = []
-        for f in fields:
-            type_name = f.dataType.simpleString()
-            with contextlib.suppress(ConfigError):
-                type_name = normalize_type(type_name)  # complex types keep Spark's spelling
-            comment = (f.metadata or {}).get("comment")
-            columns.append(
-                Column.model_construct(
-                    name=f.name, type=type_name, nullable=f.nullable, comment=comment
+        columns = _columns(fields)
+        if version is not None:
+            try:
+                found = self._snapshot_from_jvm(table, self._jvm_snapshot(table, version))
+                if found.version == version:
+                    return found.model_copy(update={"columns": columns})
+            except Exception as exc:  # internals differ: DESCRIBE DETAIL / HISTORY answer
+                _log.debug(
+                    "fmd spark: snapshot of %s v%s through SQL: %s", table.name, version, exc
                 )
-            )
         detail = self._detail(table)
         entries = self.history(table, None if version is not None else 1)
         current = entries[0].version
@@ -774,7 +925,7 @@ class SparkEngine:
             table=table.name,
             version=at,
             timestamp=ts,
-            columns=tuple(columns),
+            columns=columns,
             partition_columns=parts,
             properties={k: str(v) for k, v in props.items() if v is not None},
             protocol=Protocol_(
@@ -1158,11 +1309,17 @@ class SparkEngine:
         )
 
     def properties(self, table: TableRef) -> dict[str, str]:
-        """The table configuration (``DESCRIBE DETAIL`` ``properties``).
+        """The table configuration of the current version (the JVM snapshot's metadata, else
+        ``DESCRIBE DETAIL`` ``properties``).
 
         ``SHOW TBLPROPERTIES`` would add protocol entries (``delta.minReaderVersion``,
         ``delta.feature.*``) that are not table configuration; the delta-rs adapter has none.
         """
+        snap = self._latest_jvm_snapshot(table)
+        if snap is not None:  # the log state alone: no statement (RESTORE reads it twice)
+            with contextlib.suppress(Exception):  # internals differ: DESCRIBE DETAIL answers
+                found = _action_json(snap.metadata(), "metaData").get("configuration") or {}
+                return {str(k): str(v) for k, v in found.items() if v is not None}
         props = self._detail(table).get("properties") or {}
         return {k: str(v) for k, v in props.items() if v is not None}
 
@@ -1179,14 +1336,27 @@ class SparkEngine:
             self._sql(table, "set properties", statement)
 
     def create_log_checkpoint(self, table: TableRef) -> bool:
-        """Write a Delta log checkpoint through the JVM ``DeltaLog``; False if unavailable."""
+        """Write a Delta log checkpoint of the current version through the JVM ``DeltaLog``.
+
+        Nothing is written when the current version already has one (a table re-pinned without
+        a new commit): on Spark a log checkpoint is a job that rewrites the table's whole state.
+        The snapshot passed is the one just read, so the state a caller has just listed (e.g.
+        `files`) is not reconstructed again.
+
+        Returns:
+            True when the current version has a log checkpoint; False if the internals are
+            unavailable.
+        """
         try:
             log = self._delta_log(table)
             with _translate(table, "create log checkpoint"):
+                snap = _call_scala(log, "update")
+                if _has_log_checkpoint(snap):
+                    return True
                 try:
+                    _call_scala(log, "checkpoint", snap)
+                except _InternalApiMissing:  # Delta versions where it takes no snapshot
                     _call_scala(log, "checkpoint")
-                except _InternalApiMissing:  # Delta versions where it takes the snapshot
-                    _call_scala(log, "checkpoint", _call_scala(log, "update"))
         except _InternalApiMissing:
             return False
         return True
