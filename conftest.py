@@ -100,6 +100,10 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_a_delta_log_checkpoint_is_written_at_the_pinned_version",
         "test_a_protected_pin_writes_a_log_checkpoint_and_a_re_pin_reuses_it",
     },
+    "test_checkpoints_batch.py": {
+        "test_a_load_in_flight_is_waited_for_then_the_checkpoint_is_inflight_and_names_it",
+        "test_a_table_pinned_before_its_own_load_of_the_batch_fails_naming_both_versions",
+    },
     "test_checkpoints_verify.py": {
         "test_external_vacuum_makes_the_table_unrestorable_with_the_missing_file_count",
     },

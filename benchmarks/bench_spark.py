@@ -115,7 +115,7 @@ def run(quick: bool) -> str:
     # What the log checkpoints cost (a measurement only: the library always writes them): the
     # same checkpoint with the engine's log checkpoint replaced by a no-op on this instance.
     nightly_load()
-    rt.engine.create_log_checkpoint = lambda ref: False  # type: ignore[method-assign]
+    rt.engine.create_log_checkpoint = lambda ref, version=None: False  # type: ignore[method-assign]
     try:
         no_log = measure(lambda: rt.checkpoints.create(names, kind="DailyBatch"))
     finally:

@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS `metadata`.`CheckpointHistory` (
     `CreatedDate` timestamp NOT NULL COMMENT 'Synchronized point the checkpoint stands for (UTC)',
     `TablesIncluded` int NOT NULL COMMENT 'Number of tables pinned',
     `TotalRows` bigint COMMENT 'Sum of the pinned versions\' rows',
-    `ValidationStatus` string NOT NULL COMMENT 'Pending, Validated or Failed',
+    `ValidationStatus` string NOT NULL COMMENT 'Pending, Validated, Failed or InFlight (loads of its batch still running)',
     `RetentionDate` date NOT NULL COMMENT 'Date after which retention may deactivate it',
     `IsActive` boolean NOT NULL COMMENT 'False once expired (soft delete)',
     `PipelineRunId` string COMMENT 'Pipeline run that created it',
@@ -95,7 +95,10 @@ CREATE TABLE IF NOT EXISTS `metadata`.`CheckpointHistory` (
     `Scope` string COMMENT 'What it covers (table list, schema.* or PipelineConfig)',
     `RestorabilityStatus` string COMMENT 'Restorable, AtRisk, Unrestorable or Unknown (last verify)',
     `LastVerifiedDate` timestamp COMMENT 'When restorability was last verified',
-    `DeactivatedDate` timestamp COMMENT 'When IsActive became false'
+    `DeactivatedDate` timestamp COMMENT 'When IsActive became false',
+    `BatchId` string COMMENT 'Batch whose loads the checkpoint waited for (batch checkpoints)',
+    `PinWindowStart` timestamp COMMENT 'When the first table\'s version was read (UTC)',
+    `PinWindowEnd` timestamp COMMENT 'When the last table\'s version was read (UTC)'
 ) USING DELTA COMMENT 'One row per checkpoint (a named restore point over one or many tables). Never deleted.';
 
 CREATE TABLE IF NOT EXISTS `metadata`.`CheckpointTables` (
@@ -115,7 +118,11 @@ CREATE TABLE IF NOT EXISTS `metadata`.`CheckpointTables` (
     `TotalBytes` bigint COMMENT 'Bytes of those files',
     `ValidationStatus` string COMMENT 'Validated or Failed',
     `ValidationMessage` string COMMENT 'Why validation failed, if it did',
-    `CreatedDate` timestamp COMMENT 'When the row was written'
+    `CreatedDate` timestamp COMMENT 'When the row was written',
+    `LoadRunId` string COMMENT 'Run of the last library load the pinned version reflects',
+    `LoadBatchId` string COMMENT 'Batch of that load (null: no library load found)',
+    `LoadVersion` bigint COMMENT 'Version that load committed',
+    `LoadTime` timestamp COMMENT 'Commit time of that load (UTC)'
 ) USING DELTA COMMENT 'One row per table in a checkpoint: the exact Delta version pinned and its counts.';
 
 CREATE TABLE IF NOT EXISTS `metadata`.`Watermarks` (

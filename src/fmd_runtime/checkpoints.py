@@ -52,6 +52,7 @@ from fmd_runtime._text import plural
 from fmd_runtime.config import (
     CHECKPOINT_KINDS,
     DEFAULT_RETENTION_DAYS,
+    MAX_LOAD_WAIT_SECONDS,
     MAX_RETENTION_DAYS,
     TableConfig,
     check_number,
@@ -132,11 +133,28 @@ class CheckpointTable(BaseModel):
     total_bytes: int
     validation_status: str
     validation_message: str | None = None
+    load_run_id: str | None = None
+    load_batch_id: str | None = None
+    load_version: int | None = None
+    load_time: datetime | None = None
 
     @property
     def table(self) -> str:
         """``schema.table``."""
         return f"{self.schema_name}.{self.table_name}"
+
+    def load_text(self, batch_id: str | None = None) -> str:
+        """Which load the pinned version reflects, e.g. ``bronze.contact v8 = batch B1 (v8,
+        2025-01-14 02:41 UTC): not loaded in this batch`` (``batch_id``: the checkpoint's)."""
+        head = f"{self.table} v{self.version}"
+        if self.load_version is None:
+            return f"{head} = no library load"
+        who = f"batch {self.load_batch_id}" if self.load_batch_id else f"run {self.load_run_id}"
+        when = f", {self.load_time:%Y-%m-%d %H:%M} UTC" if self.load_time else ""
+        text = f"{head} = {who} (v{self.load_version}{when})"
+        if batch_id and self.load_batch_id != batch_id:
+            text += ": not loaded in this batch"
+        return text
 
 
 _MAX_RENAMES = 20
@@ -176,6 +194,9 @@ class Checkpoint(BaseModel):
     last_verified_date: datetime | None = None
     deactivated_date: datetime | None = None
     problem: str | None = None
+    batch_id: str | None = None
+    pin_window_start: datetime | None = None
+    pin_window_end: datetime | None = None
 
     @property
     def is_restore_target(self) -> bool:
@@ -518,6 +539,7 @@ class _Pin:
     raised: dict[str, str] = field(default_factory=dict)
     at_risk: str | None = None
     log_checkpoint: bool = False
+    pinned_at: datetime = field(default_factory=utcnow)
 
 
 # --------------------------------------------------------------------------------- capability
@@ -582,8 +604,17 @@ class Checkpoints:
         parent_checkpoint_id: str | None = None,
         protect_retention: bool = True,
         raise_on_failure: bool | None = None,
+        batch_id: str | None = None,
+        wait_for_loads_seconds: float | None = None,
     ) -> Checkpoint | None:
         """One checkpoint over many tables: the synchronized restore point after a fan-out.
+
+        A batch checkpoint (DailyBatch, or any kind given ``batch_id``) first waits for the
+        batch's loads still in flight into its tables (run ledger: started, neither completed
+        nor failed), reading the ledger every ``checkpoint_load_poll_seconds``; loads still in
+        flight at the limit leave it ``InFlight`` (never a rollback target, a HIGH alert names
+        them). Every pinned table records the last library load its version reflects, and a
+        table pinned before its own load of the batch fails the checkpoint.
 
         Args:
             tables: a list of table names, ``"schema.*"`` (the schema's or layer's enabled
@@ -601,10 +632,15 @@ class Checkpoints:
                 runtime failure (engine or store errors, no table readable: audited, retried
                 twice on transient errors, a warning logged, None returned); other kinds raise.
                 Invalid arguments raise for every kind.
+            batch_id: the batch whose loads the checkpoint stands after (default for
+                DailyBatch: the pipeline run id; other kinds: none, no wait).
+            wait_for_loads_seconds: how long to wait for loads in flight (default
+                ``config.checkpoint_load_wait_seconds``; 0 to `MAX_LOAD_WAIT_SECONDS`).
 
         Returns:
-            The `Checkpoint` (``validation_status`` Failed when a table failed its checks: kept,
-            not a rollback target), or None when creation failed and did not raise.
+            The `Checkpoint` (``validation_status`` Failed when a table failed its checks,
+            InFlight when loads of its batch were still in flight: kept, not a rollback target),
+            or None when creation failed and did not raise.
 
         Raises:
             CheckpointError: creation failed for a kind that raises (the cause chained), e.g.
@@ -624,6 +660,16 @@ class Checkpoints:
         protect_retention = strict_bool(protect_retention, "protect_retention")
         if raise_on_failure is not None:
             raise_on_failure = strict_bool(raise_on_failure, "raise_on_failure")
+        _check_text(batch_id, "batch_id", 256)
+        wait = self._rt.config.checkpoint_load_wait_seconds
+        if wait_for_loads_seconds is not None:
+            wait = check_number(
+                wait_for_loads_seconds,
+                "wait_for_loads_seconds",
+                minimum=0,
+                maximum=MAX_LOAD_WAIT_SECONDS,
+                unit="seconds",
+            )
         return self._create(
             tables,
             kind,
@@ -633,6 +679,7 @@ class Checkpoints:
             parent_checkpoint_id,
             protect_retention,
             raise_on_failure,
+            (batch_id, float(wait)),
         )
 
     def _create(
@@ -645,6 +692,7 @@ class Checkpoints:
         parent: str | None,
         protect: bool,
         raise_on_failure: bool | None,
+        batch: tuple[str | None, float] = (None, 0.0),
     ) -> Checkpoint | None:
         # Invalid arguments are the caller's bug, not a runtime failure: refused for EVERY kind,
         # before anything is read or written. "Never fail the caller" (Daily, DailyBatch) is for
@@ -673,7 +721,7 @@ class Checkpoints:
         start = time.perf_counter()
         try:
             return self._create_once(
-                items, kind, scope, name, notes, retention_days, parent, protect, start
+                items, kind, scope, name, notes, retention_days, parent, protect, start, batch
             )
         except Exception as exc:
             if isinstance(exc, FmdError) and exc.details.get("invalid_argument"):
@@ -709,13 +757,35 @@ class Checkpoints:
         parent: str | None,
         protect: bool,
         start: float,
+        batch: tuple[str | None, float] = (None, 0.0),
     ) -> Checkpoint:
         rt = self._rt
         refs, configs = self._resolve(tables)
         days = self._retention_days(kind, [configs[r.name.lower()] for r in refs], retention_days)
         end = _end_of(utcnow().date() + timedelta(days=days))
+        batch_id = batch[0] or (rt.context.pipeline_run_id if kind == "DailyBatch" else None)
+        in_flight = self._wait_for_loads(batch_id, refs, batch[1]) if batch_id else []
+        loaded = self._loaded_tables(refs)
+        # Every version is read first, in one short burst (the pin window), and only then
+        # counted, listed and protected: with 50 tables and 8 workers, a table's version is
+        # not read only after the slow work on 40 others.
+        reads = rt.map_tables(
+            lambda ref: (self._retry(rt.engine.snapshot, ref), utcnow()),
+            refs,
+            label="Reading version of",
+            key=lambda ref: ref.name,
+        )
+        read = {o.item: o.value for o in reads if o.ok}
         outcomes = rt.map_tables(
-            lambda ref: self._pin(ref, configs[ref.name.lower()], end, protect),
+            lambda ref: self._retry(
+                self._pin_once,
+                ref,
+                configs[ref.name.lower()],
+                end,
+                protect,
+                ref.name.lower() in loaded,
+                read.get(ref.name),
+            ),
             refs,
             label="Checkpointing table",
             key=lambda ref: ref.name,
@@ -745,9 +815,15 @@ class Checkpoints:
             for o in outcomes
             if not o.ok
         ]
+        if batch_id:
+            checks += self._batch_checks(batch_id, pins, in_flight)
         failed = sorted({c.table or "" for c in checks if not c.passed})
-        status = "Failed" if failed else "Validated"
+        only_in_flight = all(c.passed or c.check_name == "LoadsCompleted" for c in checks) and any(
+            c.check_name == "LoadsCompleted" and not c.passed for c in checks
+        )
+        status = "InFlight" if only_in_flight else "Failed" if failed else "Validated"
         rows = [p.row for p in pins]
+        stamps = [p.pinned_at for p in pins]
         totals = [t.total_rows for t in rows]
         cp = Checkpoint(
             checkpoint_id=str(uuid.uuid4()),
@@ -767,6 +843,9 @@ class Checkpoints:
             restorability_status="AtRisk" if any(p.at_risk for p in pins) else "Restorable",
             run_id=rt.context.run_id,
             scope=scope,
+            batch_id=batch_id,
+            pin_window_start=min(stamps),
+            pin_window_end=max(stamps),
         )
         cp = self._write(cp, name or default_name(kind, refs, created.date()))
         try:
@@ -848,6 +927,98 @@ class Checkpoints:
             configs.setdefault(key, TableConfig(table=ref.name))
         return sorted(refs.values(), key=lambda r: r.name.lower()), configs
 
+    def _wait_for_loads(
+        self, batch: str, refs: Sequence[TableRef], limit: float
+    ) -> builtins.list[dict[str, Any]]:
+        """Wait up to ``limit`` seconds for the batch's loads in flight into ``refs``; the
+        ledger rows of those still in flight at the end (none: every load has finished)."""
+        rt = self._rt
+        names = [r.name for r in refs]
+        deadline = time.monotonic() + limit
+        while True:
+            waiting: builtins.list[dict[str, Any]] = rt.runs.in_flight(batch, names)
+            left = deadline - time.monotonic()
+            if not waiting or left <= 0:
+                return waiting
+            shown = ", ".join(
+                f"{r['SchemaName']}.{r['TableName']} (run {r['RunId']}, started "
+                f"{_utc(r['EventTime']):%H:%M})"
+                for r in waiting[:5]
+            )
+            more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+            log.info(
+                "fmd checkpoints: waiting for %s of batch %s: %s%s (%.0f s left)",
+                plural(len(waiting), "load"),
+                batch,
+                shown,
+                more,
+                left,
+            )
+            time.sleep(min(rt.config.checkpoint_load_poll_seconds, left))
+
+    def _loaded_tables(self, refs: Sequence[TableRef]) -> set[str]:
+        """The tables of ``refs`` the run ledger has loads into (one ledger read)."""
+        rows = self._rt.store.read(
+            "EntityRuns",
+            {"TableName": sorted({r.table for r in refs})},
+            columns=["SchemaName", "TableName"],
+        )
+        return {f"{r['SchemaName']}.{r['TableName']}".lower() for r in rows}
+
+    def _batch_checks(
+        self, batch: str, pins: Sequence[_Pin], in_flight: Sequence[dict[str, Any]]
+    ) -> builtins.list[ValidationCheck]:
+        """A batch checkpoint's own checks: no load of the batch in flight, and every table
+        pinned at or after its own (completed) load of the batch."""
+        rt = self._rt
+        checks = [
+            ValidationCheck(
+                table=f"{r['SchemaName']}.{r['TableName']}",
+                check_name="LoadsCompleted",
+                expected="no load of the batch in flight",
+                actual=f"run {r['RunId']} started {_utc(r['EventTime']):%Y-%m-%d %H:%M} UTC",
+                passed=False,
+                severity="HIGH",
+                message=(
+                    f"InFlight: {r['SchemaName']}.{r['TableName']} was still being loaded by run "
+                    f"{r['RunId']} (entity {r['EntityId']}, started "
+                    f"{_utc(r['EventTime']):%H:%M} UTC) when the checkpoint pinned it"
+                ),
+            )
+            for r in in_flight
+        ]
+        done: dict[str, int] = {}
+        for r in rt.store.read("EntityRuns", {"BatchId": batch, "Status": "Succeeded"}):
+            if (
+                r.get("TableName")
+                and r.get("TableVersion") is not None
+                and not r.get("Invalidated")
+            ):
+                key = f"{r['SchemaName']}.{r['TableName']}".lower()
+                done[key] = max(done.get(key, -1), int(r["TableVersion"]))
+        for p in pins:
+            load = done.get(p.row.table.lower())
+            if load is None:
+                continue
+            ok = p.row.version >= load
+            checks.append(
+                ValidationCheck(
+                    table=p.row.table,
+                    check_name="PinnedAfterBatchLoad",
+                    expected=f">= v{load}",
+                    actual=f"v{p.row.version}",
+                    passed=ok,
+                    severity="INFO" if ok else "HIGH",
+                    message=None
+                    if ok
+                    else (
+                        f"{p.row.table} is pinned at v{p.row.version}, before its own load of "
+                        f"batch {batch} (v{load})"
+                    ),
+                )
+            )
+        return checks
+
     def _retention_days(
         self, kind: str, configs: Sequence[TableConfig], override: int | None
     ) -> int:
@@ -871,20 +1042,29 @@ class Checkpoints:
         )
         return r(fn, *args)
 
-    def _pin(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
-        pin: _Pin = self._retry(self._pin_once, ref, cfg, end, protect)
-        return pin
+    def _pin_once(
+        self,
+        ref: TableRef,
+        cfg: TableConfig,
+        end: datetime,
+        protect: bool,
+        loaded: bool = False,
+        read: tuple[TableSnapshot, datetime] | None = None,
+    ) -> _Pin:
+        """Pin one table's version, count and validate it, protect its retention.
 
-    def _pin_once(self, ref: TableRef, cfg: TableConfig, end: datetime, protect: bool) -> _Pin:
-        """Pin the current version of one table, count and validate it, protect its retention."""
+        ``read``: the snapshot already read (and when); else the current version is read now.
+        ``loaded``: the run ledger has loads into the table, so its history is read for the
+        last one the version reflects (a table no library load wrote needs no history read).
+        """
         eng = self._rt.engine
-        snap = eng.snapshot(ref)
+        snap, pinned_at = read if read is not None else (eng.snapshot(ref), utcnow())
         version = snap.version
+        load = self._rt.runs.last_load(ref.name, at_version=version) if loaded else None
         files = eng.files(ref, version)
-        # The log checkpoint is written at the CURRENT version: taken right after reading it, so
-        # current == pinned (a writer committing in these instants would move it forward), and
-        # after listing the files, so Spark writes it from the state it has just built.
-        log_checkpoint = eng.create_log_checkpoint(ref)
+        # The log checkpoint is written AT the pinned version (a writer may have committed since
+        # it was read), after listing its files, so Spark writes it from the state just built.
+        log_checkpoint = eng.create_log_checkpoint(ref, version)
         cols = {c.name.lower(): c for c in snap.columns}
         problems = [
             f"{what} column {col!r} "
@@ -943,9 +1123,14 @@ class Checkpoints:
                 total_bytes=sum(f.size_bytes for f in files),
                 validation_status="Failed" if bad else "Validated",
                 validation_message="; ".join(c.message or c.check_name for c in bad) or None,
+                load_run_id=load.run_id if load else None,
+                load_batch_id=load.batch_id if load else None,
+                load_version=load.version if load else None,
+                load_time=_aware(load.timestamp) if load else None,
             ),
             checks=checks,
             log_checkpoint=log_checkpoint,
+            pinned_at=pinned_at,
         )
         self._protect(ref, snap, end, protect, pin)
         return pin
@@ -1084,6 +1269,9 @@ class Checkpoints:
                 "failed_tables": list(failed),
                 "at_risk": at_risk,
                 "versions": {t.table: t.version for t in cp.tables},
+                "batch_id": cp.batch_id,
+                "loads": {t.table: t.load_text(cp.batch_id) for t in cp.tables},
+                "pin_window_ms": _window_ms(cp),
                 "log_checkpoints": sum(p.log_checkpoint for p in pins),
             },
         )
@@ -1095,20 +1283,37 @@ class Checkpoints:
                 )
                 for t in failed
             }
-            rt.alerts.send(
-                "HIGH",
-                f"Checkpoint {cp.checkpoint_name} failed validation "
-                f"({plural(len(failed), 'table')})",
-                key=f"checkpoint-validation:{cp.checkpoint_type}:{cp.scope}",
-                tables=list(failed),
-                errors=errors,
-                first_steps=[
+            in_flight = cp.validation_status == "InFlight"
+            if in_flight:
+                title = (
+                    f"Checkpoint {cp.checkpoint_name} pinned batch {cp.batch_id} while "
+                    f"{plural(len(failed), 'load')} were still in flight: not a restore point"
+                )
+                steps = [
+                    "check the runs named above (still running, stalled or crashed?)",
+                    "when they have finished (or failed), create the batch checkpoint again",
+                ]
+            else:
+                title = (
+                    f"Checkpoint {cp.checkpoint_name} failed validation "
+                    f"({plural(len(failed), 'table')})"
+                )
+                steps = [
                     "read DataValidation for this CheckpointId",
                     "fix the data or PipelineConfig, then create a new checkpoint",
-                ],
-                details={"checkpoint": cp.checkpoint_name},
+                ]
+            rt.alerts.send(
+                "HIGH",
+                title,
+                key=f"checkpoint-{'inflight' if in_flight else 'validation'}:"
+                f"{cp.checkpoint_type}:{cp.scope}",
+                tables=list(failed),
+                errors=errors,
+                first_steps=steps,
+                details={"checkpoint": cp.checkpoint_name, "batch_id": cp.batch_id},
             )
-            self._alert_if_failing_days(cp.checkpoint_type, cp.scope or "")
+            if not in_flight:  # a batch still loading is not a failing day
+                self._alert_if_failing_days(cp.checkpoint_type, cp.scope or "")
 
     def _creation_failed(self, kind: str, scope: str, exc: BaseException, start: float) -> None:
         """Audit a creation that raised, and alert on the third failing day in a row."""
@@ -1724,6 +1929,13 @@ class Checkpoints:
 
 
 # --------------------------------------------------------------------------------- arguments
+def _window_ms(cp: Checkpoint) -> int | None:
+    """Milliseconds from the first to the last table's version read (None when unknown)."""
+    if cp.pin_window_start is None or cp.pin_window_end is None:
+        return None
+    return int((cp.pin_window_end - cp.pin_window_start).total_seconds() * 1000)
+
+
 def _shown(value: Any) -> str:
     text = repr(value)
     return (text if len(text) <= 60 else text[:57] + "...") + f" ({type(value).__name__})"
@@ -1809,6 +2021,9 @@ def _history_row(cp: Checkpoint) -> dict[str, Any]:
         "RunId": cp.run_id,
         "Scope": cp.scope,
         "RestorabilityStatus": cp.restorability_status,
+        "BatchId": cp.batch_id,
+        "PinWindowStart": cp.pin_window_start,
+        "PinWindowEnd": cp.pin_window_end,
     }
 
 
@@ -1831,6 +2046,10 @@ def _table_row(cp: Checkpoint, t: CheckpointTable) -> dict[str, Any]:
         "ValidationStatus": t.validation_status,
         "ValidationMessage": t.validation_message,
         "CreatedDate": cp.created_date,
+        "LoadRunId": t.load_run_id,
+        "LoadBatchId": t.load_batch_id,
+        "LoadVersion": t.load_version,
+        "LoadTime": t.load_time,
     }
 
 
@@ -1851,6 +2070,10 @@ def _table_from_row(r: dict[str, Any]) -> CheckpointTable:
         total_bytes=int(r["TotalBytes"] or 0),
         validation_status=r["ValidationStatus"] or "Validated",
         validation_message=r["ValidationMessage"],
+        load_run_id=r.get("LoadRunId"),
+        load_batch_id=r.get("LoadBatchId"),
+        load_version=None if r.get("LoadVersion") is None else int(r["LoadVersion"]),
+        load_time=_aware(r.get("LoadTime")),
     )
 
 
@@ -1894,6 +2117,9 @@ def _checkpoint_from_row(r: dict[str, Any], tables: Sequence[CheckpointTable]) -
         scope=r["Scope"],
         last_verified_date=_aware(r["LastVerifiedDate"]),
         deactivated_date=_aware(r["DeactivatedDate"]),
+        batch_id=r.get("BatchId"),
+        pin_window_start=_aware(r.get("PinWindowStart")),
+        pin_window_end=_aware(r.get("PinWindowEnd")),
     )
 
 
@@ -1938,6 +2164,20 @@ def render_table(cps: Sequence[Checkpoint]) -> str:
     )
 
 
+def render_pins(cp: Checkpoint) -> str:
+    """A checkpoint's pinned versions and the load each reflects (``fmd checkpoint list
+    --tables``): ``bronze.contact v8 = batch B1 (v8, ...): not loaded in this batch``.
+
+    Example:
+        >>> # print(render_pins(rt.checkpoints.get("bronze_batch_2025-01-15")))
+    """
+    window = _window_ms(cp)
+    head = f"{cp.checkpoint_name} ({cp.validation_status}"
+    head += f", batch {cp.batch_id}" if cp.batch_id else ""
+    head += f", pinned within {window} ms)" if window is not None else ")"
+    return "\n".join([head, *(f"  {t.load_text(cp.batch_id)}" for t in cp.tables)])
+
+
 def _cli_create(args: argparse.Namespace) -> int:
     from fmd_runtime.cli import print_json, runtime_from
 
@@ -1950,6 +2190,8 @@ def _cli_create(args: argparse.Namespace) -> int:
         retention_days=args.retention_days,
         protect_retention=not args.no_protect_retention,
         raise_on_failure=True,
+        batch_id=args.batch_id,
+        wait_for_loads_seconds=args.wait_for_loads_seconds,
     )
     rt.close()
     if args.json:
@@ -1973,6 +2215,9 @@ def _cli_list(args: argparse.Namespace) -> int:
         print_json([c.model_dump(mode="json") for c in cps])
     else:
         print(render_table(cps))
+        if args.tables:
+            for c in cps:
+                print(render_pins(c))
     return 0
 
 
@@ -2029,6 +2274,18 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not raise the tables' retention properties (recorded AtRisk)",
     )
+    c.add_argument(
+        "--batch-id",
+        help="the batch whose loads it waits for (DailyBatch: the pipeline run id by default)",
+    )
+    c.add_argument(
+        "--wait-for-loads-seconds",
+        type=number_arg(
+            "wait_for_loads_seconds", minimum=0, maximum=MAX_LOAD_WAIT_SECONDS, unit="seconds"
+        ),
+        help=f"wait this long for the batch's loads in flight (0 to {MAX_LOAD_WAIT_SECONDS:,}; "
+        "default: the config's checkpoint_load_wait_seconds)",
+    )
     c.set_defaults(func=_cli_create)
     ls = acts.add_parser("list", help="list checkpoints, newest first")
     ls.add_argument("--all", action="store_true", help="include inactive (expired) ones")
@@ -2036,6 +2293,11 @@ def register(sub: Any) -> None:
     ls.add_argument("--table", type=table_arg, help="only checkpoints covering this table")
     ls.add_argument(
         "--since", type=date_arg, help="only those created on or after this date (YYYY-MM-DD)"
+    )
+    ls.add_argument(
+        "--tables",
+        action="store_true",
+        help="also each checkpoint's pinned versions and the load each reflects",
     )
     ls.set_defaults(func=_cli_list)
     v = acts.add_parser("verify", help="check restorability (exit 1 when Unrestorable)")

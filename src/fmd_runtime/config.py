@@ -217,6 +217,8 @@ MAX_RETENTION_DAYS = 3_650
 """Largest checkpoint retention accepted, in days (10 years)."""
 
 MAX_WATERMARK_SKEW_HOURS = 8_760
+MAX_LOAD_WAIT_SECONDS = 86_400
+"""The longest a batch checkpoint waits for the batch's loads in flight (1 day)."""
 """Largest future skew a watermark may have, in hours (1 year); see
 `RuntimeConfig.watermark_future_skew_hours`."""
 
@@ -313,6 +315,11 @@ class RuntimeConfig(_Settings):
             before it is refused as absurd (default 24: covers clock skew and a source time zone
             declared wrongly by up to 14 hours; 0 to `MAX_WATERMARK_SKEW_HOURS` = 8,760). See
             `fmd_runtime.watermarks.SENTINELS`.
+        checkpoint_load_wait_seconds: how long a batch checkpoint waits for loads of its batch
+            still in flight before it pins anyway and records itself ``InFlight`` (default 900;
+            0 to `MAX_LOAD_WAIT_SECONDS` = 86,400; 0: do not wait).
+        checkpoint_load_poll_seconds: how often it reads the run ledger while waiting (default
+            15; 0.05 to 600).
 
     Example:
         >>> RuntimeConfig(max_workers=4).max_workers
@@ -337,6 +344,8 @@ class RuntimeConfig(_Settings):
     retention_margin_days: int = Field(default=1, ge=0, le=MAX_MARGIN_DAYS)
     at_risk_days: int = Field(default=2, ge=0, le=MAX_MARGIN_DAYS)
     watermark_future_skew_hours: int = Field(default=24, ge=0, le=MAX_WATERMARK_SKEW_HOURS)
+    checkpoint_load_wait_seconds: float = Field(default=900.0, ge=0, le=MAX_LOAD_WAIT_SECONDS)
+    checkpoint_load_poll_seconds: float = Field(default=15.0, ge=0.05, le=600)
 
     _numbers = field_validator(
         "vacuum_retention_floor_hours",
@@ -348,6 +357,8 @@ class RuntimeConfig(_Settings):
         "retention_margin_days",
         "at_risk_days",
         "watermark_future_skew_hours",
+        "checkpoint_load_wait_seconds",
+        "checkpoint_load_poll_seconds",
         mode="before",
     )(_number)
 

@@ -235,6 +235,9 @@ class TableImpact(BaseModel):
     restorability: str = "Restorable"
     warnings: tuple[str, ...] = ()
     analysis_ms: int = 0
+    pinned_load: str | None = None
+    """Which load the pinned version reflects (`CheckpointTable.load_text`), e.g. ``bronze.contact
+    v8 = batch B1 (v8, ...): not loaded in this batch``."""
 
 
 class DependencyGap(BaseModel):
@@ -846,7 +849,7 @@ class Rollback:
             self._check_target(cp, pins, allow_failed_validation)
             # restorability (verify) and the impact reads overlap: both read every table
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fmd-plan") as pool:
-                reading = pool.submit(self._impacts, pins)
+                reading = pool.submit(self._impacts, pins, cp.batch_id)
                 try:
                     verify = rt.checkpoints.verify(cp.checkpoint_id)
                 finally:
@@ -1034,14 +1037,14 @@ class Rollback:
         return out[:3]
 
     def _impacts(
-        self, pins: Sequence[CheckpointTable]
+        self, pins: Sequence[CheckpointTable], batch_id: str | None = None
     ) -> tuple[dict[str, TableConfig], list[Outcome[TableImpact]]]:
         """Every table's impact, concurrently, with the PipelineConfig it was read with."""
         rt = self._rt
         configs = {c.table.lower(): c for c in rt.table_configs(enabled_only=False)}
         now = utcnow()
         outcomes = rt.map_tables(
-            lambda p: self._impact(p, configs.get(p.table.lower()), now),
+            lambda p: self._impact(p, configs.get(p.table.lower()), now, batch_id),
             pins,
             label="Analysing table",
             key=lambda p: p.table,
@@ -1053,6 +1056,7 @@ class Rollback:
         pin: CheckpointTable,
         cfg: TableConfig | None,
         now: datetime,
+        checkpoint_batch: str | None = None,
     ) -> TableImpact:
         """Read one table (version, history since the pin, both file lists, counts)."""
         rt, eng = self._rt, self._rt.engine
@@ -1119,6 +1123,7 @@ class Rollback:
             reason=reason,
             pinned_version=pin.version,
             pinned_timestamp=_utc(pin.version_timestamp),
+            pinned_load=pin.load_text(checkpoint_batch),
             current_version=cur,
             current_timestamp=_utc(snap.timestamp),
             tracked=cfg.has_tracking,
@@ -2997,6 +3002,9 @@ def _plan_text(p: RollbackPlan) -> str:
         "ACTIVE / DELETED / PURGED: rows per state after the rollback minus now (+ come back, "
         "- go away). CHANGED: rows whose state changes (share of the table). WRITTEN: rows the "
         "undone commits wrote. RISK: by the larger share. BACK: current minus pinned commit time.",
+        "",
+        "Pinned versions (the load each reflects):",
+        *(f"  {t.pinned_load}" for t in p.tables if t.pinned_load),
     ]
     for t in p.tables:
         if t.action != "Restore":

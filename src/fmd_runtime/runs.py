@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from fmd_runtime.config import strict_bool
+from fmd_runtime.config import check_number, strict_bool
 from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.store import to_json, utcnow
@@ -609,6 +609,64 @@ class RunLedger:
                 md.get("fmd.entity") == entity and (layer is None or md.get("fmd.layer") == layer)
             ),
         )
+
+    def last_load(
+        self, table: str, *, at_version: int | None = None, limit: int = 100
+    ) -> LandedCommit | None:
+        """The last load `write` made to ``table`` that the current version still reflects
+        (``at_version``: the last at or before that version).
+
+        Read from the newest ``limit`` commits' metadata: a load a later RESTORE went back
+        before, or whose run a rollback invalidated, no longer counts. None when the table has
+        no such load in those commits (or does not exist).
+
+        Args:
+            table: the table.
+            at_version: only loads at or before this version (default: any).
+            limit: how many of the newest commits to read (1 to 10,000).
+
+        Raises:
+            ConfigError: ``limit`` outside 1 to 10,000.
+
+        Example:
+            >>> # (c.batch_id, c.version) if (c := rt.runs.last_load("bronze.account")) else None
+        """
+        limit = check_number(limit, "limit", minimum=1, maximum=10_000, integer=True)
+        ref = self._rt.table(table)
+        if not self._rt.engine.exists(ref):
+            return None
+        live = [
+            c
+            for c in self._scan(ref, limit, lambda md: True)
+            if not c.undone and (at_version is None or c.version <= at_version)
+        ]
+        return live[0] if live else None
+
+    def in_flight(self, batch_id: str, tables: Sequence[str]) -> list[dict[str, Any]]:
+        """The loads of a batch into ``tables`` that started and neither completed nor failed.
+
+        An attempt (run, entity, layer, part, table) is in flight while its newest ledger row
+        is ``Started``: its ``Succeeded`` / ``Failed`` / ``Skipped`` row has not been written.
+
+        Args:
+            batch_id: the batch (a pipeline run id, or the caller's batch id).
+            tables: ``schema.table`` names (case-insensitive).
+
+        Returns:
+            The ``Started`` rows of those attempts, oldest first.
+
+        Example:
+            >>> # [r["TableName"] for r in rt.runs.in_flight(rt.context.pipeline_run_id, names)]
+        """
+        batch = _text(batch_id, "batch id")
+        wanted = {self._rt.table(t).name.lower() for t in tables}
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in self._read(BatchId=batch):  # oldest first: the last row of an attempt wins
+            name = f"{r.get('SchemaName')}.{r.get('TableName')}".lower()
+            if r.get("TableName") and name in wanted:
+                key = (r["RunId"], r["EntityId"], r["Layer"], r.get("Part"), name)
+                latest[key] = dict(r)
+        return [r for r in latest.values() if r["Status"] == "Started" and _is_live(r)]
 
     def record_landed(
         self, entity: str, landed: LandedCommit, *, table: str

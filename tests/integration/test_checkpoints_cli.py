@@ -114,3 +114,32 @@ def test_demo_step_creates_lists_and_verifies(lakehouse: Path) -> None:
     assert lines[0].startswith("checkpoint bronze_batch_") and "Validated, 3 tables" in lines[0]
     assert any(ln.strip().startswith("bronze.donation") for ln in lines)
     assert lines[-1].endswith("Restorable (3 tables)")
+
+
+def test_a_batch_checkpoint_from_the_cli_shows_the_load_each_version_reflects(
+    lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loader = fmd.connect(lakehouse=lake, run_id="night-load", pipeline_run_id="b-15")
+    done = loader.runs.write(
+        "account",
+        "bronze.account",
+        pa.table({"Id": pa.array([4], pa.int64()), "IsDeleted": [False]}),
+        layer="bronze",
+    )
+    loader.close()
+    where = ["--lakehouse", str(lake)]
+    code, out = run(
+        capsys,
+        "checkpoint", "create", "bronze.*", "--kind", "DailyBatch", "--name", "nightly",
+        "--batch-id", "b-15", "--wait-for-loads-seconds", "0", *where,
+    )  # fmt: skip
+    assert code == 0 and "Validated" in out
+    code, out = run(capsys, "checkpoint", "list", "--tables", *where)
+    assert code == 0
+    assert "nightly (Validated, batch b-15, pinned within" in out
+    assert f"bronze.account v{done.version} = batch b-15 (v{done.version}," in out
+    assert "bronze.contact v1 = no library load" in out
+
+    with pytest.raises(SystemExit) as usage:  # a usage error: argparse exits with 2
+        cli.main(["checkpoint", "create", "--wait-for-loads-seconds", "-1", *where])
+    assert usage.value.code == 2 and "wait_for_loads_seconds" in capsys.readouterr().err

@@ -228,6 +228,25 @@ def test_log_checkpoint_and_add_columns(engine: DeltaEngine) -> None:
     assert engine.count_rows(t).total == 20
 
 
+def test_a_log_checkpoint_of_an_older_version_keeps_it_reconstructable(
+    engine: DeltaEngine,
+) -> None:
+    from engines import forget_log, table_dir
+
+    t = fresh()
+    write_versions(engine, t, n=3)  # versions 0..3
+    assert engine.create_log_checkpoint(t, 2) is True
+    log = table_dir(engine, t) / "_delta_log"
+    assert (log / f"{2:020d}.checkpoint.parquet").exists()
+    assert not (log / f"{3:020d}.checkpoint.parquet").exists()  # not the current version
+    assert engine.create_log_checkpoint(t, 2) is True  # already there: nothing to do
+    for v in range(2):  # what Delta's log cleanup removes before a later log checkpoint
+        (log / f"{v:020d}.json").unlink()
+    forget_log(engine)
+    assert engine.snapshot(t, 2).version == 2
+    assert engine.count_rows(t, 2).total == engine.count_rows(t, 3).total - 10
+
+
 def test_missing_table_is_table_not_found(engine: DeltaEngine) -> None:
     t = fresh()
     with pytest.raises(TableNotFoundError) as exc:

@@ -451,8 +451,9 @@ class DeltaEngine(Protocol):
         """Set table properties (ALTER TABLE ... SET TBLPROPERTIES)."""
         ...
 
-    def create_log_checkpoint(self, table: TableRef) -> bool:
-        """Write a Delta log checkpoint at the current version; False where not supported."""
+    def create_log_checkpoint(self, table: TableRef, version: int | None = None) -> bool:
+        """Write a Delta log checkpoint at ``version`` (default: the current one); True when
+        that version has one afterwards, False where not supported."""
         ...
 
     def transaction_version(self, table: TableRef, app_id: str) -> int | None:

@@ -1162,14 +1162,14 @@ class DeltaRsEngine:
                     values, raise_if_not_exists=False, commit_properties=self._commit(commit)
                 )
 
-    def create_log_checkpoint(self, table: TableRef) -> bool:
-        """Write a Delta log checkpoint (parquet) at the current version.
+    def create_log_checkpoint(self, table: TableRef, version: int | None = None) -> bool:
+        """Write a Delta log checkpoint (parquet) at ``version`` (default: the current one).
 
         False (nothing written) for a table with writer features delta-rs does not support: a
         log checkpoint is a write to the table's log, and delta-rs does not know what such
         features require of one.
         """
-        dt = self._dt(table)
+        dt = self._dt(table, version)  # delta-rs checkpoints the version it has loaded
         if set(dt.protocol().writer_features or ()) - WRITABLE_FEATURES:
             return False
         with self._translate(table, "create log checkpoint"):

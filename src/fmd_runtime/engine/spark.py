@@ -1335,27 +1335,30 @@ class SparkEngine:
         with self._conf(self._metadata(commit)):
             self._sql(table, "set properties", statement)
 
-    def create_log_checkpoint(self, table: TableRef) -> bool:
-        """Write a Delta log checkpoint of the current version through the JVM ``DeltaLog``.
+    def create_log_checkpoint(self, table: TableRef, version: int | None = None) -> bool:
+        """Write a Delta log checkpoint of ``version`` (default: the current one) through the
+        JVM ``DeltaLog``.
 
-        Nothing is written when the current version already has one (a table re-pinned without
-        a new commit): on Spark a log checkpoint is a job that rewrites the table's whole state.
-        The snapshot passed is the one just read, so the state a caller has just listed (e.g.
-        `files`) is not reconstructed again.
+        Nothing is written when that version already has one (a table re-pinned without a new
+        commit): on Spark a log checkpoint is a job that rewrites the table's whole state. The
+        snapshot checkpointed is the one a caller has just read (``files`` of the same
+        version), so its state is not reconstructed again.
 
         Returns:
-            True when the current version has a log checkpoint; False if the internals are
-            unavailable.
+            True when the version has a log checkpoint; False if the internals are unavailable
+            (or, for an older version than the current, do not take a snapshot).
         """
         try:
             log = self._delta_log(table)
+            snap = self._jvm_snapshot(table, version)
             with _translate(table, "create log checkpoint"):
-                snap = _call_scala(log, "update")
                 if _has_log_checkpoint(snap):
                     return True
                 try:
                     _call_scala(log, "checkpoint", snap)
                 except _InternalApiMissing:  # Delta versions where it takes no snapshot
+                    if version is not None and version != int(_call_scala(log, "update").version()):
+                        return False  # it would checkpoint the current version, not this one
                     _call_scala(log, "checkpoint")
         except _InternalApiMissing:
             return False
