@@ -765,7 +765,7 @@ class Checkpoints:
         end = _end_of(utcnow().date() + timedelta(days=days))
         batch_id = batch[0] or (rt.context.pipeline_run_id if kind == "DailyBatch" else None)
         in_flight = self._wait_for_loads(batch_id, refs, batch[1]) if batch_id else []
-        loaded = self._loaded_tables(refs)
+        loaded: set[str] = rt.runs.loaded_tables([r.name for r in refs])
         # Every version is read first, in one short burst (the pin window), and only then
         # counted, listed and protected: with 50 tables and 8 workers, a table's version is
         # not read only after the slow work on 40 others.
@@ -956,15 +956,6 @@ class Checkpoints:
             )
             time.sleep(min(rt.config.checkpoint_load_poll_seconds, left))
 
-    def _loaded_tables(self, refs: Sequence[TableRef]) -> set[str]:
-        """The tables of ``refs`` the run ledger has loads into (one ledger read)."""
-        rows = self._rt.store.read(
-            "EntityRuns",
-            {"TableName": sorted({r.table for r in refs})},
-            columns=["SchemaName", "TableName"],
-        )
-        return {f"{r['SchemaName']}.{r['TableName']}".lower() for r in rows}
-
     def _batch_checks(
         self, batch: str, pins: Sequence[_Pin], in_flight: Sequence[dict[str, Any]]
     ) -> builtins.list[ValidationCheck]:
@@ -987,15 +978,7 @@ class Checkpoints:
             )
             for r in in_flight
         ]
-        done: dict[str, int] = {}
-        for r in rt.store.read("EntityRuns", {"BatchId": batch, "Status": "Succeeded"}):
-            if (
-                r.get("TableName")
-                and r.get("TableVersion") is not None
-                and not r.get("Invalidated")
-            ):
-                key = f"{r['SchemaName']}.{r['TableName']}".lower()
-                done[key] = max(done.get(key, -1), int(r["TableVersion"]))
+        done: dict[str, int] = rt.runs.batch_loads(batch, [p.row.table for p in pins])
         for p in pins:
             load = done.get(p.row.table.lower())
             if load is None:

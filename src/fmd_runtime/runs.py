@@ -98,6 +98,13 @@ def _opt_text(value: Any, what: str) -> str | None:
     return None if value is None else _text(value, what)
 
 
+def _row_table(row: Mapping[str, Any]) -> str | None:
+    """The lower-case ``schema.table`` a ledger row names (None when it names none)."""
+    if not row.get("TableName"):
+        return None
+    return f"{row.get('SchemaName')}.{row['TableName']}".lower()
+
+
 def _restored_to(entry: HistoryEntry) -> int:
     """The version a RESTORE went back to (-1 when unknown: treat everything before as undone)."""
     raw = entry.parameters.get("version")
@@ -662,11 +669,45 @@ class RunLedger:
         wanted = {self._rt.table(t).name.lower() for t in tables}
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}
         for r in self._read(BatchId=batch):  # oldest first: the last row of an attempt wins
-            name = f"{r.get('SchemaName')}.{r.get('TableName')}".lower()
-            if r.get("TableName") and name in wanted:
+            name = _row_table(r)
+            if name in wanted:
                 key = (r["RunId"], r["EntityId"], r["Layer"], r.get("Part"), name)
                 latest[key] = dict(r)
         return [r for r in latest.values() if r["Status"] == "Started" and _is_live(r)]
+
+    def batch_loads(self, batch_id: str, tables: Sequence[str]) -> dict[str, int]:
+        """The newest version each of ``tables`` got from a completed, live load of a batch.
+
+        Args:
+            batch_id: the batch.
+            tables: ``schema.table`` names (case-insensitive).
+
+        Returns:
+            Lower-case ``schema.table`` -> version; tables the batch did not load are left out.
+
+        Example:
+            >>> # rt.runs.batch_loads(rt.context.pipeline_run_id, ["bronze.account"])
+        """
+        batch = _text(batch_id, "batch id")
+        wanted = {self._rt.table(t).name.lower() for t in tables}
+        done: dict[str, int] = {}
+        for r in self._read(BatchId=batch, Status="Succeeded"):
+            name = _row_table(r)
+            if name in wanted and r.get("TableVersion") is not None and _is_live(r):
+                done[name] = max(done.get(name, -1), int(r["TableVersion"]))
+        return done
+
+    def loaded_tables(self, tables: Sequence[str]) -> set[str]:
+        """The lower-case ``schema.table`` names of ``tables`` with any load in the ledger (one
+        read): only their history can hold a library load (`last_load`)."""
+        refs = [self._rt.table(t) for t in tables]
+        wanted = {r.name.lower() for r in refs}
+        rows = self._rt.store.read(
+            "EntityRuns",
+            {"TableName": sorted({r.table for r in refs})},
+            columns=["SchemaName", "TableName"],
+        )
+        return {name for r in rows if (name := _row_table(r)) in wanted}
 
     def record_landed(
         self, entity: str, landed: LandedCommit, *, table: str
