@@ -38,11 +38,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from fmd_runtime.audit import RunSummary, entity_results, error_text, redact
 from fmd_runtime.config import strict_bool
 from fmd_runtime.errors import ConfigError
+from fmd_runtime.fabric import get_secret
 from fmd_runtime.retry import RetryStats, retryer
 from fmd_runtime.store import utcnow
 
 if TYPE_CHECKING:
-    from fmd_runtime.runtime import RunContext, Runtime
+    from fmd_runtime.context import RunContext
+    from fmd_runtime.runtime import Runtime
 
 log = logging.getLogger("fmd_runtime.alerts")
 
@@ -159,8 +161,6 @@ class WebhookNotifier:
         secret = self.secret_name or os.environ.get(WEBHOOK_SECRET_ENV, "").strip()
         if not secret:
             return None
-        from fmd_runtime.fabric import get_secret
-
         return get_secret(secret, vault_url=self.vault_url or os.environ.get(KEYVAULT_ENV) or None)
 
     def payload(

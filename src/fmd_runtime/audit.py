@@ -31,7 +31,6 @@ import atexit
 import functools
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -43,12 +42,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fmd_runtime._text import plural
 from fmd_runtime.config import check_number
 from fmd_runtime.errors import ConfigError
+from fmd_runtime.redaction import redact, scrub
+from fmd_runtime.retry import RetryEvent, observe_retries, retryer
 from fmd_runtime.store import to_json, utcnow
 
 if TYPE_CHECKING:
-    from fmd_runtime.retry import RetryEvent
     from fmd_runtime.runtime import Runtime
 
 log = logging.getLogger("fmd_runtime.audit")
@@ -60,74 +61,6 @@ LIFECYCLE = ("Start", "End", "Fail", "Skip")
 # run-level operations: never counted per entity (the same list as sql/views.sql)
 RUN_LEVEL = ("Summary", "Alert", "ValidationAlert", "AlertNotification")
 JSONL_ENV = "FMD_AUDIT_JSONL"
-
-# -- redaction -----------------------------------------------------------------------------
-
-_KV_KEYS = (
-    r"password|passwd|pwd|secret|token|api[_-]?key|apikey|account[_-]?key|sharedaccesskey"
-    r"|access[_-]?key|subscription[_-]?key|client[_-]?secret|signature|sig|credentials?"
-)
-_VALUE = r"(\"[^\"]*\"|'[^']*'|[^;&\s,'\"}\]]+)"
-_SECRET_PATTERNS = [
-    # Authorization headers: keep the scheme, drop the credential
-    re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]+\s+)?)" + _VALUE),
-    # key=value / key: value pairs in connection strings, SAS URLs (sig=), JSON and messages
-    re.compile(r"(?i)\b([\w-]*?(?:" + _KV_KEYS + r")[\"']?\s*[=:]\s*)" + _VALUE),
-    # bearer tokens in prose
-    re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]{12,}=*)"),
-    # credentials embedded in URLs: scheme://user:pass@host
-    re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(?=@)"),
-]
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_BASE64_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{80,}={0,2}")  # storage account keys
-
-
-def _mask_key(m: re.Match[str]) -> str:
-    text = m.group(0)
-    mixed = (
-        any(c.isdigit() for c in text)
-        and any(c.isupper() for c in text)
-        and any(c.islower() for c in text)
-    )
-    # random base64 mixes cases and digits; long words and paths rarely do
-    return "***" if text.endswith("=") or (mixed and text.count("/") < 3) else text
-
-
-def _mask(m: re.Match[str]) -> str:
-    value = m.group(2)
-    if value[:1] in "\"'" and len(value) >= 2:
-        return m.group(1) + value[0] + "***" + value[0]
-    return m.group(1) + "***"
-
-
-def _scrub(text: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(_mask, text)
-    text = _JWT.sub("***", text)
-    return _BASE64_KEY.sub(_mask_key, text)
-
-
-def redact(text: str | None, *, max_length: int = 1000) -> str | None:
-    """Remove secrets (passwords, keys, SAS signatures, tokens, URL credentials); fold to one line.
-
-    Covers ``Password=``/``pwd=``/``AccountKey=``/``SharedAccessKey=`` pairs in connection
-    strings, ``sig=`` in SAS URLs, ``"password": "..."`` in JSON, Authorization headers, bearer
-    tokens, JWTs, long base64 keys and ``scheme://user:pass@host``.
-
-    Args:
-        text: the text (an error message, a detail).
-        max_length: longest result kept.
-
-    Returns:
-        The text on one line with secret values replaced by ``***`` (None stays None).
-
-    Example:
-        >>> redact("login failed: Server=x;User Id=u;Password=hunter2;")
-        'login failed: Server=x;User Id=u;Password=***;'
-    """
-    if text is None:
-        return None
-    return _scrub(" ".join(str(text).split()))[:max_length]
 
 
 def error_text(exc: BaseException) -> str:
@@ -185,7 +118,7 @@ class AuditEnvelope(BaseModel):
     def to_row(self) -> dict[str, Any]:
         """The row as written (Details serialized to JSON, secrets scrubbed)."""
         row = self.model_dump()
-        row["Details"] = _scrub(to_json(self.Details)) if self.Details else None
+        row["Details"] = scrub(to_json(self.Details)) if self.Details else None
         return row
 
     @property
@@ -438,8 +371,6 @@ class RunSummary(BaseModel):
 
     def line(self) -> str:
         """One line for logs and notebook output."""
-        from fmd_runtime._text import plural  # "1 entity", "3 entities"
-
         entities = plural(self.total, "entity", "entities")
         head = f"{self.name or 'run'} {self.run_id}: {entities}, {self.succeeded} succeeded, "
         head += f"{self.failed} failed, {self.skipped} skipped"
@@ -778,8 +709,6 @@ class Audit:
         """
         try:
             if retry and len(self._buffer):
-                from fmd_runtime.retry import retryer
-
                 written = int(
                     retryer("metadata_write", operation="audit flush")(self._buffer.flush)
                 )
@@ -825,7 +754,7 @@ class Audit:
         lock = threading.Lock()
 
         def write(record: Mapping[str, Any]) -> None:
-            line = _scrub(to_json(record)) + "\n"
+            line = scrub(to_json(record)) + "\n"
             with lock, target.open("a", encoding="utf-8") as fh:
                 fh.write(line)
 
@@ -986,19 +915,19 @@ def _register_exit_flush(audit: Audit) -> None:
         _EXIT_REGISTERED = True
 
 
+def _note_retry(event: RetryEvent) -> None:
+    """Retry observer: the activity open in this thread records the retry (its RetryCount)."""
+    act = current_activity()
+    if act is not None:
+        act.note_retry(event)
+
+
+observe_retries(_note_retry)
+
+
 def _flush_all() -> None:
     for audit in list(_LIVE):
         audit.flush(retry=False)
-
-
-def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """Demo: summarize the simulated sync from its audit events (one Summary row)."""
-    summary = rt.audit.summarize(name="DailySync")
-    say(f"audit summary: {summary.line()}")
-    say(
-        f"  per entity: SELECT * FROM {rt.config.metadata_schema}.vw_RunStatus "
-        f"WHERE RunId = '{rt.context.run_id}'  (sql/views.sql)"
-    )
 
 
 __all__ = [

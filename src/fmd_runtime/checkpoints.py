@@ -29,15 +29,12 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import builtins
 import difflib
-import hashlib
 import json
 import logging
 import math
 import re
-import sys
 import threading
 import time
 import uuid
@@ -49,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from fmd_runtime._text import plural
+from fmd_runtime.alerts import AlertSeverity
 from fmd_runtime.config import (
     CHECKPOINT_KINDS,
     DEFAULT_RETENTION_DAYS,
@@ -59,7 +57,6 @@ from fmd_runtime.config import (
     strict_bool,
 )
 from fmd_runtime.engine import (
-    DEFAULT_RETENTION_HOURS,
     DELETED_FILE_RETENTION,
     LOG_RETENTION,
     Column,
@@ -67,7 +64,6 @@ from fmd_runtime.engine import (
     TableAt,
     TableSnapshot,
     log_retention_cover,
-    parse_interval_hours,
 )
 from fmd_runtime.errors import (
     CheckpointError,
@@ -76,9 +72,23 @@ from fmd_runtime.errors import (
     FmdError,
     UnsupportedFeatureError,
 )
+from fmd_runtime.retention import (
+    BASELINE_PREFIX,
+    DEFAULT_PROPERTY_DAYS,
+    parse_interval_days,
+    property_days,
+)
 from fmd_runtime.retry import retryer
-from fmd_runtime.store import to_json, utcnow
+from fmd_runtime.store import utcnow
 from fmd_runtime.tables import TableRef, validate_identifier
+from fmd_runtime.validation import (
+    TableMeasure,
+    ValidationCheck,
+    aggregation_sql,
+    check_measure,
+    manifest_digest,
+    schema_fingerprint,
+)
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -87,10 +97,8 @@ log = logging.getLogger("fmd_runtime.checkpoints")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-DEFAULT_PROPERTY_DAYS = {k: h / 24 for k, h in DEFAULT_RETENTION_HOURS.items()}
 # The key maintenance reads to lower a raised property back to the operator's value later
 # (fmd_runtime.maintenance.BASELINE_PREFIX; a test keeps the two equal).
-BASELINE_PREFIX = "fmd.maintenance.baseline."
 
 NAME_WORDS = {
     "Daily": "backup",
@@ -228,36 +236,6 @@ class Checkpoint(BaseModel):
         )
 
 
-class TableMeasure(BaseModel):
-    """One-pass counts of a table version (``source``: ``stats`` from the log, or ``scan``)."""
-
-    model_config = _FROZEN
-
-    table: str
-    version: int
-    total: int
-    active: int | None = None
-    deleted: int | None = None
-    purged: int | None = None
-    null_keys: int | None = None
-    source: str
-
-
-class ValidationCheck(BaseModel):
-    """One check result, as written to ``DataValidation``."""
-
-    model_config = _FROZEN
-
-    table: str | None
-    check_name: str
-    expected: str | None = None
-    actual: str | None = None
-    passed: bool
-    tolerance: float = 0.0
-    severity: str = "INFO"
-    message: str | None = None
-
-
 class TableVerification(BaseModel):
     """Whether one pinned table version can still be restored, and why not."""
 
@@ -330,67 +308,6 @@ class RetentionResult(BaseModel):
 
 
 # --------------------------------------------------------------------------------- helpers
-def manifest_digest(files: Sequence[DataFile]) -> str:
-    """SHA-256 over the sorted (path, deletion-vector id, size) of a version's data files.
-
-    Two versions with the same digest need exactly the same files: rollback compares the restored
-    version's digest with the checkpoint's to prove the restore is exact.
-
-    Example:
-        >>> a = DataFile(path="p1.parquet", size_bytes=10)
-        >>> manifest_digest([a]) == manifest_digest([a]) != manifest_digest([])
-        True
-    """
-    h = hashlib.sha256()
-    for path, dv, size in sorted((f.path, f.deletion_vector or "", f.size_bytes) for f in files):
-        h.update(f"{path}\t{dv}\t{size}\n".encode())
-    return h.hexdigest()
-
-
-def schema_fingerprint(snapshot: TableSnapshot) -> str:
-    """SHA-256 of a version's columns (name, type, nullability), partitioning and protocol.
-
-    Table properties are left out on purpose: raising a retention property is not a change of
-    shape. Example: ``schema_fingerprint(engine.snapshot(ref, 4))``.
-    """
-    p = snapshot.protocol
-    body = {
-        "columns": [[c.name, c.type, c.nullable] for c in snapshot.columns],
-        "partition_columns": list(snapshot.partition_columns),
-        "protocol": [
-            p.min_reader_version,
-            p.min_writer_version,
-            sorted(p.reader_features),
-            sorted(p.writer_features),
-        ],
-    }
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def parse_interval_days(text: str, *, table: str | None = None) -> float:
-    """Days in a Delta interval property (``"interval 7 days"``, ``"interval 168 hours"``).
-
-    Raises:
-        CheckpointError: not an interval (units week, day, hour, minute, second ...).
-
-    Example:
-        >>> parse_interval_days("interval 168 hours"), parse_interval_days("1 week 12 hours")
-        (7.0, 7.5)
-    """
-    return parse_interval_hours(text, table=table, error=CheckpointError) / 24
-
-
-def property_days(properties: dict[str, str], key: str, *, table: str | None = None) -> float:
-    """The retention of a table in days for ``key`` (Delta's default when the property is unset).
-
-    Example:
-        >>> property_days({}, LOG_RETENTION)
-        30.0
-    """
-    value = properties.get(key)
-    return parse_interval_days(value, table=table) if value else DEFAULT_PROPERTY_DAYS[key]
-
-
 def default_name(kind: str, tables: Sequence[TableRef], day: date) -> str:
     """The default checkpoint name of a kind (see the module docstring for the patterns).
 
@@ -401,119 +318,6 @@ def default_name(kind: str, tables: Sequence[TableRef], day: date) -> str:
     schemas = sorted({t.schema_name.lower() for t in tables})
     scope = schemas[0] if len(schemas) == 1 else "all"
     return f"{scope}_{NAME_WORDS[kind]}_{day.isoformat()}"
-
-
-def aggregation_sql(
-    quote: Callable[[str], str],
-    *,
-    deleted_flag: str | None,
-    purged_flag: str | None,
-    keys: Sequence[str],
-) -> str:
-    """The one-pass aggregation over ``{t}``: total, deleted, purged, active and null keys.
-
-    One statement, each column read at most once: the flags in one aggregation (``COUNT(*)
-    FILTER``, the SQL-standard form of ``SUM(CASE WHEN ...)``, faster on DataFusion and valid
-    Spark SQL); the null-key count as a scalar subquery over the same version, so both engines
-    answer it from the files' null-count statistics without reading the key columns when those
-    prove them non-null. Flags are booleans; NULL counts as not set. A row flagged both deleted
-    and purged counts in both buckets, so ``active + deleted + purged`` exceeds the total and
-    validation catches it.
-
-    Example:
-        >>> print(aggregation_sql(lambda c: f'"{c}"', deleted_flag="D", purged_flag=None, keys=[]))
-        SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE "D") AS deleted, COUNT(*) FILTER (WHERE NOT COALESCE("D", FALSE)) AS active FROM {t}
-    """
-    parts = ["COUNT(*) AS total"]
-    flags = [quote(f) for f in (deleted_flag, purged_flag) if f]
-    if deleted_flag:
-        parts.append(f"COUNT(*) FILTER (WHERE {quote(deleted_flag)}) AS deleted")
-    if purged_flag:
-        parts.append(f"COUNT(*) FILTER (WHERE {quote(purged_flag)}) AS purged")
-    if flags:
-        parts.append(f"COUNT(*) FILTER (WHERE NOT COALESCE({' OR '.join(flags)}, FALSE)) AS active")
-    if keys:
-        nulls = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
-        parts.append(f"(SELECT COUNT(*) FROM {{t}} WHERE {nulls}) AS null_keys")
-    return f"SELECT {', '.join(parts)} FROM {{t}}"
-
-
-def check_measure(
-    m: TableMeasure, *, tracked: bool, keyed: bool, tolerance: float = 0.0
-) -> list[ValidationCheck]:
-    """Zero-tolerance checks of one table's counts (tolerance applies to the sum check only).
-
-    Checks: ``TotalRowsKnown``, ``NoNegativeCounts``, ``CountsAddUp`` (active + deleted + purged
-    = total, tables with tracking columns) and ``NoNullPrimaryKeys`` (tables with keys).
-
-    Example:
-        >>> m = TableMeasure(table="b.t", version=1, total=3, active=1, deleted=1, purged=2, source="scan")
-        >>> [c.check_name for c in check_measure(m, tracked=True, keyed=False) if not c.passed]
-        ['CountsAddUp']
-    """
-    t = m.table
-    counts = {"total": m.total, "active": m.active, "deleted": m.deleted, "purged": m.purged}
-    negative = {k: v for k, v in counts.items() if v is not None and v < 0}
-    checks = [
-        ValidationCheck(
-            table=t,
-            check_name="TotalRowsKnown",
-            expected="a count",
-            actual=str(m.total),
-            passed=m.total is not None,
-            severity="INFO",
-            message=f"counted from {m.source}",
-        ),
-        ValidationCheck(
-            table=t,
-            check_name="NoNegativeCounts",
-            expected="all >= 0",
-            actual=to_json(negative) if negative else "none negative",
-            passed=not negative,
-            severity="HIGH" if negative else "INFO",
-            message=f"negative counts {negative}" if negative else None,
-        ),
-    ]
-    if tracked:
-        total = (m.active or 0) + (m.deleted or 0) + (m.purged or 0)
-        diff = abs(total - m.total)
-        passed = diff <= tolerance * m.total
-        checks.append(
-            ValidationCheck(
-                table=t,
-                check_name="CountsAddUp",
-                expected=str(m.total),
-                actual=str(total),
-                passed=passed,
-                tolerance=tolerance,
-                severity="HIGH" if not passed else ("LOW" if diff else "INFO"),
-                message=None
-                if not diff
-                else (
-                    f"active {m.active} + deleted {m.deleted} + purged {m.purged} = {total}, "
-                    f"total {m.total}: {diff} row(s) off"
-                    + (
-                        f", within tolerance {tolerance:g}"
-                        if passed
-                        else " (a row flagged both deleted and purged counts twice)"
-                    )
-                ),
-            )
-        )
-    if keyed:
-        ok = m.null_keys == 0
-        checks.append(
-            ValidationCheck(
-                table=t,
-                check_name="NoNullPrimaryKeys",
-                expected="0",
-                actual=str(m.null_keys),
-                passed=ok,
-                severity="INFO" if ok else "HIGH",
-                message=None if ok else f"{m.null_keys} row(s) with a null primary key",
-            )
-        )
-    return checks
 
 
 def _end_of(day: date) -> datetime:
@@ -1784,7 +1588,11 @@ class Checkpoints:
         return result("Restorable", None, expires_in_days=left)
 
     def _alert_verify(self, results: Sequence[VerifyResult]) -> None:
-        for status, severity in (("Unrestorable", "HIGH"), ("AtRisk", "MEDIUM")):
+        levels: tuple[tuple[str, AlertSeverity], ...] = (
+            ("Unrestorable", "HIGH"),
+            ("AtRisk", "MEDIUM"),
+        )
+        for status, severity in levels:
             bad = [r for r in results if r.is_active and r.status == status]
             if not bad:
                 continue
@@ -2161,165 +1969,6 @@ def render_pins(cp: Checkpoint) -> str:
     return "\n".join([head, *(f"  {t.load_text(cp.batch_id)}" for t in cp.tables)])
 
 
-def _cli_create(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json, runtime_from
-
-    rt = runtime_from(args)
-    cp = rt.checkpoints.create(
-        args.tables or None,
-        kind=args.kind,
-        name=args.name,
-        notes=args.notes,
-        retention_days=args.retention_days,
-        protect_retention=not args.no_protect_retention,
-        raise_on_failure=True,
-        batch_id=args.batch_id,
-        wait_for_loads_seconds=args.wait_for_loads_seconds,
-    )
-    rt.close()
-    if args.json:
-        print_json(cp)
-    else:
-        print(render_table([cp]))
-        for t in cp.tables:
-            mark = "" if t.validation_status == "Validated" else f"  FAILED: {t.validation_message}"
-            print(f"  {t.table}@v{t.version}  rows {t.total_rows}  ({t.count_source}){mark}")
-    return 0 if cp.validation_status == "Validated" else 1
-
-
-def _cli_list(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json, runtime_from
-
-    rt = runtime_from(args)
-    cps = rt.checkpoints.list(
-        active_only=not args.all, kind=args.kind, table=args.table, since=args.since
-    )
-    if args.json:
-        print_json([c.model_dump(mode="json") for c in cps])
-    else:
-        print(render_table(cps))
-        if args.tables:
-            for c in cps:
-                print(render_pins(c))
-    return 0
-
-
-def _cli_verify(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json, runtime_from
-
-    if not args.name and not args.all:
-        print("fmd: error: checkpoint verify: give a checkpoint NAME or --all", file=sys.stderr)
-        return 2
-    rt = runtime_from(args)
-    results = rt.checkpoints.verify_all() if args.all else [rt.checkpoints.verify(args.name)]
-    rt.close()
-    if args.json:
-        print_json([r.model_dump(mode="json") for r in results])
-    else:
-        print("\n".join(r.to_text() for r in results) if results else "no active checkpoints")
-    return 1 if any(r.status == "Unrestorable" for r in results) else 0
-
-
-def _cli_retention(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json, runtime_from
-
-    rt = runtime_from(args)
-    res = rt.checkpoints.enforce_retention(dry_run=not args.apply)
-    rt.close()
-    print_json(res) if args.json else print(res.to_text())
-    return 0
-
-
-def register(sub: Any) -> None:
-    """Add ``fmd checkpoint create|list|verify|retention`` to the ``fmd`` command."""
-    from fmd_runtime.cli import add_lakehouse, date_arg, number_arg, table_arg, table_pattern_arg
-    from fmd_runtime.config import MAX_RETENTION_DAYS
-
-    p = sub.add_parser("checkpoint", help="checkpoints: create, list, verify, enforce retention")
-    acts = p.add_subparsers(dest="checkpoint_action", metavar="ACTION", required=True)
-    c = acts.add_parser("create", help="checkpoint tables (exit 1 when validation failed)")
-    c.add_argument(
-        "tables",
-        nargs="*",
-        type=table_pattern_arg,
-        help="schema.table or schema.* (default: PipelineConfig's enabled tables)",
-    )
-    c.add_argument("--kind", default="Manual", choices=CHECKPOINT_KINDS)
-    c.add_argument("--name", help="name (default: the kind's pattern, e.g. bronze_manual_<date>)")
-    c.add_argument("--notes")
-    c.add_argument(
-        "--retention-days",
-        type=number_arg("retention_days", minimum=1, maximum=MAX_RETENTION_DAYS, unit="days"),
-        help=f"keep it active this many days (1 to {MAX_RETENTION_DAYS:,})",
-    )
-    c.add_argument(
-        "--no-protect-retention",
-        action="store_true",
-        help="do not raise the tables' retention properties (recorded AtRisk)",
-    )
-    c.add_argument(
-        "--batch-id",
-        help="the batch whose loads it waits for (DailyBatch: the pipeline run id by default)",
-    )
-    c.add_argument(
-        "--wait-for-loads-seconds",
-        type=number_arg(
-            "wait_for_loads_seconds", minimum=0, maximum=MAX_LOAD_WAIT_SECONDS, unit="seconds"
-        ),
-        help=f"wait this long for the batch's loads in flight (0 to {MAX_LOAD_WAIT_SECONDS:,}; "
-        "default: the config's checkpoint_load_wait_seconds)",
-    )
-    c.set_defaults(func=_cli_create)
-    ls = acts.add_parser("list", help="list checkpoints, newest first")
-    ls.add_argument("--all", action="store_true", help="include inactive (expired) ones")
-    ls.add_argument("--kind", choices=CHECKPOINT_KINDS)
-    ls.add_argument("--table", type=table_arg, help="only checkpoints covering this table")
-    ls.add_argument(
-        "--since", type=date_arg, help="only those created on or after this date (YYYY-MM-DD)"
-    )
-    ls.add_argument(
-        "--tables",
-        action="store_true",
-        help="also each checkpoint's pinned versions and the load each reflects",
-    )
-    ls.set_defaults(func=_cli_list)
-    v = acts.add_parser("verify", help="check restorability (exit 1 when Unrestorable)")
-    v.add_argument("name", nargs="?", help="checkpoint name or id")
-    v.add_argument("--all", action="store_true", help="verify every active checkpoint")
-    v.set_defaults(func=_cli_verify)
-    r = acts.add_parser("retention", help="deactivate expired checkpoints (dry run by default)")
-    r.add_argument("--apply", action="store_true", help="apply (default: dry run)")
-    r.set_defaults(func=_cli_retention)
-    for parser in (c, ls, v, r):
-        parser.add_argument("--json", action="store_true", help="print JSON")
-        add_lakehouse(parser)
-
-
-def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """The demo: a DailyBatch checkpoint of the three bronze tables, listed, then verified."""
-    from fmd_runtime.demo import DEMO_TABLES
-
-    cp = rt.checkpoints.create(
-        list(DEMO_TABLES),
-        kind="DailyBatch",
-        raise_on_failure=True,
-        notes="demo: after the 3-day sync",
-    )
-    assert cp is not None  # raise_on_failure=True: never None
-    say(
-        f"checkpoint {cp.checkpoint_name}: {cp.validation_status}, {cp.tables_included} tables, "
-        f"{cp.total_rows} rows, active until {cp.retention_date}"
-    )
-    for t in cp.tables:
-        say(
-            f"  {t.table:<18} v{t.version:<3} total {t.total_rows:>5}  active {t.active_rows:>5}  "
-            f"deleted {t.deleted_rows:>3}  purged {t.purged_rows:>3}"
-        )
-    for line in render_table(rt.checkpoints.list()).splitlines():
-        say(f"  {line}")
-    say(rt.checkpoints.verify(cp.checkpoint_name).to_text())
-
-
 __all__ = [
     "BASELINE_PREFIX",
     "DELETED_FILE_RETENTION",
@@ -2338,11 +1987,9 @@ __all__ = [
     "aggregation_sql",
     "check_measure",
     "default_name",
-    "demo_step",
     "manifest_digest",
     "parse_interval_days",
     "property_days",
-    "register",
     "render_table",
     "schema_fingerprint",
 ]

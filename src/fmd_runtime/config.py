@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from fmd_runtime.errors import ConfigError
+from fmd_runtime.store import to_json
 from fmd_runtime.tables import (
     DEFAULT_SCHEMA,
     TableRef,
@@ -537,8 +538,6 @@ class TableConfig(_Settings):
 
     def to_row(self) -> dict[str, Any]:
         """The ``PipelineConfig`` row for this configuration."""
-        from fmd_runtime.store import to_json
-
         ref = self.ref
         return {
             "SchemaName": ref.schema_name,

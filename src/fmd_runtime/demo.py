@@ -9,8 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
 import shlex
 import shutil
@@ -19,9 +17,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fmd_runtime.checkpoints import render_table
 from fmd_runtime.engine import Column, CommitOptions, arrow_schema
 from fmd_runtime.errors import ConfigError
 from fmd_runtime.runtime import Runtime, connect
+from fmd_runtime.store import utcnow
+from fmd_runtime.watermarks import high_from, to_native
 
 TRACKING = [
     Column(name="IsDeleted", type="boolean", nullable=False, comment="Soft-deleted at source"),
@@ -109,8 +113,6 @@ def build_lakehouse(
     Each day appends new rows and flags some existing rows deleted or purged (a few Delta
     versions per table). Returns the final version of each table.
     """
-    import pyarrow as pa
-
     rng = random.Random(seed)
     engine = rt.engine
     day0 = datetime(2025, 1, 13, 2, 0, tzinfo=timezone.utc)
@@ -278,14 +280,9 @@ def run_demo(
     say(
         f"audit: {len(events)} events in {rt.config.metadata_schema}.SyncAuditLog under run {rt.context.run_id}"
     )
-    for module in DEMO_STEPS:
-        try:
-            step = importlib.import_module(module).demo_step
-        except (ModuleNotFoundError, AttributeError):
-            continue  # capability not part of this build
+    for step in DEMO_STEPS:
         step(rt, say)
-    if importlib.util.find_spec("fmd_runtime.rollback") is not None:
-        leave_a_bad_sync(rt, root, say=say)
+    leave_a_bad_sync(rt, root, say=say)
     rt.close()
     say("done")
     return rt
@@ -306,8 +303,6 @@ def leave_a_bad_sync(rt: Runtime, root: Path, *, say: Callable[[str], None] = pr
     Returns:
         The approval token of the rollback plan to `DEMO_CHECKPOINT`.
     """
-    import pyarrow as pa
-
     tables = list(DEMO_TABLES)
     cp = rt.checkpoints.create(
         tables,
@@ -367,24 +362,145 @@ def leave_a_bad_sync(rt: Runtime, root: Path, *, say: Callable[[str], None] = pr
     return token
 
 
-# Capabilities showing themselves after the sync, in story order; each module has
-# ``demo_step(rt, say)``.
-DEMO_STEPS: list[str] = [
-    "fmd_runtime.audit",
-    "fmd_runtime.watermarks",
-    "fmd_runtime.checkpoints",
-    "fmd_runtime.rollback",
-    "fmd_runtime.maintenance",
-]
+# -- each capability showing itself after the sync, in story order ------------------------------
+def audit_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Demo: summarize the simulated sync from its audit events (one Summary row)."""
+    summary = rt.audit.summarize(name="DailySync")
+    say(f"audit summary: {summary.line()}")
+    say(
+        f"  per entity: SELECT * FROM {rt.config.metadata_schema}.vw_RunStatus "
+        f"WHERE RunId = '{rt.context.run_id}'  (sql/views.sql)"
+    )
+
+
+def watermarks_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Demo: one incremental load of bronze.account with begin/commit, then a re-run skip."""
+    entity, ref = "crm.account", rt.table("bronze.account")
+    seed = high_from(rt.engine.read(ref, columns=["LastSyncTime"]), "LastSyncTime", "datetime")
+    w = rt.watermarks.begin(entity, kind="datetime", table=ref.name, layer="bronze", initial=seed)
+    say(f"watermarks: window for {entity}: WHERE {w.predicate('LastSyncTime')}")
+    first = int(pc.max(rt.engine.read(ref, columns=["AccountId"]).column("AccountId")).as_py()) + 1
+    when = to_native(w.low, "datetime") + timedelta(days=1) if w.low else utcnow()
+    ids = list(range(first, first + 10))
+    source = pa.table(
+        {
+            "AccountId": ids,
+            "Name": [f"Account {i}" for i in ids],
+            "Country": ["NL"] * 10,
+            "IsDeleted": [False] * 10,
+            "IsPurged": [False] * 10,
+            "LastSyncTime": [when] * 10,
+        },
+        schema=arrow_schema(DEMO_TABLES["bronze.account"]),
+    )
+    copied = (
+        source
+        if w.low is None
+        else source.filter(
+            pc.greater(
+                source["LastSyncTime"],
+                pa.scalar(to_native(w.low, "datetime"), source["LastSyncTime"].type),
+            )
+        )
+    )
+    high = high_from(copied, "LastSyncTime", "datetime")
+    res = rt.runs.write(entity, ref.name, copied, layer="bronze", watermark=high)
+    rt.watermarks.commit(w, high, table_version=res.version)
+    say(
+        f"watermarks: loaded {res.rows_written} rows into {ref.name} version {res.version} "
+        f"(txn {res.txn_app_id} #{res.txn_version}); watermark now {rt.watermarks.current(entity)}"
+    )
+    if rt.runs.should_skip(entity, "bronze"):
+        say(f"watermarks: re-run of {entity} in this run skipped (audited SkippedAlreadyProcessed)")
+
+
+def checkpoints_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """The demo: a DailyBatch checkpoint of the three bronze tables, listed, then verified."""
+    cp = rt.checkpoints.create(
+        list(DEMO_TABLES),
+        kind="DailyBatch",
+        raise_on_failure=True,
+        notes="demo: after the 3-day sync",
+    )
+    assert cp is not None  # raise_on_failure=True: never None
+    say(
+        f"checkpoint {cp.checkpoint_name}: {cp.validation_status}, {cp.tables_included} tables, "
+        f"{cp.total_rows} rows, active until {cp.retention_date}"
+    )
+    for t in cp.tables:
+        say(
+            f"  {t.table:<18} v{t.version:<3} total {t.total_rows:>5}  active {t.active_rows:>5}  "
+            f"deleted {t.deleted_rows:>3}  purged {t.purged_rows:>3}"
+        )
+    for line in render_table(rt.checkpoints.list()).splitlines():
+        say(f"  {line}")
+    say(rt.checkpoints.verify(cp.checkpoint_name).to_text())
+
+
+def rollback_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """The demo: a bad sync flags accounts deleted after the checkpoint; plan, approve, restore."""
+    cps = [c for c in rt.checkpoints.list(kind="DailyBatch") if c.is_restore_target]
+    if not cps:
+        say("rollback: skipped (no DailyBatch checkpoint to roll back to)")
+        return
+    cp = cps[0]
+    account = rt.table("bronze.account")
+    active = rt.engine.sql(
+        'SELECT "AccountId" FROM {t} WHERE NOT "IsDeleted" AND NOT "IsPurged" ORDER BY "AccountId"',
+        {"t": account},
+    ).to_pylist()
+    bad = [r["AccountId"] for r in active[: len(active) * 2 // 5]]
+    rt.engine.update(
+        account,
+        {"AccountId": bad},
+        {"IsDeleted": True},
+        commit=CommitOptions(metadata={"fmd.runId": "bad-sync"}),
+    )
+    say(
+        f"rollback: a bad sync flagged {len(bad)} active accounts deleted after {cp.checkpoint_name}"
+    )
+    plan = rt.rollback.plan(cp.checkpoint_name)
+    for line in plan.to_text().splitlines():
+        say("  " + line)
+    result = rt.rollback.execute(plan, plan.approval_token, reason="demo: undo the bad sync")
+    say(
+        f"rollback {result.status}: restored {', '.join(result.succeeded) or 'nothing'}; "
+        f"quality score {result.quality_score}%; undo point {result.pre_checkpoint}"
+    )
+
+
+def maintenance_step(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Demo: plan maintenance for the demo tables and dry-run it (nothing is deleted)."""
+    say("maintenance: plan + dry run (VACUUM never deletes the files of an active checkpoint)")
+    plan = rt.maintenance.plan(include_metadata_tables=False)
+    for line in plan.to_text().splitlines():
+        say("  " + line)
+    say("  " + rt.maintenance.run(plan, dry_run=True).to_text().splitlines()[0])
+
+
+DEMO_STEPS: tuple[Callable[[Runtime, Callable[[str], None]], None], ...] = (
+    audit_step,
+    watermarks_step,
+    checkpoints_step,
+    rollback_step,
+    maintenance_step,
+)
+"""The steps `run_demo` runs after the simulated sync, in story order."""
 
 
 __all__ = [
     "DEMO_CHECKPOINT",
     "DEMO_CONFIG",
+    "DEMO_STEPS",
     "DEMO_TABLES",
     "MARKER",
+    "audit_step",
     "build_lakehouse",
+    "checkpoints_step",
     "leave_a_bad_sync",
+    "maintenance_step",
     "prepare_folder",
+    "rollback_step",
     "run_demo",
+    "watermarks_step",
 ]

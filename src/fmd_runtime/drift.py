@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from fmd_runtime.audit import Severity
 from fmd_runtime.config import DEFAULT_DRIFT_BY_LAYER, DriftPolicy, strict_bool
 from fmd_runtime.engine import Column, CommitOptions, arrow_type, normalize_type
 from fmd_runtime.errors import ConfigError, SchemaDriftError
@@ -594,7 +595,9 @@ class Drift:
             if not decision.allowed
             else ("Warning" if decision.violations else "Succeeded")
         )
-        severity = "HIGH" if not decision.allowed else ("MEDIUM" if decision.violations else "INFO")
+        severity: Severity = (
+            "HIGH" if not decision.allowed else ("MEDIUM" if decision.violations else "INFO")
+        )
         self._rt.audit.event(
             "SchemaDrift",
             status,

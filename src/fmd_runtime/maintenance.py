@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from fmd_runtime._text import format_bytes, plural
+from fmd_runtime.audit import Severity
 from fmd_runtime.config import (
     MAX_RETENTION_DAYS,
     MAX_RETENTION_HOURS,
@@ -69,6 +71,7 @@ from fmd_runtime.errors import (
     TableNotFoundError,
     UnsupportedFeatureError,
 )
+from fmd_runtime.retention import BASELINE_PREFIX
 from fmd_runtime.store import utcnow
 from fmd_runtime.store.schemas import ALL_TABLES
 from fmd_runtime.tables import TableRef
@@ -78,7 +81,6 @@ if TYPE_CHECKING:
 
 DEFAULT_HOURS = DEFAULT_RETENTION_HOURS
 """Delta's defaults when a table does not set the property (7 and 30 days)."""
-BASELINE_PREFIX = "fmd.maintenance.baseline."
 """``<prefix><property>`` keeps the operator's value of a property maintenance raised."""
 
 VacuumAction = Literal["run", "skip", "refused", "disabled", "failed"]
@@ -207,7 +209,7 @@ class MaintenancePlan(BaseModel):
         """The plan as a report: per table what runs, with which retention, and why."""
         lines = [
             f"Maintenance plan {self.run_id} at {self.created_at:%Y-%m-%d %H:%M} UTC (engine "
-            f"{self.engine}, floor {self.floor_hours} h): {_plural(len(self.tables), 'table')}"
+            f"{self.engine}, floor {self.floor_hours} h): {plural(len(self.tables), 'table')}"
         ]
         for tp in self.tables:
             lines.append(f"- {tp.table}{' [metadata]' if tp.kind == 'metadata' else ''}")
@@ -280,9 +282,9 @@ class MaintenanceResult(BaseModel):
         dry = self.dry_run
         lines = [
             f"Maintenance {'DRY RUN' if dry else 'run'} {self.run_id}: {self.status} - "
-            f"{_plural(self.tables_processed, 'table')}, {self.tables_succeeded} succeeded, "
+            f"{plural(self.tables_processed, 'table')}, {self.tables_succeeded} succeeded, "
             f"{self.tables_failed} failed, {self.tables_skipped} skipped; "
-            f"{'would reclaim' if dry else 'reclaimed'} {_size(self.bytes_reclaimed)} in "
+            f"{'would reclaim' if dry else 'reclaimed'} {format_bytes(self.bytes_reclaimed)} in "
             f"{self.files_removed} files; checkpoints {'to deactivate' if dry else 'deactivated'}: "
             f"{len(self.checkpoints_deactivated)}; {self.duration_seconds:.1f} s"
         ]
@@ -293,7 +295,7 @@ class MaintenanceResult(BaseModel):
             )
             lines.append(
                 f"- {tr.table}: {tr.status}; vacuum {tr.files_removed} files "
-                f"{_size(tr.bytes_reclaimed)}; {opt}" + (f"; {tr.error}" if tr.error else "")
+                f"{format_bytes(tr.bytes_reclaimed)}; {opt}" + (f"; {tr.error}" if tr.error else "")
             )
         if self.deactivation_error:
             lines.append(f"checkpoint retention failed: {self.deactivation_error}")
@@ -872,7 +874,7 @@ class Maintenance:
             "at_risk": [f"{r.checkpoint}@v{r.version}" for r in tp.at_risk],
             "refreshed": refreshed,
         }
-        severity = "INFO" if status == "Succeeded" else "MEDIUM"
+        severity: Severity = "INFO" if status == "Succeeded" else "MEDIUM"
         self._rt.audit.event(
             "MaintenancePlan",
             status,
@@ -1015,7 +1017,7 @@ class Maintenance:
                 return {"optimize_note": note}
             if files is not None and dry_run:
                 how = f"Z-ORDER BY ({', '.join(tp.zorder_by)})" if tp.zorder_by else "compaction"
-                size = _size(sum(f.size_bytes for f in files))
+                size = format_bytes(sum(f.size_bytes for f in files))
                 note = f"OPTIMIZE would rewrite {len(files)} file(s) ({size}) by {how}"
                 self._event("Optimize", "Succeeded", tp, start, dry_run, details | {"note": note})
                 return {"optimize_note": note}
@@ -1047,7 +1049,8 @@ class Maintenance:
         details: dict[str, Any],
         error: Exception | None = None,
     ) -> None:
-        ms, severity = int((time.perf_counter() - start) * 1000), "HIGH" if error else "INFO"
+        ms = int((time.perf_counter() - start) * 1000)
+        severity: Severity = "HIGH" if error else "INFO"
         self._rt.audit.event(
             op,
             status,
@@ -1116,7 +1119,7 @@ class Maintenance:
                 self._alert(
                     "failures",
                     "HIGH",
-                    f"Maintenance: {_plural(len(failed), 'table')} failed",
+                    f"Maintenance: {plural(len(failed), 'table')} failed",
                     failed,
                     steps,
                 )
@@ -1469,25 +1472,13 @@ def _deactivated_names(res: Any) -> tuple[str, ...]:
     return tuple(getattr(i, "checkpoint_name", None) or str(i) for i in items)
 
 
-def _size(n: int | None) -> str:
-    from fmd_runtime._text import format_bytes  # the one size format (KiB, 1024) of every report
-
-    return format_bytes(n)
-
-
-def _plural(count: int, noun: str) -> str:
-    from fmd_runtime._text import plural  # "1 table", "2 tables": one wording for every report
-
-    return plural(count, noun)
-
-
 def _vacuum_text(tp: TablePlan) -> str:
     if tp.vacuum == "disabled":
         return "disabled (EnableVacuum = false)"
     if tp.vacuum != "run":
         return f"{tp.vacuum.upper()} - {tp.error}"
     keep = f" keep versions {list(tp.keep_versions)}" if tp.keep_versions else ""
-    return f"RETAIN {tp.retention_hours} HOURS{keep} - would delete {len(tp.candidate_files)} file(s), {_size(tp.candidate_bytes)}"
+    return f"RETAIN {tp.retention_hours} HOURS{keep} - would delete {len(tp.candidate_files)} file(s), {format_bytes(tp.candidate_bytes)}"
 
 
 def _protect_text(tp: TablePlan) -> str:
@@ -1519,90 +1510,6 @@ def _optimize_reason(cfg: TableConfig, kind: str) -> str:
 # --------------------------------------------------------------------------- CLI and demo
 
 
-def register(sub: Any) -> None:
-    """Add ``fmd maintenance [--execute] [--tables a,b] [--min-retention-hours N]`` to the CLI."""
-    from fmd_runtime.cli import add_lakehouse, number_arg, table_list_arg
-    from fmd_runtime.config import MAX_RETENTION_HOURS
-
-    p = sub.add_parser(
-        "maintenance",
-        help="VACUUM / OPTIMIZE that keep checkpoints restorable (dry run unless --execute)",
-    )
-    p.add_argument(
-        "--execute", action="store_true", help="really VACUUM / OPTIMIZE (default: dry run)"
-    )
-    p.add_argument(
-        "--tables",
-        type=table_list_arg(),
-        help="comma-separated schema.table (default: every enabled PipelineConfig table)",
-    )
-    p.add_argument(
-        "--min-retention-hours",
-        type=number_arg(
-            "min_retention_hours", minimum=0, maximum=MAX_RETENTION_HOURS, unit="hours"
-        ),
-        help=f"retention every table keeps at least (hours, at most {MAX_RETENTION_HOURS:,})",
-    )
-    meta = p.add_mutually_exclusive_group()
-    meta.add_argument(
-        "--no-metadata-tables", action="store_true", help="leave the metadata tables out"
-    )
-    meta.add_argument(
-        "--metadata-tables",
-        action="store_true",
-        help="add the metadata tables to --tables (without --tables they are always in)",
-    )
-    p.add_argument(
-        "--pre-checkpoint", action="store_true", help="take a PreMaintenance checkpoint first"
-    )
-    p.add_argument("--json", action="store_true", help="print the plan and the summary as JSON")
-    add_lakehouse(p)
-    p.set_defaults(func=_cli)
-
-
-def _cli(args: Any) -> int:
-    from fmd_runtime.cli import print_json, runtime_from
-    from fmd_runtime.progress import progress_display
-
-    rt = runtime_from(args)
-    # None: the metadata tables only when --tables is not given
-    metadata = False if args.no_metadata_tables else (True if args.metadata_tables else None)
-    say = progress_display()  # the same display as rollback: lines on stderr, a bar in notebooks
-    try:
-        plan = rt.maintenance.plan(
-            args.tables,
-            include_metadata_tables=metadata,
-            min_retention_hours=args.min_retention_hours,
-            progress=say,
-        )
-        result = rt.maintenance.run(
-            plan, dry_run=not args.execute, pre_checkpoint=args.pre_checkpoint, progress=say
-        )
-    finally:
-        rt.close()
-    if args.json:
-        print_json({"plan": plan.to_exit_dict(), "result": result.to_exit_dict()})
-    else:
-        print(plan.to_text(), result.to_text(), sep="\n\n")
-    return 0 if result.status == "Succeeded" else 1
-
-
-def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """Demo: plan maintenance for the demo tables and dry-run it (nothing is deleted)."""
-    import importlib.util
-
-    if importlib.util.find_spec("fmd_runtime.checkpoints") is None:
-        say(
-            "maintenance: skipped (it protects checkpoints, and the checkpoints capability is not in this build)"
-        )
-        return
-    say("maintenance: plan + dry run (VACUUM never deletes the files of an active checkpoint)")
-    plan = rt.maintenance.plan(include_metadata_tables=False)
-    for line in plan.to_text().splitlines():
-        say("  " + line)
-    say("  " + rt.maintenance.run(plan, dry_run=True).to_text().splitlines()[0])
-
-
 __all__ = [
     "BASELINE_PREFIX",
     "DELETED_FILE_RETENTION",
@@ -1615,8 +1522,6 @@ __all__ = [
     "RetentionChange",
     "TablePlan",
     "TableRun",
-    "demo_step",
     "format_interval",
     "parse_interval_hours",
-    "register",
 ]

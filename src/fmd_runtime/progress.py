@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+from fmd_runtime.fabric import _ipython_shell
+
 _STEP = re.compile(r"^(?P<label>.+?) (?P<done>\d+) of (?P<total>\d+)(?::\s*(?P<item>.*))?$")
 
 
@@ -43,8 +45,6 @@ def progress_display(
     Example:
         >>> # rt.maintenance.run(plan, dry_run=False, progress=progress_display())
     """
-    from fmd_runtime.fabric import _ipython_shell
-
     if notebook is None:
         notebook = _ipython_shell() is not None
     if notebook:

@@ -65,6 +65,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from fmd_runtime.errors import ConfigError, ContractViolation, FmdError, InvalidIdentifierError
+from fmd_runtime.redaction import redact
 
 log = logging.getLogger("fmd_runtime.retry")
 
@@ -576,6 +577,27 @@ def retrying(
     return decorate
 
 
+_OBSERVERS: list[Callable[[RetryEvent], None]] = []
+
+
+def observe_retries(observer: Callable[[RetryEvent], None]) -> None:
+    """Call ``observer`` with every `RetryEvent`, after the log line and the stats (once each).
+
+    The audit envelope registers one that notes each retry on the activity open in the thread,
+    so retry stays below audit: it reports, it does not know who listens.
+
+    Args:
+        observer: called with the event; an exception it raises is logged, never re-raised.
+
+    Example:
+        >>> seen = []
+        >>> observe_retries(seen.append)
+        >>> _OBSERVERS.remove(seen.append)
+    """
+    if observer not in _OBSERVERS:
+        _OBSERVERS.append(observer)
+
+
 def _before_attempt(stats: RetryStats | None, state: RetryCallState) -> None:
     if stats is not None:
         stats.record_attempt()
@@ -588,8 +610,6 @@ def _before_sleep(
     on_retry: Callable[[RetryEvent], None] | None,
     state: RetryCallState,
 ) -> None:
-    from fmd_runtime.audit import current_activity, redact
-
     exc = state.outcome.exception() if state.outcome is not None else None
     wait = float(state.next_action.sleep) if state.next_action is not None else 0.0
     event = RetryEvent(
@@ -611,9 +631,11 @@ def _before_sleep(
     )
     if stats is not None:
         stats.record_retry(event)
-    act = current_activity()
-    if act is not None:
-        act.note_retry(event)
+    for observer in tuple(_OBSERVERS):
+        try:
+            observer(event)
+        except Exception as obs_exc:  # an observer must not turn a retry into a failure
+            log.warning("fmd retry: observer failed: %s", type(obs_exc).__name__)
     if on_retry is not None:
         try:
             on_retry(event)
@@ -628,6 +650,7 @@ __all__ = [
     "RetryPolicy",
     "RetryStats",
     "is_transient",
+    "observe_retries",
     "policy_of",
     "retry_after_seconds",
     "retryer",

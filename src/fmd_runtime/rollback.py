@@ -51,7 +51,6 @@ PostRollbackCheckpoint, RollbackIdempotencyRepair and one ``Rollback`` summary p
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import html
@@ -68,18 +67,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fmd_runtime.checkpoints import (
-    BASELINE_PREFIX,
-    DEFAULT_PROPERTY_DAYS,
-    Checkpoint,
-    CheckpointTable,
-    TableMeasure,
-    ValidationCheck,
-    VerifyResult,
-    check_measure,
-    manifest_digest,
-    schema_fingerprint,
-)
+from fmd_runtime._text import format_bytes, plural
+from fmd_runtime.audit import Severity
+from fmd_runtime.checkpoints import Checkpoint, CheckpointTable, VerifyResult
 from fmd_runtime.config import StrictFlag, TableConfig, strict_bool
 from fmd_runtime.engine import CommitOptions, DataFile, HistoryEntry, TableAt
 from fmd_runtime.errors import (
@@ -89,11 +79,21 @@ from fmd_runtime.errors import (
     FmdError,
     RollbackError,
 )
+from fmd_runtime.fabric import exit_value as fabric_exit_value
+from fmd_runtime.retention import BASELINE_PREFIX, DEFAULT_PROPERTY_DAYS
 from fmd_runtime.store import to_json, utcnow
 from fmd_runtime.tables import TableRef, parse_tables
+from fmd_runtime.validation import (
+    TableMeasure,
+    ValidationCheck,
+    check_measure,
+    manifest_digest,
+    schema_fingerprint,
+)
 
 if TYPE_CHECKING:
-    from fmd_runtime.runtime import Outcome, Runtime
+    from fmd_runtime.context import Outcome
+    from fmd_runtime.runtime import Runtime
 
 log = logging.getLogger("fmd_runtime.rollback")
 
@@ -523,9 +523,7 @@ class RollbackRun(BaseModel):
 
     def exit_value(self) -> str:
         """The JSON text for ``notebook_exit`` (via `fmd_runtime.fabric.exit_value`)."""
-        from fmd_runtime.fabric import exit_value
-
-        return exit_value(self)
+        return fabric_exit_value(self)
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -2604,7 +2602,11 @@ class Rollback:
                 "invalidated_runs": len(result.invalidated_runs),
             }
         audit_status = {"Succeeded": "Succeeded", "Planned": "Info", "AwaitingApproval": "Info"}
-        severity = {"PartiallyFailed": "HIGH", "Failed": "HIGH", "Refused": "MEDIUM"}
+        severity: dict[str, Severity] = {
+            "PartiallyFailed": "HIGH",
+            "Failed": "HIGH",
+            "Refused": "MEDIUM",
+        }
         self._rt.audit.event(
             "Rollback",
             audit_status.get(status, "Failed"),
@@ -2927,18 +2929,6 @@ def _n(v: int | None, signed: bool = False) -> str:
     return f"{v:+,}" if signed and v else f"{v:,}"
 
 
-def _size(n: int) -> str:
-    from fmd_runtime._text import format_bytes  # the one size format (KiB, 1024) of every report
-
-    return format_bytes(n)
-
-
-def _plural(count: int, noun: str) -> str:
-    from fmd_runtime._text import plural  # "1 table", "2 tables": one wording for every report
-
-    return plural(count, noun)
-
-
 def _span(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -2994,7 +2984,7 @@ def _plan_text(p: RollbackPlan) -> str:
     lines = [
         f"Rollback plan to checkpoint {cp.checkpoint_name} ({cp.checkpoint_type}, created "
         f"{cp.created_date:%Y-%m-%d %H:%M} UTC, {cp.validation_status}, {p.restorability})",
-        f"run {p.run_id}  scope: {p.scope_text} ({_plural(tot.tables_in_scope, 'table')})  "
+        f"run {p.run_id}  scope: {p.scope_text} ({plural(tot.tables_in_scope, 'table')})  "
         f"risk: {tot.risk}",
         "",
         *_grid([_PLAN_HEADER, *(_plan_row(t) for t in p.tables)]),
@@ -3018,14 +3008,14 @@ def _plan_text(p: RollbackPlan) -> str:
         more = f" and {t.commits_undone - 5} more" if t.commits_undone > 5 else ""
         lines.append(
             f"{t.table}: undoes {t.commits_undone} commit(s): {shown}{more}; files "
-            f"+{t.files_to_add} ({_size(t.bytes_to_add)}) -{t.files_to_remove} "
-            f"({_size(t.bytes_to_remove)})"
+            f"+{t.files_to_add} ({format_bytes(t.bytes_to_add)}) -{t.files_to_remove} "
+            f"({format_bytes(t.bytes_to_remove)})"
         )
     lines += [
         "",
         f"Totals: {tot.tables_to_restore} table(s) to restore, {tot.tables_noop} no-op; "
         f"rows changed {tot.rows_changed:,}, net rows {tot.net_rows:+,}; files +{tot.files_to_add}"
-        f" ({_size(tot.bytes_to_add)}) / -{tot.files_to_remove} ({_size(tot.bytes_to_remove)}); "
+        f" ({format_bytes(tot.bytes_to_add)}) / -{tot.files_to_remove} ({format_bytes(tot.bytes_to_remove)}); "
         f"estimated duration ~{tot.estimated_seconds:g} s",
     ]
     if p.warnings:
@@ -3174,108 +3164,6 @@ def _impact_exit(t: TableImpact) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- CLI, demo
-def _cli_plan(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json
-
-    rt = _cli_runtime(args)
-    plan = rt.rollback.plan(args.checkpoint, args.tables or "All", args.kind)
-    rt.close()
-    print_json(plan) if args.json else print(plan.to_text())
-    return 0
-
-
-def _cli_execute(args: argparse.Namespace) -> int:
-    from fmd_runtime.cli import print_json
-    from fmd_runtime.progress import progress_display
-
-    rt = _cli_runtime(args)
-    plan = rt.rollback.plan(
-        args.checkpoint, args.tables or "All", args.kind, require_approval=not args.no_approval
-    )
-    result = rt.rollback.execute(plan, args.token, reason=args.reason, progress=progress_display())
-    rt.close()
-    print_json(result) if args.json else print(result.to_text())
-    return 0 if result.status == "Succeeded" else 1
-
-
-def _cli_runtime(args: argparse.Namespace) -> Runtime:
-    from fmd_runtime import cli
-
-    # through cli.runtime_from: a folder that is not a lakehouse is refused, never created
-    rt: Runtime = cli.runtime_from(args, run_id=getattr(args, "resume", None) or None)
-    return rt
-
-
-def register(sub: Any) -> None:
-    """Add ``fmd rollback plan|execute`` to the ``fmd`` command.
-
-    ``fmd rollback plan CHECKPOINT [--tables a,b]`` prints the impact report and the approval
-    token; ``fmd rollback execute CHECKPOINT --token T --reason R`` executes (exit 1 unless it
-    Succeeded, 2 when refused); ``--resume RUN_ID`` resumes a partially failed rollback.
-    """
-    from fmd_runtime.cli import add_lakehouse, choice_arg, table_list_arg
-    from fmd_runtime.config import CHECKPOINT_KINDS
-
-    p = sub.add_parser("rollback", help="roll tables back to a checkpoint: plan, then execute")
-    acts = p.add_subparsers(dest="rollback_action", metavar="ACTION", required=True)
-    pl = acts.add_parser("plan", help="validate and print the impact report (changes nothing)")
-    ex = acts.add_parser("execute", help="execute an approved rollback (exit 1 unless Succeeded)")
-    for parser in (pl, ex):
-        parser.add_argument("checkpoint", help="checkpoint name or id ('latest': newest of --kind)")
-        parser.add_argument(
-            "--tables",
-            type=table_list_arg(allow_all=True),
-            help="comma-separated subset (default: All)",
-        )
-        parser.add_argument(
-            "--kind",
-            type=choice_arg(CHECKPOINT_KINDS, "checkpoint type"),
-            help="expected checkpoint type (DailyBatch, PrePurge ...)",
-        )
-        parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument(
-            "--resume", metavar="RUN_ID", help="run as this rollback run id (resume it)"
-        )
-        add_lakehouse(parser)
-    ex.add_argument("--token", help="the approval token printed by `fmd rollback plan`")
-    ex.add_argument("--reason", required=True, help="why (recorded in the audit log)")
-    ex.add_argument("--no-approval", action="store_true", help="do not require the token")
-    pl.set_defaults(func=_cli_plan)
-    ex.set_defaults(func=_cli_execute)
-
-
-def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """The demo: a bad sync flags accounts deleted after the checkpoint; plan, approve, restore."""
-    cps = [c for c in rt.checkpoints.list(kind="DailyBatch") if c.is_restore_target]
-    if not cps:
-        say("rollback: skipped (no DailyBatch checkpoint to roll back to)")
-        return
-    cp = cps[0]
-    account = rt.table("bronze.account")
-    active = rt.engine.sql(
-        'SELECT "AccountId" FROM {t} WHERE NOT "IsDeleted" AND NOT "IsPurged" ORDER BY "AccountId"',
-        {"t": account},
-    ).to_pylist()
-    bad = [r["AccountId"] for r in active[: len(active) * 2 // 5]]
-    rt.engine.update(
-        account,
-        {"AccountId": bad},
-        {"IsDeleted": True},
-        commit=CommitOptions(metadata={"fmd.runId": "bad-sync"}),
-    )
-    say(
-        f"rollback: a bad sync flagged {len(bad)} active accounts deleted after {cp.checkpoint_name}"
-    )
-    plan = rt.rollback.plan(cp.checkpoint_name)
-    for line in plan.to_text().splitlines():
-        say("  " + line)
-    result = rt.rollback.execute(plan, plan.approval_token, reason="demo: undo the bad sync")
-    say(
-        f"rollback {result.status}: restored {', '.join(result.succeeded) or 'nothing'}; "
-        f"quality score {result.quality_score}%; undo point {result.pre_checkpoint}"
-    )
-
-
 __all__ = [
     "CHECKPOINT_KEY",
     "RUN_KEY",
@@ -3292,11 +3180,9 @@ __all__ = [
     "TableOutcome",
     "approval_token",
     "comparison_sql",
-    "demo_step",
     "file_effect",
     "orphan_sql",
     "quality_score",
-    "register",
     "risk_level",
     "rows_changed",
     "rows_touched",

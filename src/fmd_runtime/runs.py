@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from fmd_runtime.config import check_number, strict_bool
 from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
 from fmd_runtime.errors import ContractViolation
+from fmd_runtime.redaction import redact
 from fmd_runtime.store import to_json, utcnow
 from fmd_runtime.watermarks import _check_entity, _is_live, _utc
 
@@ -320,8 +321,6 @@ class RunLedger:
             >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc)
         """
         entity, layer = _check_entity(entity), _text(layer, "layer")
-        from fmd_runtime.audit import redact
-
         summary = redact(str(error)) if error is not None else None
         row = self._append(
             "Failed",

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
@@ -18,10 +17,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
-
+from fmd_runtime.alerts import Alerts
+from fmd_runtime.audit import Audit
+from fmd_runtime.checkpoints import Checkpoints
 from fmd_runtime.config import (
     CONFIGURABLE_KEYS,
     RuntimeConfig,
@@ -31,74 +31,34 @@ from fmd_runtime.config import (
     check_number,
     strict_bool,
 )
+from fmd_runtime.context import Outcome, RunContext
+from fmd_runtime.drift import Drift
 from fmd_runtime.engine import CommitOptions, DeltaEngine
+from fmd_runtime.engine.deltars import DeltaRsEngine
+from fmd_runtime.engine.spark import SparkEngine
 from fmd_runtime.errors import ConfigError, FmdError
+from fmd_runtime.fabric import run_context
+from fmd_runtime.maintenance import Maintenance
+from fmd_runtime.redaction import redact
+from fmd_runtime.rollback import Rollback
+from fmd_runtime.runs import RunLedger
 from fmd_runtime.store import MetadataStore, utcnow
 from fmd_runtime.tables import TableRef, local_table
+from fmd_runtime.watermarks import Watermarks
 
 log = logging.getLogger("fmd_runtime")
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class Outcome(BaseModel, Generic[R]):
-    """The result of one item of a fan-out: its value, or the error that stopped it."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
-
-    item: str
-    value: Any = None
-    error: str | None = None
-    error_type: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the item succeeded."""
-        return self.error is None
-
-
-class RunContext(BaseModel):
-    """Who and what is running: stamped on every audit event.
-
-    Attributes:
-        run_id: this run (given, or a generated UUID).
-        pipeline_run_id: ``@pipeline().RunId`` passed by the pipeline as a parameter.
-        parent_run_id: the parent run (defaults to the pipeline run id).
-        pipeline_name / notebook_name / workspace_id: where it runs.
-        triggered_by: user, schedule or pipeline.
-        is_pipeline_run: True when Fabric reports the notebook runs from a pipeline.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    run_id: str
-    pipeline_run_id: str | None = None
-    parent_run_id: str | None = None
-    pipeline_name: str | None = None
-    notebook_name: str | None = None
-    workspace_id: str | None = None
-    triggered_by: str | None = None
-    is_pipeline_run: bool = False
-
-
-# Capability attributes and where they live; each class takes the Runtime as its only argument.
-_CAPABILITIES: dict[str, tuple[str, str]] = {
-    "audit": ("fmd_runtime.audit", "Audit"),
-    "alerts": ("fmd_runtime.alerts", "Alerts"),
-    "checkpoints": ("fmd_runtime.checkpoints", "Checkpoints"),
-    "rollback": ("fmd_runtime.rollback", "Rollback"),
-    "maintenance": ("fmd_runtime.maintenance", "Maintenance"),
-    "watermarks": ("fmd_runtime.watermarks", "Watermarks"),
-    "runs": ("fmd_runtime.runs", "RunLedger"),
-    "drift": ("fmd_runtime.drift", "Drift"),
-}
+C = TypeVar("C")
 
 
 class Runtime:
     """One connection: engine + metadata store + run context + capabilities.
 
-    Build it with `connect`. Capabilities are created on first use (``rt.checkpoints``...).
+    Build it with `connect`. Each capability is a typed property, created on first use and then
+    shared by everything that runs on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``,
+    ``rt.watermarks``, ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``.
 
     Attributes:
         engine: the `DeltaEngine` adapter.
@@ -117,18 +77,58 @@ class Runtime:
             buffer_rows=config.audit_buffer_rows,
             run_id=context.run_id,
         )
-        self._capabilities: dict[str, Any] = {}
+        self._capabilities: dict[type[Any], Any] = {}
         self._lock = threading.RLock()
         self._lakehouse_names: tuple[str, ...] | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in _CAPABILITIES:
-            raise AttributeError(name)
-        with self._lock:
-            if name not in self._capabilities:
-                module, cls = _CAPABILITIES[name]
-                self._capabilities[name] = getattr(importlib.import_module(module), cls)(self)
-            return self._capabilities[name]
+    def _capability(self, cls: Callable[[Runtime], C]) -> C:
+        """The connection's one instance of a capability class, built on first use."""
+        with self._lock:  # two threads asking first get the same instance
+            found = self._capabilities.get(cls)  # type: ignore[call-overload]
+            if found is None:
+                found = self._capabilities[cls] = cls(self)  # type: ignore[index]
+            return cast(C, found)
+
+    # -- capabilities: each a typed property, created on first use ---------------------------
+    @property
+    def audit(self) -> Audit:
+        """The audit envelope: activities, events, run summaries (`fmd_runtime.audit.Audit`)."""
+        return self._capability(Audit)
+
+    @property
+    def alerts(self) -> Alerts:
+        """Operator alerts with dedup and batching (`fmd_runtime.alerts.Alerts`)."""
+        return self._capability(Alerts)
+
+    @property
+    def runs(self) -> RunLedger:
+        """The run ledger: run guard, exactly-once writes (`fmd_runtime.runs.RunLedger`)."""
+        return self._capability(RunLedger)
+
+    @property
+    def watermarks(self) -> Watermarks:
+        """Watermark governance (`fmd_runtime.watermarks.Watermarks`)."""
+        return self._capability(Watermarks)
+
+    @property
+    def drift(self) -> Drift:
+        """The schema-drift policy per layer (`fmd_runtime.drift.Drift`)."""
+        return self._capability(Drift)
+
+    @property
+    def checkpoints(self) -> Checkpoints:
+        """Named, validated restore points (`fmd_runtime.checkpoints.Checkpoints`)."""
+        return self._capability(Checkpoints)
+
+    @property
+    def rollback(self) -> Rollback:
+        """RESTORE-based rollback to a checkpoint (`fmd_runtime.rollback.Rollback`)."""
+        return self._capability(Rollback)
+
+    @property
+    def maintenance(self) -> Maintenance:
+        """VACUUM / OPTIMIZE that keep checkpoints restorable (`fmd_runtime.maintenance.Maintenance`)."""
+        return self._capability(Maintenance)
 
     def __repr__(self) -> str:
         return f"Runtime(engine={self.engine.name!r}, metadata_schema={self.config.metadata_schema!r}, run_id={self.context.run_id!r})"
@@ -365,8 +365,6 @@ class Runtime:
                 return Outcome(item=name, value=fn(item))
             except Exception as exc:  # per-item failures degrade gracefully by design
                 message = str(exc) if isinstance(exc, FmdError) else f"{type(exc).__name__}: {exc}"
-                from fmd_runtime.audit import redact
-
                 return Outcome(item=name, error=redact(message), error_type=type(exc).__name__)
 
         workers = max(1, min(max_workers or self.config.max_workers, total or 1))
@@ -384,8 +382,8 @@ class Runtime:
 
     def close(self) -> None:
         """Flush buffered metadata (audit events...) ; safe to call twice."""
-        audit = self._capabilities.get("audit")
-        if audit is not None:
+        audit = self._capabilities.get(Audit)
+        if audit is not None:  # never built: nothing buffered
             audit.flush()
         self.store.flush()
 
@@ -466,8 +464,6 @@ def connect(
         strict_bool(create, "create")
     if engine is None:
         if spark is not None:
-            from fmd_runtime.engine.spark import SparkEngine
-
             engine = SparkEngine(spark)
         else:
             root = lakehouse
@@ -478,8 +474,6 @@ def connect(
                     "no lakehouse and no Spark session given",
                     hint="call connect(lakehouse='./lakehouse') or connect(spark=spark)",
                 )
-            from fmd_runtime.engine.deltars import DeltaRsEngine
-
             engine = DeltaRsEngine(root, storage_options=storage_options)
     fabric_ctx = _fabric_context()
     context = RunContext(
@@ -564,8 +558,6 @@ def _check_texts(**values: Any) -> None:
 
 def _fabric_context() -> dict[str, Any]:
     try:
-        from fmd_runtime.fabric import run_context
-
         return run_context().model_dump()
     except Exception:  # the run context is best effort; never block connecting
         return {}

@@ -35,7 +35,6 @@ Recover, Migrate or RollbackReset event is the current value.
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import functools
 import numbers
@@ -1613,134 +1612,7 @@ class Watermarks:
 
 
 # -- CLI -------------------------------------------------------------------------------------
-def _cli(args: argparse.Namespace) -> int:
-    import sys
-
-    from fmd_runtime.cli import print_json, runtime_from
-
-    rt = runtime_from(args)
-    try:
-        if args.action == "show":
-            print_json(
-                [
-                    s.model_dump(mode="json")
-                    for s in rt.watermarks.states()
-                    if not args.entity or s.entity in args.entity
-                ]
-            )
-            return 0
-        if args.action == "reset":
-            if not args.entity or args.value is None or not args.reason:
-                print("fmd: error: reset needs --entity, --value and --reason", file=sys.stderr)
-                return 2
-            print_json(
-                {
-                    "entity": args.entity[0],
-                    "value": rt.watermarks.reset(
-                        args.entity[0],
-                        args.value,
-                        args.reason,
-                        kind=args.kind,
-                        source_tz=args.source_tz,
-                    ),
-                }
-            )
-            return 0
-        report = rt.watermarks.migrate(
-            dry_run=not args.apply, source_tz=args.source_tz, entities=args.entity or None
-        )
-        print_json(report)
-        verb = "would change" if report.dry_run else "changed"
-        print(
-            f"{verb} {len(report.changes)}, refused {len(report.refused)}, "
-            f"already canonical {report.unchanged}"
-            + ("" if args.apply else " (dry run; --apply to write)")
-        )
-        for r in report.refused:
-            print(f"refused: entity {r.entity!r}: {r.error}")
-        return 0 if report.ok else 1
-    finally:
-        rt.close()
-
-
-def register(sub: Any) -> None:
-    """Add ``fmd watermarks {migrate,show,reset}`` to the CLI."""
-    from fmd_runtime.cli import add_lakehouse, choice_arg, zone_arg
-
-    p = sub.add_parser(
-        "watermarks", help="watermarks: migrate legacy values (dry run), show, reset"
-    )
-    p.add_argument("action", choices=["migrate", "show", "reset"])
-    p.add_argument("--entity", action="append", help="entity id (repeatable; reset takes one)")
-    p.add_argument(
-        "--apply", action="store_true", help="migrate: write the changes (default: dry run)"
-    )
-    p.add_argument(
-        "--source-tz",
-        default=None,
-        type=zone_arg,
-        help="IANA zone of naive legacy datetimes (default UTC)",
-    )
-    p.add_argument("--value", default=None, help="reset: the new value")
-    p.add_argument(
-        "--kind",
-        default=None,
-        type=choice_arg(KINDS, "watermark kind"),
-        help="reset: the kind (default: the stored one)",
-    )
-    p.add_argument("--reason", default=None, help="reset: why (required)")
-    add_lakehouse(p)
-    p.set_defaults(func=_cli)
-
-
 # -- demo ------------------------------------------------------------------------------------
-def demo_step(rt: Runtime, say: Callable[[str], None]) -> None:
-    """Demo: one incremental load of bronze.account with begin/commit, then a re-run skip."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from fmd_runtime.demo import DEMO_TABLES
-    from fmd_runtime.engine import arrow_schema
-
-    entity, ref = "crm.account", rt.table("bronze.account")
-    seed = high_from(rt.engine.read(ref, columns=["LastSyncTime"]), "LastSyncTime", "datetime")
-    w = rt.watermarks.begin(entity, kind="datetime", table=ref.name, layer="bronze", initial=seed)
-    say(f"watermarks: window for {entity}: WHERE {w.predicate('LastSyncTime')}")
-    first = int(pc.max(rt.engine.read(ref, columns=["AccountId"]).column("AccountId")).as_py()) + 1
-    when = to_native(w.low, "datetime") + timedelta(days=1) if w.low else utcnow()
-    ids = list(range(first, first + 10))
-    source = pa.table(
-        {
-            "AccountId": ids,
-            "Name": [f"Account {i}" for i in ids],
-            "Country": ["NL"] * 10,
-            "IsDeleted": [False] * 10,
-            "IsPurged": [False] * 10,
-            "LastSyncTime": [when] * 10,
-        },
-        schema=arrow_schema(DEMO_TABLES["bronze.account"]),
-    )
-    copied = (
-        source
-        if w.low is None
-        else source.filter(
-            pc.greater(
-                source["LastSyncTime"],
-                pa.scalar(to_native(w.low, "datetime"), source["LastSyncTime"].type),
-            )
-        )
-    )
-    high = high_from(copied, "LastSyncTime", "datetime")
-    res = rt.runs.write(entity, ref.name, copied, layer="bronze", watermark=high)
-    rt.watermarks.commit(w, high, table_version=res.version)
-    say(
-        f"watermarks: loaded {res.rows_written} rows into {ref.name} version {res.version} "
-        f"(txn {res.txn_app_id} #{res.txn_version}); watermark now {rt.watermarks.current(entity)}"
-    )
-    if rt.runs.should_skip(entity, "bronze"):
-        say(f"watermarks: re-run of {entity} in this run skipped (audited SkippedAlreadyProcessed)")
-
-
 __all__ = [
     "EXPECTED",
     "KINDS",
@@ -1756,11 +1628,9 @@ __all__ = [
     "Window",
     "check_kind",
     "check_plausible",
-    "demo_step",
     "high_from",
     "is_canonical",
     "parse_watermark",
-    "register",
     "render_literal",
     "to_native",
 ]

@@ -12,8 +12,8 @@ import pytest
 
 import fmd_runtime as fmd
 from fmd_runtime import cli
-from fmd_runtime.checkpoints import demo_step
 from fmd_runtime.demo import build_lakehouse
+from fmd_runtime.demo import checkpoints_step as demo_step
 from fmd_runtime.engine import Column
 
 

@@ -11,9 +11,9 @@ from test_rollback_scenario import ACCOUNT, CHECKPOINT, CONTACT, build, rows_of
 import fmd_runtime as fmd
 from fmd_runtime import cli
 from fmd_runtime.demo import build_lakehouse
+from fmd_runtime.demo import rollback_step as demo_step
 from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.errors import EngineError
-from fmd_runtime.rollback import demo_step
 from fmd_runtime.testing import FaultyEngine
 
 

@@ -461,7 +461,7 @@ def test_summarize_never_raises(full: Runtime) -> None:
 
 
 def test_demo_step_prints_one_summary_line(full: Runtime) -> None:
-    from fmd_runtime.audit import demo_step
+    from fmd_runtime.demo import audit_step as demo_step
 
     with full.audit.activity("DailySync", entity="account"):
         pass

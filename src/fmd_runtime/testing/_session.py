@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fmd_runtime.errors import ConfigError
+from fmd_runtime.tables import quote_identifier
 from fmd_runtime.testing._jars import (
     DeltaJarsUnavailableError,
     DeltaRuntime,
@@ -121,8 +123,6 @@ def local_spark_session(
         spark.sparkContext.setLogLevel("ERROR")
         _quiet_query_context_logger(spark)
         if spark.conf.get("spark.sql.extensions", "") != DELTA_EXTENSION and not _has_delta(spark):
-            from fmd_runtime.errors import ConfigError
-
             raise ConfigError(
                 "a Spark session without Delta already runs in this process",
                 hint="build the session with local_spark_session() before any other session",
@@ -161,8 +161,6 @@ def reset_catalog(spark: Any, *, keep: tuple[str, ...] = ("default",)) -> list[s
         >>> reset_catalog(local_spark_session())  # doctest: +SKIP
         ['bronze', 'metadata']
     """
-    from fmd_runtime.tables import quote_identifier
-
     dropped = []
     for row in spark.sql("SHOW DATABASES").collect():
         name = str(row[0])

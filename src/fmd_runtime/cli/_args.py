@@ -1,40 +1,30 @@
-"""The ``fmd`` command: the library's jobs on a local lakehouse folder (embedded engine).
+"""The ``fmd`` command's shared parts: option types (a bad value is a usage error naming the
+option), the ``--lakehouse`` options, connecting to a lakehouse folder and JSON output.
 
-    fmd demo [--lakehouse PATH]          build the demo lakehouse and run a simulated sync
-    fmd store ensure --lakehouse PATH    create / upgrade the metadata tables
-    fmd store ddl                        print the Spark SQL DDL of the metadata tables
-    fmd config show TABLE --lakehouse P  show a table's PipelineConfig with defaults
+Every subcommand module of `fmd_runtime.cli` builds on these, so each option is checked one way.
 
-Capabilities add their own subcommands through `COMMANDS` (checkpoint, rollback, maintenance ...).
-
-Only ``fmd store ensure`` and ``fmd demo`` create a lakehouse; every other command refuses a
-``--lakehouse`` folder that is not one (no ``Tables/<metadata schema>/`` metadata tables), so a
-mistyped path is an error rather than an empty answer.
-
-Exit codes: 0 success, 1 the job reported failure, 2 bad usage or a refused request (an
-`FmdError`: ``fmd: error: ...`` on stderr), 130 interrupted (Ctrl-C), 141 stdout was closed
-early (``fmd ... | head``: the reader left; 128 + SIGPIPE, what shells report for other tools).
+Example:
+    >>> number_arg("retention_days", minimum=1, maximum=3650, unit="days")("7")
+    7
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
-import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from fmd_runtime.config import check_number
 from fmd_runtime.errors import ConfigError, FmdError
+from fmd_runtime.runtime import Runtime, connect
+from fmd_runtime.store.schemas import ALL_TABLES
+from fmd_runtime.tables import TableRef, validate_identifier
 
 DEFAULT_LAKEHOUSE = "./.fmd-demo"
-
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141
-"""Exit code when the reader of stdout went away (128 + SIGPIPE, as ``yes | head`` reports)."""
 
 
 # -- option types: a bad value is an argparse usage error (exit 2) naming the option ---------------
@@ -65,8 +55,6 @@ def identifier_arg(text: str) -> str:
         >>> identifier_arg("metadata")
         'metadata'
     """
-    from fmd_runtime.tables import validate_identifier
-
     try:
         return validate_identifier(text, what="schema")
     except FmdError as exc:
@@ -95,7 +83,6 @@ def number_arg(parameter: str, *, minimum: int, maximum: int, unit: str) -> Call
         >>> number_arg("retention_days", minimum=1, maximum=3650, unit="days")("7")
         7
     """
-    from fmd_runtime.config import check_number
 
     def parse(text: str) -> int:
         try:
@@ -118,8 +105,6 @@ def table_arg(text: str) -> str:
         >>> table_arg("bronze.account")
         'bronze.account'
     """
-    from fmd_runtime.tables import TableRef
-
     try:
         TableRef.parse(text)
     except FmdError as exc:
@@ -136,7 +121,6 @@ def table_list_arg(*, allow_all: bool = False) -> Callable[[str], str]:
         >>> table_list_arg()("bronze.a, bronze.b")
         'bronze.a, bronze.b'
     """
-    from fmd_runtime.tables import TableRef
 
     def parse(text: str) -> str:
         if allow_all and text.strip().lower() == "all":
@@ -164,8 +148,6 @@ def table_pattern_arg(text: str) -> str:
         >>> table_pattern_arg("bronze.*")
         'bronze.*'
     """
-    from fmd_runtime.tables import validate_identifier
-
     if text.strip().endswith(".*"):
         try:
             validate_identifier(text.strip()[:-2], what="schema")
@@ -203,8 +185,6 @@ def zone_arg(text: str) -> str:
         >>> zone_arg("UTC")
         'UTC'
     """
-    from zoneinfo import ZoneInfo
-
     try:
         ZoneInfo(text.strip())
     except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
@@ -224,9 +204,6 @@ def is_lakehouse(lakehouse: str | Path, metadata_schema: str = "metadata") -> bo
         >>> import tempfile; is_lakehouse(tempfile.mkdtemp())
         False
     """
-    from fmd_runtime.store.schemas import ALL_TABLES
-    from fmd_runtime.tables import TableRef
-
     if "://" in str(lakehouse):
         return True
     return any(
@@ -269,16 +246,6 @@ def require_lakehouse(lakehouse: str | Path, metadata_schema: str = "metadata") 
         )
 
 
-# Modules whose ``register(subparsers)`` adds subcommands, in the order `fmd --help` lists them.
-COMMANDS: list[str] = [
-    "fmd_runtime.cli",
-    "fmd_runtime.checkpoints",
-    "fmd_runtime.rollback",
-    "fmd_runtime.maintenance",
-    "fmd_runtime.watermarks",
-]
-
-
 def add_lakehouse(parser: argparse.ArgumentParser) -> None:
     """Add the common ``--lakehouse`` / ``--metadata-schema`` options to a subcommand."""
     parser.add_argument(
@@ -295,7 +262,7 @@ def add_lakehouse(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def runtime_from(args: argparse.Namespace, *, setup: bool = False, **kwargs: Any) -> Any:
+def runtime_from(args: argparse.Namespace, *, setup: bool = False, **kwargs: Any) -> Runtime:
     """Connect to the lakehouse named by the parsed arguments.
 
     Args:
@@ -307,8 +274,6 @@ def runtime_from(args: argparse.Namespace, *, setup: bool = False, **kwargs: Any
     Raises:
         ConfigError: not a lakehouse (without ``setup``), or an invalid path.
     """
-    from fmd_runtime.runtime import connect
-
     if not setup:
         require_lakehouse(args.lakehouse, args.metadata_schema)
     return connect(
@@ -327,123 +292,20 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str, sort_keys=True))
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from fmd_runtime.demo import run_demo
-
-    run_demo(args.lakehouse)
-    return 0
-
-
-def _store(args: argparse.Namespace) -> int:
-    if args.action == "ddl":
-        from fmd_runtime.store.ddl import render_ddl
-
-        print(render_ddl(args.metadata_schema), end="")
-        return 0
-    # explicit set-up: the one command (besides the demo) that may create a lakehouse folder
-    rt = runtime_from(args, setup=True, ensure=False)
-    changed = rt.store.ensure()
-    print(
-        f"metadata tables ready in schema {rt.config.metadata_schema!r} of {args.lakehouse}; "
-        f"created/upgraded: {', '.join(changed) or 'none'}"
-    )
-    return 0
-
-
-def _config(args: argparse.Namespace) -> int:
-    rt = runtime_from(args)
-    print_json(rt.table_config(args.table))
-    return 0
-
-
-def register(sub: Any) -> None:
-    """Register the foundation subcommands (demo, store, config)."""
-    p = sub.add_parser("demo", help="build the demo lakehouse and run a simulated daily sync")
-    p.add_argument(
-        "--lakehouse",
-        default=DEFAULT_LAKEHOUSE,
-        type=lakehouse_arg,
-        help=f"a new or empty folder, or one an earlier `fmd demo` made (default {DEFAULT_LAKEHOUSE})",
-    )
-    p.set_defaults(func=_demo)
-
-    p = sub.add_parser(
-        "store",
-        help="metadata tables: ensure (create the lakehouse / upgrade its tables) or print DDL",
-    )
-    p.add_argument("action", choices=["ensure", "ddl"])
-    add_lakehouse(p)
-    p.set_defaults(func=_store)
-
-    p = sub.add_parser("config", help="show a table's PipelineConfig (defaults filled in)")
-    p.add_argument("action", choices=["show"])
-    p.add_argument("table", type=table_arg, help="schema.table")
-    add_lakehouse(p)
-    p.set_defaults(func=_config)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (every capability's subcommands)."""
-    parser = argparse.ArgumentParser(
-        prog="fmd", description="fmd_runtime jobs on a local lakehouse folder (delta-rs engine)."
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency inside the module: surface it
-                raise
-            continue  # capability not part of this build
-        if hasattr(mod, "register"):
-            mod.register(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``fmd`` console script; returns the exit code.
-
-    Bad usage (argparse, including every option's ``type=`` check) and any `FmdError` end in
-    exit 2 with one ``fmd: error: ...`` line on stderr; anything else is a bug and keeps its
-    traceback. A reader that closes stdout early (``fmd maintenance --json | head``) ends the
-    command quietly with exit 141 (`EXIT_BROKEN_PIPE`), Ctrl-C with 130.
-
-    Example:
-        >>> # sys.exit(main(["checkpoint", "list", "--lakehouse", "./lakehouse"]))
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return 2
-    try:
-        code = func(args)
-        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
-        return code
-    except FmdError as exc:
-        print(f"fmd: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
-        print("fmd: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot raise again.
-
-    The usual recipe (Python docs, "Note on SIGPIPE"): without it Python prints "Exception
-    ignored ... BrokenPipeError" at exit.
-    """
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout has no file descriptor (captured): nothing to flush
-        pass
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+__all__ = [
+    "DEFAULT_LAKEHOUSE",
+    "add_lakehouse",
+    "choice_arg",
+    "date_arg",
+    "identifier_arg",
+    "is_lakehouse",
+    "lakehouse_arg",
+    "number_arg",
+    "print_json",
+    "require_lakehouse",
+    "runtime_from",
+    "table_arg",
+    "table_list_arg",
+    "table_pattern_arg",
+    "zone_arg",
+]
