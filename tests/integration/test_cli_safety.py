@@ -345,7 +345,7 @@ def test_fmd_errors_exit_2_and_bugs_keep_their_traceback(
     def bug(args: argparse.Namespace) -> int:
         raise ZeroDivisionError("a real bug")
 
-    monkeypatch.setattr(cli, "_config", bug)
+    monkeypatch.setattr(cli._store, "_config", bug)
     with pytest.raises(ZeroDivisionError):
         cli.main(["config", "show", "bronze.a", "--lakehouse", str(lake)])
 
