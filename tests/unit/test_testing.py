@@ -109,6 +109,48 @@ def test_faults_apply_only_to_the_named_tables_and_reject_unknown_methods(table)
         engine.restore(ref, 0)
 
 
+def test_hooks_run_around_the_real_operation_without_failing_it(table) -> None:
+    inner, ref = table
+    seen: list[tuple[str, int]] = []
+    engine = FaultyEngine(inner)
+    # a rival commits first: the hook writes through the real engine, then ours lands
+    engine.on(
+        "write",
+        lambda t, a, kw: inner.write(ref, pa.table({"Id": pa.array([9], pa.int64())})),
+        tables={"bronze.t"},
+        times=1,
+    )
+    engine.on("version", lambda t, a, kw: seen.append(("after", inner.version(ref))), when="after")
+    engine.write(ref, pa.table({"Id": pa.array([3], pa.int64())}))
+    assert inner.version(ref) == 3 and engine.count_rows(ref).total == 4  # rival + ours
+    assert engine.version(ref) == 3 and seen == [("after", 3)]
+    engine.write(ref, pa.table({"Id": pa.array([4], pa.int64())}))  # times=1: spent
+    assert inner.version(ref) == 4
+
+    # a hook and a fault on the same call: the hook runs, then the fault stops the operation
+    engine.on("write", lambda t, a, kw: seen.append(("before", -1)), tables={"t"}, times=1)
+    engine.fail("write", tables={"t"}, times=1)
+    with pytest.raises(InjectedFault):
+        engine.write(ref, pa.table({"Id": pa.array([5], pa.int64())}))
+    assert seen[-1] == ("before", -1) and inner.version(ref) == 4
+
+    # an exception from a hook propagates like a fault; nothing is written
+    def refuse(t: object, a: object, kw: object) -> None:
+        raise EngineError("storage refused", table="bronze.t")
+
+    engine.on("write", refuse, times=1)
+    with pytest.raises(EngineError, match="storage refused"):
+        engine.write(ref, pa.table({"Id": pa.array([6], pa.int64())}))
+    assert inner.version(ref) == 4
+    with pytest.raises(ConfigError, match="not a DeltaEngine method"):
+        engine.on("drop_everything", refuse)
+    with pytest.raises(ConfigError, match="before' or 'after"):
+        engine.on("write", refuse, when="silent")  # type: ignore[arg-type]
+    engine.clear()
+    engine.write(ref, pa.table({"Id": pa.array([6], pa.int64())}))
+    assert inner.version(ref) == 5
+
+
 def test_a_runtime_runs_on_the_faulty_engine(table) -> None:
     inner, _ = table
     rt = fmd.connect(engine=FaultyEngine(inner), run_id="faulty")

@@ -4,7 +4,7 @@
 pyspark nor deltalake until a function that uses them is called.
 """
 
-from fmd_runtime.testing._faults import FaultyEngine, InjectedFault
+from fmd_runtime.testing._faults import FaultyEngine, Hook, InjectedFault
 from fmd_runtime.testing._jars import (
     DeltaJarsUnavailableError,
     DeltaRuntime,
@@ -18,6 +18,7 @@ __all__ = [
     "DeltaJarsUnavailableError",
     "DeltaRuntime",
     "FaultyEngine",
+    "Hook",
     "InjectedFault",
     "delta_runtime",
     "jar_cache_dir",

@@ -3,7 +3,9 @@
 Every call goes to the real engine; the faults you arm change what one operation does for the
 tables you name: raise before it runs, raise after it committed (a driver lost right after the
 data commit), or (RESTORE only) commit a version that changes no data file, the shape of the
-delta-rs deletion-vector bug. Nothing about the engine is mocked: the tables are real.
+delta-rs deletion-vector bug. Hooks (`FaultyEngine.on`) run your code right before or after an
+operation without failing it: a rival writer committing first, a load stalled until released, a
+read followed by someone else's commit. Nothing about the engine is mocked: the tables are real.
 
 Example:
     >>> from fmd_runtime.testing import FaultyEngine  # doctest: +SKIP
@@ -38,6 +40,10 @@ class InjectedFault(EngineError):
     """The error a `FaultyEngine` raises by default (an engine failure, not transient)."""
 
 
+Hook = Callable[[TableRef | None, tuple[Any, ...], dict[str, Any]], Any]
+"""A hook: called with the operation's table (None when it has none), args and keyword args."""
+
+
 @dataclass
 class _Fault:
     method: str
@@ -47,6 +53,7 @@ class _Fault:
     times: int | None
     match: Callable[[TableRef | None, tuple[Any, ...], dict[str, Any]], bool] | None = None
     fired: int = field(default=0)
+    hook: Hook | None = None  # a hook runs and lets the operation go on; a fault raises
 
     def applies(self, table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> bool:
         if self.times is not None and self.fired >= self.times:
@@ -135,19 +142,71 @@ class FaultyEngine:
             self._faults.append(_Fault(method, names, when, factory, times, match))
         return self
 
+    def on(
+        self,
+        method: str,
+        hook: Hook,
+        *,
+        tables: Iterable[str] | None = None,
+        when: Literal["before", "after"] = "before",
+        times: int | None = None,
+        match: Callable[[TableRef | None, tuple[Any, ...], dict[str, Any]], bool] | None = None,
+    ) -> FaultyEngine:
+        """Run ``hook(table, args, kwargs)`` right before (or after) an operation, which then
+        goes on (or returns) as usual; an exception the hook raises propagates like a fault.
+
+        Args:
+            method: the port method (``write``, ``snapshot`` ...).
+            hook: what to run; it may call ``engine.inner`` (the real engine) itself.
+            tables: table names it applies to (all if None), as in `fail`.
+            when: ``before`` the operation runs, or ``after`` it returned.
+            times: run at most this many times (default: every time).
+            match: a further predicate on ``(table, args, kwargs)``.
+
+        Returns:
+            self, to chain.
+
+        Raises:
+            ConfigError: an unknown method, or ``when`` other than before/after.
+
+        Example:
+            >>> held = threading.Event()  # doctest: +SKIP
+            >>> engine.on("write", lambda t, a, kw: held.wait(60), tables={"bronze.contact"})  # doctest: +SKIP
+        """
+        if method not in _PORT_METHODS:
+            raise ConfigError(
+                f"FaultyEngine.on: {method!r} is not a DeltaEngine method",
+                hint=f"use one of {sorted(_PORT_METHODS)}",
+            )
+        if when not in ("before", "after"):
+            raise ConfigError(f"FaultyEngine.on: when must be 'before' or 'after', got {when!r}")
+
+        def never(t: TableRef | None) -> BaseException:  # a hook has no error of its own
+            raise AssertionError("unreachable")
+
+        names = frozenset(n.lower() for n in tables) if tables is not None else None
+        with self._lock:
+            self._faults.append(_Fault(method, names, when, never, times, match, hook=hook))
+        return self
+
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault and hook."""
         with self._lock:
             self._faults.clear()
 
-    def _fault(self, method: str, table: TableRef | None, args: Any, kw: Any) -> _Fault | None:
+    def _armed(self, method: str, table: TableRef | None, args: Any, kw: Any) -> list[_Fault]:
+        """The hooks that apply to this call, then the first fault that does (each counted)."""
+        found: list[_Fault] = []
         with self._lock:
             self.calls[method] = self.calls.get(method, 0) + 1
             for fault in self._faults:
-                if fault.method == method and fault.applies(table, args, kw):
-                    fault.fired += 1
-                    return fault
-        return None
+                if fault.method != method or not fault.applies(table, args, kw):
+                    continue
+                if fault.hook is None and any(f.hook is None for f in found):
+                    continue  # one fault per call: the first armed
+                fault.fired += 1
+                found.append(fault)
+        return found
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self.inner, name)
@@ -157,17 +216,21 @@ class FaultyEngine:
         def call(*args: Any, **kw: Any) -> Any:
             found = args[0] if args else kw.get("table")
             table = found if isinstance(found, TableRef) else None
-            fault = self._fault(name, table, args, kw)
-            if fault is None:
-                return target(*args, **kw)
-            if fault.when == "before":
+            armed = self._armed(name, table, args, kw)
+            for hook in (f.hook for f in armed if f.hook is not None and f.when == "before"):
+                hook(table, args, kw)
+            fault = next((f for f in armed if f.hook is None), None)
+            if fault is not None and fault.when == "before":
                 raise fault.error(table)
-            if fault.when == "silent" and table is not None:
+            if fault is not None and fault.when == "silent" and table is not None:
                 version = args[1] if len(args) > 1 else kw["version"]
                 return self._silent_restore(table, version)
             result = target(*args, **kw)
-            raise fault.error(table)
-            return result  # pragma: no cover
+            for hook in (f.hook for f in armed if f.hook is not None and f.when == "after"):
+                hook(table, args, kw)
+            if fault is not None:
+                raise fault.error(table)
+            return result
 
         return call
 
@@ -186,4 +249,4 @@ class FaultyEngine:
         return f"FaultyEngine({self.inner!r}, faults={len(self._faults)})"
 
 
-__all__ = ["FaultyEngine", "InjectedFault"]
+__all__ = ["FaultyEngine", "Hook", "InjectedFault"]
