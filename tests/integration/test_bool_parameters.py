@@ -287,9 +287,11 @@ def _set_retention_override(rt: fmd.Runtime, ctx: Any, v: Any) -> Any:
 def _create_protect(table_api: bool) -> Callable[[fmd.Runtime, Any, Any], Any]:
     def call(rt: fmd.Runtime, ctx: Any, v: Any) -> Any:
         if table_api:
-            cp = rt.checkpoints.create_table("bronze.t", "Manual", name="p", protect_retention=v)
+            cp = rt.checkpoints.create_table(
+                "bronze.t", kind="Manual", name="p", protect_retention=v
+            )
         else:
-            cp = rt.checkpoints.create(["bronze.t"], "Manual", name="p", protect_retention=v)
+            cp = rt.checkpoints.create(["bronze.t"], kind="Manual", name="p", protect_retention=v)
         assert cp is not None
         props = rt.engine.properties(rt.table("bronze.t"))
         return {
@@ -305,7 +307,9 @@ def _create_raise_on_failure(rt: fmd.Runtime, ctx: Any, v: Any) -> Any:
     engine = FaultyEngine(rt.engine).fail("snapshot", tables={"bronze.t"})
     faulty = fmd.connect(engine=engine, run_id="call", ensure=False)
     made = _try(
-        lambda: faulty.checkpoints.create(["bronze.t"], "DailyBatch", name="x", raise_on_failure=v)
+        lambda: faulty.checkpoints.create(
+            ["bronze.t"], kind="DailyBatch", name="x", raise_on_failure=v
+        )
     )
     faulty.audit.flush()
     return {"result": made, "checkpoints": len(rt.checkpoints.list(active_only=False))}

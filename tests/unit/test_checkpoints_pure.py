@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import date, datetime, timezone
 
 import pytest
 
+import fmd_runtime.checkpoints as package
 from fmd_runtime.checkpoints import (
     BASELINE_PREFIX,
     NAME_WORDS,
     Checkpoint,
+    CheckpointKind,
     CheckpointTable,
     TableMeasure,
-    _free_name,
     aggregation_sql,
     check_measure,
     default_name,
@@ -21,6 +23,7 @@ from fmd_runtime.checkpoints import (
     property_days,
     schema_fingerprint,
 )
+from fmd_runtime.checkpoints._record import free_name
 from fmd_runtime.config import CHECKPOINT_KINDS
 from fmd_runtime.engine import Column, DataFile, Protocol_, TableSnapshot
 from fmd_runtime.errors import CheckpointError
@@ -112,10 +115,23 @@ def test_default_names_per_kind() -> None:
     assert len(set(NAME_WORDS.values())) == len(NAME_WORDS)
 
 
+def test_the_kind_literal_lists_the_configured_kinds() -> None:
+    # public signatures take a CheckpointKind; the run-time check uses CHECKPOINT_KINDS
+    assert typing.get_args(CheckpointKind) == CHECKPOINT_KINDS
+
+
+def test_the_facade_exports_what_it_lists() -> None:
+    assert all(hasattr(package, name) for name in package.__all__)
+    models = {"Checkpoint", "CheckpointTable", "VerifyResult", "TableVerification"}
+    assert models | {"RetentionResult", "RetentionDecision", "CheckpointKind"} <= set(
+        package.__all__
+    )
+
+
 def test_free_name_adds_a_suffix_and_never_reuses() -> None:
-    assert _free_name("b_2025", set()) == "b_2025"
-    assert _free_name("b_2025", {"b_2025"}) == "b_2025_2"
-    assert _free_name("B_2025", {"b_2025", "b_2025_2"}) == "B_2025_3"
+    assert free_name("b_2025", set()) == "b_2025"
+    assert free_name("b_2025", {"b_2025"}) == "b_2025_2"
+    assert free_name("B_2025", {"b_2025", "b_2025_2"}) == "B_2025_3"
 
 
 def test_aggregation_sql_is_one_query_with_only_the_configured_parts() -> None:
