@@ -62,17 +62,7 @@ from fmd_runtime.validation import (
     schema_fingerprint,
 )
 
-from ._create import create_checkpoint
-from ._expiry import enforce_retention, mark_for_deletion
-from ._inputs import (
-    check_kind,
-    check_name_or_id,
-    check_since,
-    check_text,
-    check_today,
-    check_wait,
-    shown,
-)
+from . import _create, _expiry, _inputs, _pin, _read, _rows, _verify
 from ._models import (
     NAME_WORDS,
     SYNC_KINDS,
@@ -86,11 +76,7 @@ from ._models import (
     VerifyResult,
     default_name,
 )
-from ._pin import measure_table
-from ._read import get_checkpoint, list_checkpoints, pinned_versions
-from ._rows import validation_rows
 from ._text import render_pins, render_table
-from ._verify import verify_checkpoints
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -136,7 +122,7 @@ class Checkpoints:
         protect_retention = strict_bool(protect_retention, "protect_retention")
         if raise_on_failure is not None:
             raise_on_failure = strict_bool(raise_on_failure, "raise_on_failure")
-        return create_checkpoint(
+        return _create.create_checkpoint(
             self._rt,
             [table],
             kind=kind,
@@ -218,9 +204,9 @@ class Checkpoints:
         protect_retention = strict_bool(protect_retention, "protect_retention")
         if raise_on_failure is not None:
             raise_on_failure = strict_bool(raise_on_failure, "raise_on_failure")
-        check_text(batch_id, "batch_id", 256)
-        wait = check_wait(self._rt, wait_for_loads_seconds)
-        return create_checkpoint(
+        _inputs.check_text(batch_id, "batch_id", 256)
+        wait = _inputs.check_wait(self._rt, wait_for_loads_seconds)
+        return _create.create_checkpoint(
             self._rt,
             tables,
             kind=kind,
@@ -267,7 +253,7 @@ class Checkpoints:
                 hint="pass rt.table_config(table), or leave it out",
             )
         v = self._rt.engine.version(ref) if version is None else version
-        return measure_table(self._rt, ref, v, config or self._rt.table_config(ref))
+        return _pin.measure_table(self._rt, ref, v, config or self._rt.table_config(ref))
 
     def record_validations(
         self,
@@ -287,16 +273,16 @@ class Checkpoints:
         """
         if not isinstance(context, str) or not context.strip():
             raise ConfigError(
-                f"parameter 'context' must be text, got {shown(context)}",
+                f"parameter 'context' must be text, got {_inputs.shown(context)}",
                 hint='pass what the checks belong to, e.g. "PostRollback"',
             )
-        check_text(checkpoint_id, "checkpoint_id", 128)
+        _inputs.check_text(checkpoint_id, "checkpoint_id", 128)
         if isinstance(checks, str) or not all(isinstance(c, ValidationCheck) for c in checks):
             raise ConfigError(
                 "parameter 'checks' must be a list of ValidationCheck",
                 hint="pass the ValidationCheck results to record",
             )
-        rows = validation_rows(self._rt, context, checks, checkpoint_id)
+        rows = _rows.validation_rows(self._rt, context, checks, checkpoint_id)
         if rows:
             self._rt.store.append("DataValidation", rows)
 
@@ -311,7 +297,7 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.get("bronze_batch_2025-01-15").table("bronze.account").version
         """
-        return get_checkpoint(self._rt, check_name_or_id(name_or_id))
+        return _read.get_checkpoint(self._rt, _inputs.check_name_or_id(name_or_id))
 
     def list(
         self,
@@ -340,12 +326,12 @@ class Checkpoints:
         Example:
             >>> # [c.checkpoint_name for c in rt.checkpoints.list(kind="DailyBatch")]
         """
-        return list_checkpoints(
+        return _read.list_checkpoints(
             self._rt,
             active_only=strict_bool(active_only, "active_only"),
-            kind=None if kind is None else check_kind(kind),
+            kind=None if kind is None else _inputs.check_kind(kind),
             table=None if table is None else self._rt.table(table).name.lower(),
-            since=check_since(since),
+            since=_inputs.check_since(since),
         )
 
     def pinned_versions(self, *, active_only: bool = True) -> dict[str, builtins.list[int]]:
@@ -357,7 +343,7 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.pinned_versions()["bronze.account"]  # [3, 7]
         """
-        return pinned_versions(self._rt, active_only=strict_bool(active_only, "active_only"))
+        return _read.pinned_versions(self._rt, active_only=strict_bool(active_only, "active_only"))
 
     # -- restorability ---------------------------------------------------------------------
     def verify(self, name_or_id: str) -> VerifyResult:
@@ -379,7 +365,7 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.verify("bronze_batch_2025-01-15").status
         """
-        return verify_checkpoints(self._rt, [self.get(name_or_id)])[0]
+        return _verify.verify_checkpoints(self._rt, [self.get(name_or_id)])[0]
 
     def verify_all(self) -> builtins.list[VerifyResult]:
         """Verify every active checkpoint (the weekly job); see `verify`.
@@ -387,7 +373,7 @@ class Checkpoints:
         Example:
             >>> # [r.checkpoint_name for r in rt.checkpoints.verify_all() if r.status != "Restorable"]
         """
-        return verify_checkpoints(self._rt, self.list(active_only=True))
+        return _verify.verify_checkpoints(self._rt, self.list(active_only=True))
 
     # -- retention -------------------------------------------------------------------------
     def enforce_retention(
@@ -411,7 +397,9 @@ class Checkpoints:
         """
         # "false" from a pipeline must deactivate for real, and the result and audit say so
         dry_run = strict_bool(dry_run, "dry_run")
-        return enforce_retention(self._rt, dry_run=dry_run, today=check_today(today))
+        return _expiry.enforce_retention(
+            self._rt, dry_run=dry_run, today=_inputs.check_today(today)
+        )
 
     def mark_for_deletion(self, name_or_id: str, *, reason: str | None = None) -> Checkpoint:
         """Let retention deactivate a Manual checkpoint once its RetentionDate has passed.
@@ -423,8 +411,8 @@ class Checkpoints:
         Example:
             >>> # rt.checkpoints.mark_for_deletion("bronze_manual_2025-01-15", reason="superseded")
         """
-        check_text(reason, "reason", 1000)
-        return mark_for_deletion(self._rt, self.get(name_or_id), reason)
+        _inputs.check_text(reason, "reason", 1000)
+        return _expiry.mark_for_deletion(self._rt, self.get(name_or_id), reason)
 
 
 __all__ = [
