@@ -45,7 +45,6 @@ LONG_FILES: dict[str, str] = {
     "fabric.py": "pending: split (issue 12, next step)",
     "drift.py": "pending: split (issue 12, next step)",
     "guards.py": "pending: split (issue 12, next step)",
-    "config.py": "pending: split (issue 12, next step)",
     "retry.py": "pending: split (issue 12, next step)",
 }
 
