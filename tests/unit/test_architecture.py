@@ -44,7 +44,6 @@ LONG_FILES: dict[str, str] = {
     "runs.py": "pending: split (issue 12, next step)",
     "fabric.py": "pending: split (issue 12, next step)",
     "drift.py": "pending: split (issue 12, next step)",
-    "guards.py": "pending: split (issue 12, next step)",
     "retry.py": "pending: split (issue 12, next step)",
 }
 
