@@ -42,7 +42,6 @@ LONG_FILES: dict[str, str] = {
     "engine/__init__.py": "pending: models moved out of the port facade (issue 12, next step)",
     "audit.py": "pending: split (issue 12, next step)",
     "runs.py": "pending: split (issue 12, next step)",
-    "drift.py": "pending: split (issue 12, next step)",
     "retry.py": "pending: split (issue 12, next step)",
 }
 
