@@ -40,7 +40,6 @@ LONG_FILES: dict[str, str] = {
     "engine/spark.py": "pending: split into the engine/spark/ package (issue 12, next step)",
     "engine/deltars.py": "pending: split into the engine/deltars/ package (issue 12, next step)",
     "engine/__init__.py": "pending: models moved out of the port facade (issue 12, next step)",
-    "audit.py": "pending: split (issue 12, next step)",
     "retry.py": "pending: split (issue 12, next step)",
 }
 
