@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from fmd_runtime.fabric import _ipython_shell
+from fmd_runtime.fabric._exit import _ipython_shell
 
 _STEP = re.compile(r"^(?P<label>.+?) (?P<done>\d+) of (?P<total>\d+)(?::\s*(?P<item>.*))?$")
 

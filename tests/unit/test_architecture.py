@@ -39,12 +39,6 @@ LONG_FILES: dict[str, str] = {
     "engine/spark.py": "pending: split into the engine/spark/ package (issue 12, next step)",
     "engine/deltars.py": "pending: split into the engine/deltars/ package (issue 12, next step)",
     "engine/__init__.py": "pending: models moved out of the port facade (issue 12, next step)",
-    "audit.py": "pending: split (issue 12, next step)",
-    "runs.py": "pending: split (issue 12, next step)",
-    "fabric.py": "pending: split (issue 12, next step)",
-    "drift.py": "pending: split (issue 12, next step)",
-    "guards.py": "pending: split (issue 12, next step)",
-    "config.py": "pending: split (issue 12, next step)",
     "retry.py": "pending: split (issue 12, next step)",
 }
 
@@ -68,7 +62,7 @@ ADAPTERS = ("fmd_runtime.engine.spark", "fmd_runtime.engine.deltars")
 TESTING_KIT = "fmd_runtime.testing"  # builds the local Spark + Delta session users test with
 # Modules allowed to look modules up by name, and why.
 IMPORTLIB_USERS = {
-    "fmd_runtime.fabric": "notebookutils / mssparkutils exist only inside Fabric",
+    "fmd_runtime.fabric._notebookutils": "notebookutils / mssparkutils exist only inside Fabric",
     "fmd_runtime.testing._jars": "reads the installed pyspark / delta-spark versions",
 }
 # Known violations of the adapter rules, removed as the engine step lands.

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from fmd_runtime import fabric
 from fmd_runtime.errors import ConfigError, FmdError
+from fmd_runtime.fabric import _context, _exit, _notebookutils
 
 SECRET = "pa55-W0rd-never-shown"
 
@@ -72,17 +73,19 @@ class FakeNotebookUtils(types.ModuleType):
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch):
     """No notebookutils unless a test installs one; clean env and module state."""
-    for name in [k for k in sys.modules if k.split(".")[0] in fabric._MODULE_NAMES]:
+    for name in [k for k in sys.modules if k.split(".")[0] in _notebookutils._MODULE_NAMES]:
         monkeypatch.delitem(sys.modules, name)
-    for name in fabric._MODULE_NAMES:
+    for name in _notebookutils._MODULE_NAMES:
         monkeypatch.setitem(sys.modules, name, None)  # makes `import` fail here
     for var in ("FMD_IGNORE_NOTEBOOKUTILS", "FMD_NOTEBOOK_NAME", "FMD_WORKSPACE_ID"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(fabric, "_stub_warned", False)
-    monkeypatch.setattr(fabric, "_verdict", None)
+    monkeypatch.setattr(_notebookutils, "_stub_warned", False)
+    monkeypatch.setattr(_notebookutils, "_verdict", None)
     yield
     # Submodules a test imported (the stub package's); monkeypatch then restores the rest.
-    for name in [k for k in sys.modules if k.split(".")[0] in fabric._MODULE_NAMES and "." in k]:
+    for name in [
+        k for k in sys.modules if k.split(".")[0] in _notebookutils._MODULE_NAMES and "." in k
+    ]:
         del sys.modules[name]
 
 
@@ -527,7 +530,7 @@ def test_display_in_kernel_uses_ipython_for_html(monkeypatch: pytest.MonkeyPatch
     import IPython.display
 
     shown: list[Any] = []
-    monkeypatch.setattr(fabric, "_ipython_shell", lambda: FakeShell({}))
+    monkeypatch.setattr(_exit, "_ipython_shell", lambda: FakeShell({}))
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     report = Report()
     fabric.display(report)
@@ -536,7 +539,7 @@ def test_display_in_kernel_uses_ipython_for_html(monkeypatch: pytest.MonkeyPatch
 
 def test_display_in_fabric_uses_notebook_display(fake, monkeypatch, capsys):
     shown: list[Any] = []
-    monkeypatch.setattr(fabric, "_ipython_shell", lambda: FakeShell({"display": shown.append}))
+    monkeypatch.setattr(_exit, "_ipython_shell", lambda: FakeShell({"display": shown.append}))
     frame = object()
     fabric.display(frame)
     fabric.display(types.SimpleNamespace(to_text=lambda: "as text"))
@@ -548,7 +551,7 @@ def test_display_in_fabric_uses_notebook_display(fake, monkeypatch, capsys):
 
 
 def test_default_lakehouse_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(fabric, "DEFAULT_LAKEHOUSE_MOUNT", str(tmp_path / "default"))
+    monkeypatch.setattr(_context, "DEFAULT_LAKEHOUSE_MOUNT", str(tmp_path / "default"))
     assert fabric.default_lakehouse_root() is None
     (tmp_path / "default").mkdir()
     assert fabric.default_lakehouse_root() == str(tmp_path / "default")

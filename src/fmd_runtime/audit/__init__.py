@@ -23,481 +23,54 @@ Example:
     ...     act.rows_written = 10
     >>> [r["Operation"] for r in rt.store.read("SyncAuditLog", order_by="EventTime")]
     ['Start', 'End']
+
+The work is done in private modules: ``_envelope`` (the row and its column groups),
+``_activity`` (`Activity`, `ActivityScope`, the thread's activity stack), ``_summary``
+(`RunSummary`, `derive_status`); the `Audit` class below buffers, flushes and mirrors events.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from fmd_runtime._text import plural
-from fmd_runtime.config import check_number
-from fmd_runtime.errors import ConfigError
+from fmd_runtime.audit._activity import Activity, ActivityScope, _inherit, current_activity
+from fmd_runtime.audit._envelope import (
+    _CONTEXT,
+    _INHERITED,
+    _MARKED,
+    _TARGET,
+    LIFECYCLE,
+    RUN_LEVEL,
+    AuditEnvelope,
+    Severity,
+    entity_key,
+    error_text,
+)
+from fmd_runtime.audit._summary import (
+    EntityResult,
+    RunSummary,
+    _entities_from_events,
+    derive_status,
+    entity_results,
+)
 from fmd_runtime.redaction import redact, scrub
-from fmd_runtime.retry import RetryEvent, observe_retries, retryer
-from fmd_runtime.store import to_json, utcnow
+from fmd_runtime.retry import retryer
+from fmd_runtime.store import to_json
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
 
 log = logging.getLogger("fmd_runtime.audit")
 
-Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFO"]
-F = TypeVar("F", bound=Callable[..., Any])
-
-LIFECYCLE = ("Start", "End", "Fail", "Skip")
-# run-level operations: never counted per entity (the same list as sql/views.sql)
-RUN_LEVEL = ("Summary", "Alert", "ValidationAlert", "AlertNotification")
 JSONL_ENV = "FMD_AUDIT_JSONL"
-
-
-def error_text(exc: BaseException) -> str:
-    """An exception's message, never raising (pyspark's ``__str__`` needs a live JVM)."""
-    try:
-        return str(exc)
-    except Exception:
-        desc = getattr(exc, "desc", None)
-        return str(desc) if desc else " ".join(str(a) for a in getattr(exc, "args", ()))
-
-
-# -- the envelope --------------------------------------------------------------------------
-
-
-class AuditEnvelope(BaseModel):
-    """One ``SyncAuditLog`` row. Field names are the table's PascalCase columns.
-
-    Run context: EventId, EventTime (UTC), RunId, ParentRunId, PipelineRunId, PipelineName,
-    NotebookName, WorkspaceId, TriggeredBy. What happened: Operation (Start, End, Fail, Skip,
-    Summary, Alert, or a capability's name such as CheckpointCreated), Status, Severity, DryRun.
-    To what: Layer, EntityId, SchemaName, TableName, SourceName, ConnectionType, ActivityName.
-    Measures: RowsRead, RowsWritten, DurationMs. Failure: ErrorType, ErrorSummary (one line,
-    redacted). Details: a JSON object.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    EventId: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    EventTime: datetime = Field(default_factory=utcnow)
-    RunId: str
-    ParentRunId: str | None = None
-    PipelineRunId: str | None = None
-    PipelineName: str | None = None
-    NotebookName: str | None = None
-    WorkspaceId: str | None = None
-    Operation: str
-    Status: str
-    Layer: str | None = None
-    EntityId: str | None = None
-    SchemaName: str | None = None
-    TableName: str | None = None
-    SourceName: str | None = None
-    ConnectionType: str | None = None
-    ActivityName: str | None = None
-    RowsRead: int | None = None
-    RowsWritten: int | None = None
-    DurationMs: int | None = None
-    ErrorType: str | None = None
-    ErrorSummary: str | None = None
-    Severity: Severity = "INFO"
-    DryRun: bool | None = None
-    TriggeredBy: str | None = None
-    Details: dict[str, Any] = Field(default_factory=dict)
-
-    def to_row(self) -> dict[str, Any]:
-        """The row as written (Details serialized to JSON, secrets scrubbed)."""
-        row = self.model_dump()
-        row["Details"] = scrub(to_json(self.Details)) if self.Details else None
-        return row
-
-    @property
-    def entity_key(self) -> str | None:
-        """What the run-status view groups by: EntityId, else ``schema.table``."""
-        return entity_key(self.EntityId, self.SchemaName, self.TableName)
-
-
-def entity_key(entity: str | None, schema: str | None, table: str | None) -> str | None:
-    """EntityId, else ``SchemaName.TableName``, else None (the key `vw_RunStatus` groups by)."""
-    if entity:
-        return entity
-    if table:
-        return f"{schema}.{table}" if schema else table
-    return None
-
-
-# -- activities ----------------------------------------------------------------------------
-
-
-class Activity:
-    """What a block under `Audit.activity` reports: set counts, status and details before it ends.
-
-    Attributes:
-        name: the activity name.
-        rows_read / rows_written: counts written on the End event: whole numbers >= 0 (a
-            numeric string from a pipeline is parsed), or None. Anything else is refused where
-            it is set (`ConfigError` naming the field), so the End/Fail event is always written.
-        details: JSON-able details written on the End (or Fail) event; retries are counted here.
-        status: End status (``Succeeded``; set ``Warning`` or use `skip`).
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._rows_read: int | None = None
-        self._rows_written: int | None = None
-        self.details: dict[str, Any] = {}
-        self.status = "Succeeded"
-        self.started: float = time.perf_counter()
-
-    @property
-    def rows_read(self) -> int | None:
-        """Rows the activity read (RowsRead of its End event)."""
-        return self._rows_read
-
-    @rows_read.setter
-    def rows_read(self, value: Any) -> None:
-        self._rows_read = _row_count(value, "rows_read", self.name)
-
-    @property
-    def rows_written(self) -> int | None:
-        """Rows the activity wrote (RowsWritten of its End event)."""
-        return self._rows_written
-
-    @rows_written.setter
-    def rows_written(self, value: Any) -> None:
-        self._rows_written = _row_count(value, "rows_written", self.name)
-
-    def skip(self, reason: str | None = None) -> None:
-        """End as Skip (Status Skipped) instead of End, e.g. already loaded in this run."""
-        self.status = "Skipped"
-        if reason:
-            self.details["skip_reason"] = reason
-
-    def note_retry(self, event: RetryEvent) -> None:
-        """Count a retry of work inside this activity (called by `fmd_runtime.retry`)."""
-        self.details["retries"] = int(self.details.get("retries", 0)) + 1
-        errors = self.details.setdefault("retry_errors", [])
-        if len(errors) < 10:
-            errors.append(event.error_type)
-
-
-_MAX_ROWS = 2**63 - 1  # RowsRead / RowsWritten are bigint
-
-
-def _row_count(value: Any, field: str, activity: str) -> int | None:
-    """A row count as the End event stores it; refused where it is set, naming the field."""
-    if value is None:
-        return None
-    try:
-        return int(check_number(value, field, minimum=0, maximum=_MAX_ROWS, integer=True))
-    except ConfigError as exc:
-        raise ConfigError(f"activity {activity!r}: {exc.message}", hint=exc.hint) from None
-
-
-_STACK = threading.local()
-
-
-def _stack() -> list[tuple[Activity, dict[str, Any]]]:
-    if not hasattr(_STACK, "items"):
-        _STACK.items = []
-    items: list[tuple[Activity, dict[str, Any]]] = _STACK.items
-    return items
-
-
-def current_activity() -> Activity | None:
-    """The innermost activity open in this thread, or None.
-
-    Example:
-        >>> current_activity() is None
-        True
-    """
-    items = _stack()
-    return items[-1][0] if items else None
-
-
-# RunContext attribute of each run-context column, stamped on every event
-_CONTEXT = {
-    "RunId": "run_id",
-    "ParentRunId": "parent_run_id",
-    "PipelineRunId": "pipeline_run_id",
-    "PipelineName": "pipeline_name",
-    "NotebookName": "notebook_name",
-    "WorkspaceId": "workspace_id",
-    "TriggeredBy": "triggered_by",
-}
-_TARGET = ("EntityId", "SchemaName", "TableName")
-_INHERITED = ("Layer", "SourceName", "ConnectionType", "ActivityName", "DryRun")
-# what summarize() needs of each entity event
-_MARKED = (
-    "EventId",
-    "EventTime",
-    "Operation",
-    "Status",
-    *_TARGET,
-    "ActivityName",
-    "ErrorType",
-    "ErrorSummary",
-)
-
-
-def _inherit(fields: dict[str, Any], owner: Audit, *, names_target: bool) -> dict[str, Any]:
-    """Fill what the caller left out from the innermost activity of ``owner`` in this thread."""
-    outer = next((f for _, f in reversed(_stack()) if f.get("_owner") is owner), None)
-    if outer is not None:
-        for k in _INHERITED if names_target else _INHERITED + _TARGET:
-            if fields.get(k) is None:
-                fields[k] = outer.get(k)
-    return fields
-
-
-class ActivityScope:
-    """`Audit.activity`'s result: a context manager yielding an `Activity`, and a decorator.
-
-    As a decorator each call of the function is one activity (Start, End/Fail); inside it,
-    `current_activity` gives the `Activity` to set counts on.
-    """
-
-    def __init__(self, audit: Audit, fields: dict[str, Any], *, names_target: bool) -> None:
-        self._audit = audit
-        self._fields = fields
-        self._names_target = names_target
-        self._resolved: dict[str, Any] = fields
-        self._act: Activity | None = None
-
-    def __enter__(self) -> Activity:
-        self._resolved = fields = _inherit(
-            dict(self._fields), self._audit, names_target=self._names_target
-        )
-        fields["_owner"] = self._audit
-        act = self._act = Activity(fields["ActivityName"])
-        outermost = self._audit._opened()
-        _stack().append((act, fields))
-        self._audit._safe_event("Start", "Started", fields)
-        if outermost:
-            # One commit now: a notebook killed by a timeout (no End, no atexit) still leaves
-            # its Start, and vw_RunStatus shows the run as started and never ended. The events
-            # inside stay batched until the outermost activity ends.
-            self._audit._auto_flush()
-        act.started = time.perf_counter()
-        return act
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
-        act = self._act
-        assert act is not None
-        ms = int((time.perf_counter() - act.started) * 1000)
-        kw = dict(rows_read=act.rows_read, rows_written=act.rows_written, duration_ms=ms)
-        try:
-            if exc is not None:
-                op, status, extra = "Fail", "Failed", {"error": exc, "severity": "HIGH"}
-            else:
-                op = "Skip" if act.status == "Skipped" else "End"
-                status, extra = act.status, {}
-            if not self._audit._safe_event(
-                op, status, self._resolved, **extra, **kw, details=act.details
-            ):
-                # The activity always ends in the log: without what could not be recorded
-                # (an odd status or details), the duration and the error (if any) kept.
-                fallback = "Failed" if exc is not None else "Succeeded"
-                note = {"audit_note": f"the {op} event's status or details could not be recorded"}
-                self._audit._safe_event(
-                    op, fallback, self._resolved, **extra, duration_ms=ms, details=note
-                )
-        finally:
-            items = _stack()
-            if items and items[-1][0] is act:
-                items.pop()
-            self._audit._closed()
-        return False
-
-    def __call__(self, fn: F) -> F:
-        @functools.wraps(fn)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            with ActivityScope(self._audit, self._fields, names_target=self._names_target):
-                return fn(*args, **kwargs)
-
-        return inner  # type: ignore[return-value]
-
-
-# -- summaries -----------------------------------------------------------------------------
-
-
-class EntityResult(BaseModel):
-    """The outcome of one entity of a fan-out (what `Audit.summarize` counts)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    entity: str
-    status: Literal["Succeeded", "Failed", "Skipped", "Running", "Warning", "Info"]
-    activity: str | None = None
-    error_type: str | None = None
-    error_summary: str | None = None
-
-
-class RunSummary(BaseModel):
-    """Totals of a run (or one activity of it) and the first failed entities with their errors."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    run_id: str
-    name: str | None = None
-    total: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    skipped: int = 0
-    running: int = 0
-    failed_entities: tuple[str, ...] = ()
-    top_failed: tuple[EntityResult, ...] = ()
-    note: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed and nothing is still running."""
-        return self.failed == 0 and self.running == 0
-
-    @property
-    def status(self) -> str:
-        """Failed, Running or Succeeded (the Summary row's Status)."""
-        return "Failed" if self.failed else "Running" if self.running else "Succeeded"
-
-    def line(self) -> str:
-        """One line for logs and notebook output."""
-        entities = plural(self.total, "entity", "entities")
-        head = f"{self.name or 'run'} {self.run_id}: {entities}, {self.succeeded} succeeded, "
-        head += f"{self.failed} failed, {self.skipped} skipped"
-        if self.running:
-            head += f", {self.running} running"
-        if self.top_failed:
-            head += " — " + "; ".join(
-                f"{f.entity}: {f.error_type or 'Error'}" for f in self.top_failed
-            )
-        return head
-
-    def details(self) -> dict[str, Any]:
-        """The Summary row's Details."""
-        return {
-            "total": self.total,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "running": self.running,
-            "failed_entities": list(self.failed_entities[:200]),
-            "top_failed": [f.model_dump(exclude_none=True) for f in self.top_failed],
-            **({"note": self.note} if self.note else {}),
-        }
-
-
-def derive_status(
-    *, failures: int, open_activities: int, skips: int, successes: int, warnings: int = 0
-) -> str:
-    """An entity's status from its events; the same rules as ``vw_RunStatus`` in sql/views.sql.
-
-    Failed if any event failed; Running if an activity started and has not ended; Skipped if it
-    was skipped and nothing succeeded; Succeeded if anything ended well; else Warning or Info.
-
-    Example:
-        >>> derive_status(failures=0, open_activities=0, skips=0, successes=2)
-        'Succeeded'
-    """
-    if failures:
-        return "Failed"
-    if open_activities > 0:
-        return "Running"
-    if skips and not successes:
-        return "Skipped"
-    if successes:
-        return "Succeeded"
-    return "Warning" if warnings else "Info"
-
-
-def _entities_from_events(
-    rows: Iterable[Mapping[str, Any]], name: str | None
-) -> list[EntityResult]:
-    """Group event rows by entity and derive each entity's status (rows in any order)."""
-    groups: dict[str, dict[str, Any]] = {}
-    for r in sorted(rows, key=lambda r: (r["EventTime"], r.get("EventId") or "")):
-        key = entity_key(r.get("EntityId"), r.get("SchemaName"), r.get("TableName"))
-        op, status = r.get("Operation"), r.get("Status")
-        if key is None or op in RUN_LEVEL or name not in (None, r.get("ActivityName")):
-            continue
-        g = groups.setdefault(
-            key, dict.fromkeys(("failures", "starts", "skips", "successes", "warnings"), 0)
-        )
-        if status == "Failed":
-            g["failures"] += 1
-            g["last"] = r
-        g["starts"] += (op == "Start") - (op in ("End", "Fail", "Skip"))
-        g["skips"] += op == "Skip" or status == "Skipped"
-        g["successes"] += op == "End" or (op not in LIFECYCLE and status == "Succeeded")
-        g["warnings"] += status == "Warning"
-    out: list[EntityResult] = []
-    order: list[tuple[int, Any]] = []
-    for key, g in groups.items():
-        last = g.pop("last", None) or {}
-        status = derive_status(open_activities=g.pop("starts"), **g)
-        out.append(
-            EntityResult(
-                entity=key,
-                status=status,  # type: ignore[arg-type]
-                activity=last.get("ActivityName"),
-                error_type=last.get("ErrorType"),
-                error_summary=last.get("ErrorSummary"),
-            )
-        )
-        order.append((0, last["EventTime"]) if last else (1, len(order)))
-    # failed entities in the order they (last) failed, like vw_RunStatus.FailedAt; then the rest
-    return [e for _, e in sorted(zip(order, out, strict=True), key=lambda pair: pair[0])]
-
-
-def entity_results(results: Any) -> list[EntityResult]:
-    """Normalize explicit results to `EntityResult`s.
-
-    Args:
-        results: `Outcome`s (``rt.map_tables``), `EntityResult`s, or a mapping entity -> None /
-            True / "Succeeded" (succeeded), "Skipped", an exception, error text or False (failed).
-
-    Example:
-        >>> [r.status for r in entity_results({"a": None, "b": ValueError("x"), "c": "Skipped"})]
-        ['Succeeded', 'Failed', 'Skipped']
-    """
-    return [_entity_result(entity, r) for entity, r in _result_items(results)]
-
-
-def _result_items(results: Any) -> Iterable[tuple[str | None, Any]]:
-    return results.items() if isinstance(results, Mapping) else ((None, r) for r in results)
-
-
-def _entity_result(entity: str | None, r: Any) -> EntityResult:
-    if isinstance(r, EntityResult):
-        return r
-    error_type = error = None
-    if entity is None and hasattr(r, "item"):  # runtime.Outcome
-        entity, error_type, error = str(r.item), r.error_type, r.error
-        r = False if error is not None else getattr(r, "value", None)
-    elif isinstance(r, BaseException):
-        error_type, error, r = type(r).__name__, error_text(r), False
-    elif isinstance(r, str) and r.lower() not in ("skipped", "succeeded", "ok"):
-        error, r = r, False
-    name = str(entity)
-    if r is False:
-        return EntityResult(
-            entity=name, status="Failed", error_type=error_type, error_summary=redact(error)
-        )
-    if (isinstance(r, str) and r.lower() == "skipped") or getattr(r, "skipped", False) is True:
-        return EntityResult(entity=name, status="Skipped")
-    return EntityResult(entity=name, status="Succeeded")
-
-
-# -- the capability ------------------------------------------------------------------------
 
 
 class Audit:
@@ -913,16 +486,6 @@ def _register_exit_flush(audit: Audit) -> None:
     if not _EXIT_REGISTERED:
         atexit.register(_flush_all)
         _EXIT_REGISTERED = True
-
-
-def _note_retry(event: RetryEvent) -> None:
-    """Retry observer: the activity open in this thread records the retry (its RetryCount)."""
-    act = current_activity()
-    if act is not None:
-        act.note_retry(event)
-
-
-observe_retries(_note_retry)
 
 
 def _flush_all() -> None:

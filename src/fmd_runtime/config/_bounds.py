@@ -1,0 +1,67 @@
+"""The kinds, per-kind defaults and numeric bounds every setting is checked against.
+
+Separate from the models because the capabilities (checkpoints, maintenance, watermarks, the
+command line) check their own parameters against the same bounds and kinds: one definition,
+imported by both the settings models and their callers.
+
+Example:
+    >>> DEFAULT_RETENTION_DAYS["PrePurge"], MAX_RETENTION_HOURS
+    (365, 87600)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+DriftPolicy = Literal["permissive", "additive", "strict"]
+CheckpointKind = Literal[
+    "Daily", "DailyBatch", "PrePurge", "Manual", "PreMaintenance", "PreRollback", "PostRollback"
+]
+
+CHECKPOINT_KINDS: tuple[str, ...] = (
+    "Daily",
+    "DailyBatch",
+    "PrePurge",
+    "Manual",
+    "PreMaintenance",
+    "PreRollback",
+    "PostRollback",
+)
+
+DEFAULT_RETENTION_DAYS: dict[str, int] = {
+    "Daily": 7,
+    "DailyBatch": 7,
+    "Manual": 30,
+    "PrePurge": 365,
+    "PostRollback": 30,
+    "PreRollback": 30,
+    "PreMaintenance": 7,
+}
+"""Checkpoint retention per kind (operators' decision, reference CR-001)."""
+
+DEFAULT_DRIFT_BY_LAYER: dict[str, DriftPolicy] = {
+    "landing": "permissive",
+    "bronze": "additive",
+    "silver": "strict",
+}
+
+
+MAX_RETENTION_HOURS = 87_600
+"""Largest retention accepted anywhere, in hours (10 years): beyond it Delta intervals overflow
+Arrow's duration type and retention arithmetic stops meaning anything."""
+
+MAX_RETENTION_DAYS = 3_650
+"""Largest checkpoint retention accepted, in days (10 years)."""
+
+MAX_WATERMARK_SKEW_HOURS = 8_760
+"""Largest future skew a watermark may have, in hours (1 year); see
+`RuntimeConfig.watermark_future_skew_hours`."""
+
+MAX_LOAD_WAIT_SECONDS = 86_400
+"""The longest a batch checkpoint waits for the batch's loads in flight (1 day)."""
+
+MAX_AUDIT_BUFFER_ROWS = 100_000
+"""Largest audit buffer, in rows: a flush is one commit held in memory until then."""
+
+MAX_MARGIN_DAYS = 365
+"""Largest ``retention_margin_days`` / ``at_risk_days``, in days."""

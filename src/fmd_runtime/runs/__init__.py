@@ -1,0 +1,336 @@
+"""The run ledger: the idempotent re-run guard and exactly-once writes (``rt.runs``).
+
+``metadata.EntityRuns`` holds one row per entity load attempt and outcome. Three guarantees:
+
+- **Re-run guard**: `RunLedger.should_skip` is true when this run (or the batch the caller
+  names, by default the pipeline run id) already completed the entity; the skip is audited as
+  ``SkippedAlreadyProcessed``. `RunLedger.complete` is written only after the write succeeded.
+- **Exactly-once appends**: `RunLedger.write` carries Delta's idempotent-transaction identity:
+  app id ``fmd:<layer>:<entity>`` and a version from a per-entity sequence kept in the ledger.
+  Fabric run ids are GUIDs, Delta wants an increasing integer: the first attempt of a (run or
+  batch, entity, layer, part) allocates ``max(ledger, Delta log) + 1`` and records it in a
+  ``Started`` row *before* writing, so every retry of that attempt reuses the same number and
+  the engine skips a write that already landed.
+- **Recovery**: each write records ``fmd.runId``, ``fmd.entity`` and the proposed watermark
+  (``fmd.watermark``) in the commit's user metadata; `RunLedger.landed` finds those commits
+  (ignoring ones a RESTORE or a rollback undid) so `Watermarks.recover` can complete a watermark.
+
+Example:
+    >>> # if not rt.runs.should_skip("account", "bronze"):
+    >>> #     rt.runs.write("account", "bronze.account", rows, layer="bronze", watermark=high)
+
+The work is done in private modules: ``_ledger`` (every read and append of ``EntityRuns``),
+``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_write`` (the exactly-once write
+and the history scan), ``_models`` (the results); each method below calls one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fmd_runtime.engine import SchemaMode, WriteMode
+from fmd_runtime.runs import _guard, _ledger, _write
+from fmd_runtime.runs._models import LandedCommit, Status, WriteResult
+
+if TYPE_CHECKING:
+    from fmd_runtime.runtime import Runtime
+
+
+class RunLedger:
+    """The run-guard capability (``rt.runs``): skip, complete, fail, exactly-once write, recovery."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    # -- identity --------------------------------------------------------------------------
+    @staticmethod
+    def app_id(entity: str, layer: str) -> str:
+        """The Delta idempotent-write app id of an entity's loads into a layer.
+
+        Example:
+            >>> RunLedger.app_id("account", "bronze")
+            'fmd:bronze:account'
+        """
+        return _write.app_id(entity, layer)
+
+    def entries(self, entity: str | None = None, layer: str | None = None) -> list[dict[str, Any]]:
+        """Ledger rows (oldest first), optionally for one entity and layer."""
+        return _ledger.entries(self._rt, entity, layer)
+
+    # -- guard -----------------------------------------------------------------------------
+    def should_skip(
+        self,
+        entity: str,
+        layer: str,
+        *,
+        batch_id: str | None = None,
+        force: bool = False,
+        part: str | None = None,
+    ) -> bool:
+        """True when this run (or batch) already completed ``entity`` in ``layer``; audited.
+
+        Args:
+            entity: the entity id.
+            layer: the layer (landing, bronze, silver ...).
+            batch_id: the batch that counts as "this run" (default: the pipeline run id), so a
+                re-run under a new run id but the same batch skips what the first run finished.
+            force: re-process anyway (audited as ``ForcedReprocess``).
+            part: the slice of a chunked load.
+
+        Returns:
+            True to skip. A skip is audited as ``SkippedAlreadyProcessed`` (status Skipped).
+
+        Raises:
+            ConfigError: ``force`` is not a boolean (a bool or "true"/"false"/"1"/"0").
+
+        Example:
+            >>> # if rt.runs.should_skip("account", "bronze"): continue
+        """
+        return _guard.should_skip(
+            self._rt, entity, layer, batch_id=batch_id, force=force, part=part
+        )
+
+    def complete(
+        self,
+        entity: str,
+        layer: str,
+        *,
+        table: str,
+        version: int | None,
+        rows_written: int | None = None,
+        batch_id: str | None = None,
+        watermark: str | None = None,
+        part: str | None = None,
+        txn_app_id: str | None = None,
+        txn_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Record that ``entity`` was loaded: call only after its write succeeded.
+
+        Args:
+            entity / layer: what was loaded.
+            table: the target table.
+            version: the table version written.
+            rows_written: rows written.
+            batch_id: the batch (default: the pipeline run id).
+            watermark: the watermark the load reached.
+            part: the slice of a chunked load.
+            txn_app_id / txn_version: the idempotent identity used (set by `write`).
+
+        Returns:
+            The ledger row written.
+
+        Example:
+            >>> # rt.runs.complete("account", "bronze", table="bronze.account", version=12)
+        """
+        return _guard.complete(
+            self._rt,
+            entity,
+            layer,
+            table=table,
+            version=version,
+            rows_written=rows_written,
+            batch_id=batch_id,
+            watermark=watermark,
+            part=part,
+            txn_app_id=txn_app_id,
+            txn_version=txn_version,
+        )
+
+    def fail(
+        self,
+        entity: str,
+        layer: str,
+        *,
+        table: str | None = None,
+        error: BaseException | str | None = None,
+        batch_id: str | None = None,
+        part: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a failed load of ``entity`` (the re-run will load it again).
+
+        Example:
+            >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc)
+        """
+        return _guard.fail(
+            self._rt, entity, layer, table=table, error=error, batch_id=batch_id, part=part
+        )
+
+    # -- exactly-once write ---------------------------------------------------------------
+    def write(
+        self,
+        entity: str,
+        table: str,
+        data: Any,
+        *,
+        layer: str,
+        batch_id: str | None = None,
+        watermark: str | None = None,
+        mode: WriteMode = "append",
+        schema_mode: SchemaMode | None = None,
+        part: str | None = None,
+    ) -> WriteResult:
+        """Write an entity's data exactly once per run (or batch), then record it as complete.
+
+        Args:
+            entity: the entity id.
+            table: the target table.
+            data: a pyarrow Table (delta-rs) or a DataFrame (Spark).
+            layer: the layer.
+            batch_id: the batch (default: the pipeline run id); a retry under the same batch
+                reuses the same transaction version, so Delta skips a write that already landed.
+            watermark: the proposed new watermark (canonical text, e.g. from
+                `fmd_runtime.watermarks.high_from`), recorded in the commit for recovery.
+            mode: ``append`` or ``overwrite``.
+            schema_mode: ``merge`` when the drift policy allows new columns (see ``rt.drift``).
+            part: the slice of a chunked load; each part of one run is its own exactly-once write.
+
+        Returns:
+            The `WriteResult` (``applied`` False when the load had already landed or completed).
+
+        Raises:
+            EngineError: the write failed (recorded with `fail`; re-run to retry safely).
+
+        Example:
+            >>> # res = rt.runs.write("account", "bronze.account", rows, layer="bronze", watermark=high)
+        """
+        return _write.write(
+            self._rt,
+            entity,
+            table,
+            data,
+            layer=layer,
+            batch_id=batch_id,
+            watermark=watermark,
+            mode=mode,
+            schema_mode=schema_mode,
+            part=part,
+        )
+
+    # -- history ---------------------------------------------------------------------------
+    def landed(
+        self,
+        table: str,
+        entity: str,
+        *,
+        layer: str | None = None,
+        limit: int = 200,
+        since_version: int | None = None,
+    ) -> list[LandedCommit]:
+        """Commits `write` made for ``entity`` in ``table`` (newest first, within ``limit`` commits).
+
+        Args:
+            table / entity / layer: what to look for.
+            limit: how many of the newest commits to read.
+            since_version: only commits after this version (e.g. the last committed watermark's);
+                nothing is read when the table has not moved since.
+
+        Example:
+            >>> # [c.version for c in rt.runs.landed("bronze.account", "account") if not c.undone]
+        """
+        return _write.landed(
+            self._rt, table, entity, layer=layer, limit=limit, since_version=since_version
+        )
+
+    def last_load(
+        self, table: str, *, at_version: int | None = None, limit: int = 100
+    ) -> LandedCommit | None:
+        """The last load `write` made to ``table`` that the current version still reflects
+        (``at_version``: the last at or before that version).
+
+        Read from the newest ``limit`` commits' metadata: a load a later RESTORE went back
+        before, or whose run a rollback invalidated, no longer counts. None when the table has
+        no such load in those commits (or does not exist).
+
+        Args:
+            table: the table.
+            at_version: only loads at or before this version (default: any).
+            limit: how many of the newest commits to read (1 to 10,000).
+
+        Raises:
+            ConfigError: ``limit`` outside 1 to 10,000.
+
+        Example:
+            >>> # (c.batch_id, c.version) if (c := rt.runs.last_load("bronze.account")) else None
+        """
+        return _write.last_load(self._rt, table, at_version=at_version, limit=limit)
+
+    def in_flight(self, batch_id: str, tables: Sequence[str]) -> list[dict[str, Any]]:
+        """The loads of a batch into ``tables`` that started and neither completed nor failed.
+
+        An attempt (run, entity, layer, part, table) is in flight while its newest ledger row
+        is ``Started``: its ``Succeeded`` / ``Failed`` / ``Skipped`` row has not been written.
+
+        Args:
+            batch_id: the batch (a pipeline run id, or the caller's batch id).
+            tables: ``schema.table`` names (case-insensitive).
+
+        Returns:
+            The ``Started`` rows of those attempts, oldest first.
+
+        Example:
+            >>> # [r["TableName"] for r in rt.runs.in_flight(rt.context.pipeline_run_id, names)]
+        """
+        return _ledger.in_flight(self._rt, batch_id, tables)
+
+    def batch_loads(self, batch_id: str, tables: Sequence[str]) -> dict[str, int]:
+        """The newest version each of ``tables`` got from a completed, live load of a batch.
+
+        Args:
+            batch_id: the batch.
+            tables: ``schema.table`` names (case-insensitive).
+
+        Returns:
+            Lower-case ``schema.table`` -> version; tables the batch did not load are left out.
+
+        Example:
+            >>> # rt.runs.batch_loads(rt.context.pipeline_run_id, ["bronze.account"])
+        """
+        return _ledger.batch_loads(self._rt, batch_id, tables)
+
+    def loaded_tables(self, tables: Sequence[str]) -> set[str]:
+        """The lower-case ``schema.table`` names of ``tables`` with any load in the ledger (one
+        read): only their history can hold a library load (`last_load`)."""
+        return _ledger.loaded_tables(self._rt, tables)
+
+    def record_landed(
+        self, entity: str, landed: LandedCommit, *, table: str
+    ) -> dict[str, Any] | None:
+        """Complete the ledger for a load found landed in history (used by watermark recovery).
+
+        Returns:
+            The row written, or None when that run's load was already recorded as complete.
+        """
+        return _ledger.record_landed(self._rt, entity, landed, table=table)
+
+    def version_times(self, table: str) -> dict[int, datetime]:
+        """Commit time of every version in the table's history ({} when the table does not exist)."""
+        return _ledger.version_times(self._rt, table)
+
+    # -- rollback --------------------------------------------------------------------------
+    def invalidate_after(
+        self, table: str, after: datetime, *, by_run_id: str
+    ) -> list[dict[str, Any]]:
+        """Mark the completed loads of ``table`` that landed after ``after`` as Invalidated.
+
+        A row that records its table version is dated by that version's commit time; others by
+        their event time. Afterwards `should_skip` is False for those loads, and the next `write`
+        takes a transaction version above anything Delta's log has seen for the app id (RESTORE
+        does not rewind transaction identifiers).
+
+        Args:
+            table: the restored table.
+            after: the point it was restored to (naive = UTC).
+            by_run_id: the rollback run.
+
+        Returns:
+            The invalidated rows (entity, layer, run_id, batch_id, status, table_version, ...).
+
+        Example:
+            >>> # rt.runs.invalidate_after("bronze.account", ckpt_time, by_run_id=rt.context.run_id)
+        """
+        return _ledger.invalidate_after(self._rt, table, after, by_run_id=by_run_id)
+
+
+__all__ = ["LandedCommit", "RunLedger", "Status", "WriteResult"]

@@ -1,0 +1,301 @@
+"""Exactly-once writes: Delta's idempotent-transaction identity, and finding the commits it made.
+
+`write` allocates (or reuses) the transaction version of an attempt in a ``Started`` ledger row
+before writing, so every retry of that attempt carries the same identity and Delta skips a write
+that already landed; `scan` reads a table's history for the commits `write` made (their user
+metadata), each marked undone when a RESTORE went back before it or a rollback invalidated its
+run. Separate from the guard (``_guard``): this is the part that talks to the engine.
+
+Example:
+    >>> app_id("account", "bronze")
+    'fmd:bronze:account'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fmd_runtime.config import check_number
+from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
+from fmd_runtime.errors import ContractViolation
+from fmd_runtime.runs._guard import complete, fail
+from fmd_runtime.runs._ledger import (
+    append,
+    batch_of,
+    check_optional_text,
+    check_target,
+    invalidated_runs,
+    own_rows,
+    read,
+)
+from fmd_runtime.runs._models import LandedCommit, WriteResult
+
+if TYPE_CHECKING:
+    from fmd_runtime.runtime import Runtime
+
+
+def app_id(entity: str, layer: str) -> str:
+    """The Delta idempotent-write app id of an entity's loads into a layer (`RunLedger.app_id`)."""
+    return f"fmd:{layer}:{entity}"
+
+
+def restored_to(entry: HistoryEntry) -> int:
+    """The version a RESTORE went back to (-1 when unknown: treat everything before as undone)."""
+    raw = entry.parameters.get("version")
+    try:
+        return int(raw) if raw is not None else -1
+    except (TypeError, ValueError):
+        return -1
+
+
+def write(
+    rt: Runtime,
+    entity: str,
+    table: str,
+    data: Any,
+    *,
+    layer: str,
+    batch_id: str | None = None,
+    watermark: str | None = None,
+    mode: WriteMode = "append",
+    schema_mode: SchemaMode | None = None,
+    part: str | None = None,
+) -> WriteResult:
+    """The work of `RunLedger.write` (documented there)."""
+    entity, layer = check_target(entity, layer)
+    part = check_optional_text(part, "part")
+    ref = rt.table(table)
+    if watermark is not None and not isinstance(watermark, str):
+        raise ContractViolation(
+            f"watermark must be canonical text, got {type(watermark).__name__}",
+            entity=entity,
+            hint="pass rt.watermarks.high_from(data, column, kind) or parse_watermark(value, kind)",
+        )
+    batch, app = batch_of(rt, batch_id), app_id(entity, layer)
+    common: dict[str, Any] = dict(
+        entity=entity,
+        layer=layer,
+        table=ref.name,
+        txn_app_id=app,
+        run_id=rt.context.run_id,
+        batch_id=batch,
+        part=part,
+    )
+    rows = read(rt, EntityId=entity, Layer=layer)
+    mine = own_rows(rt, rows, batch, part)
+    done = [r for r in mine if r["Status"] == "Succeeded"]
+    if done:
+        rt.audit.event(
+            "SkippedAlreadyProcessed",
+            "Skipped",
+            entity=entity,
+            layer=layer,
+            table=ref,
+            details={
+                "completed_by_run": done[-1]["RunId"],
+                "table_version": done[-1].get("TableVersion"),
+            },
+        )
+        return WriteResult(
+            **common,
+            version=done[-1].get("TableVersion"),
+            applied=False,
+            txn_version=done[-1].get("TxnVersion"),
+            watermark=done[-1].get("WatermarkValue"),
+        )
+    seen = rt.engine.transaction_version(ref, app) if rt.engine.exists(ref) else None
+    started = [
+        r
+        for r in mine
+        if r["Status"] == "Started" and r.get("TxnAppId") == app and r.get("TxnVersion") is not None
+    ]
+    txn = int(started[-1]["TxnVersion"]) if started else None
+    if txn is not None and seen is not None and seen >= txn:
+        hit = next(
+            iter(
+                scan(
+                    rt,
+                    ref,
+                    None,
+                    lambda md: md.get("fmd.appId") == app and md.get("fmd.txnVersion") == str(txn),
+                )
+            ),
+            None,
+        )
+        if hit is not None and not hit.undone:  # this attempt landed before a crash
+            complete(
+                rt,
+                entity,
+                layer,
+                table=ref.name,
+                version=hit.version,
+                batch_id=batch,
+                watermark=hit.watermark,
+                part=part,
+                txn_app_id=app,
+                txn_version=txn,
+            )
+            return WriteResult(
+                **common,
+                version=hit.version,
+                applied=False,
+                txn_version=txn,
+                watermark=hit.watermark,
+            )
+        txn = None  # undone by a restore, or used by someone else: take a fresh number
+    if txn is None:
+        used = [
+            int(r["TxnVersion"])
+            for r in rows
+            if r.get("TxnAppId") == app and r.get("TxnVersion") is not None
+        ]
+        txn = max([*used, seen or 0]) + 1
+        append(
+            rt,
+            "Started",
+            entity,
+            layer,
+            table=ref.name,
+            BatchId=batch,
+            TxnAppId=app,
+            TxnVersion=txn,
+            WatermarkValue=watermark,
+            Part=part,
+        )
+    metadata = {
+        "fmd.runId": rt.context.run_id,
+        "fmd.entity": entity,
+        "fmd.layer": layer,
+        "fmd.appId": app,
+        "fmd.txnVersion": str(txn),
+    }
+    metadata |= {
+        k: v
+        for k, v in {"fmd.batchId": batch, "fmd.watermark": watermark, "fmd.part": part}.items()
+        if v is not None
+    }
+    try:
+        version = rt.engine.write(
+            ref,
+            data,
+            mode=mode,
+            schema_mode=schema_mode,
+            commit=CommitOptions(metadata=metadata, app_id=app, app_version=txn),
+        )
+    except Exception as exc:
+        fail(rt, entity, layer, table=ref.name, error=exc, batch_id=batch, part=part)
+        raise
+    count = count_rows(rt, data, ref, version)
+    complete(
+        rt,
+        entity,
+        layer,
+        table=ref.name,
+        version=version,
+        rows_written=count,
+        batch_id=batch,
+        watermark=watermark,
+        part=part,
+        txn_app_id=app,
+        txn_version=txn,
+    )
+    return WriteResult(
+        **common,
+        version=version,
+        applied=True,
+        txn_version=txn,
+        rows_written=count,
+        watermark=watermark,
+    )
+
+
+def count_rows(rt: Runtime, data: Any, ref: Any, version: int) -> int | None:
+    """Rows a write added: the data's own count, else the commit's metrics."""
+    if hasattr(data, "num_rows"):
+        return int(data.num_rows)
+    for entry in rt.engine.history(ref, 5):
+        if entry.version == version:
+            for key in ("numOutputRows", "num_added_rows"):
+                if entry.metrics.get(key) is not None:
+                    return int(entry.metrics[key])
+    return None
+
+
+def scan(
+    rt: Runtime, ref: Any, limit: int | None, match: Callable[[Mapping[str, Any]], bool]
+) -> list[LandedCommit]:
+    restores: list[int] = []
+    found: list[tuple[HistoryEntry, dict[str, str], bool]] = []
+    for entry in rt.engine.history(ref, limit):
+        if entry.operation.upper() == "RESTORE":
+            restores.append(restored_to(entry))
+            continue
+        md = {k: str(v) for k, v in entry.user_metadata.items() if v is not None}
+        if "fmd.entity" in md and match(md):
+            found.append((entry, md, any(to < entry.version for to in restores)))
+    if not found:
+        return []
+    invalid = invalidated_runs(rt, ref)
+    out = []
+    for entry, md, restored_away in found:
+        txn = md.get("fmd.txnVersion")
+        out.append(
+            LandedCommit(
+                version=entry.version,
+                timestamp=entry.timestamp,
+                entity=md["fmd.entity"],
+                layer=md.get("fmd.layer"),
+                run_id=md.get("fmd.runId"),
+                batch_id=md.get("fmd.batchId"),
+                part=md.get("fmd.part"),
+                watermark=md.get("fmd.watermark"),
+                txn_app_id=md.get("fmd.appId"),
+                txn_version=int(txn) if txn and txn.isdigit() else None,
+                undone=restored_away or md.get("fmd.runId") in invalid,
+            )
+        )
+    return out
+
+
+def landed(
+    rt: Runtime,
+    table: str,
+    entity: str,
+    *,
+    layer: str | None = None,
+    limit: int = 200,
+    since_version: int | None = None,
+) -> list[LandedCommit]:
+    """The work of `RunLedger.landed` (documented there)."""
+    ref = rt.table(table)
+    if not rt.engine.exists(ref):
+        return []
+    if since_version is not None:
+        limit = min(limit, rt.engine.version(ref) - since_version)
+        if limit <= 0:
+            return []
+    return scan(
+        rt,
+        ref,
+        limit,
+        lambda md: (
+            md.get("fmd.entity") == entity and (layer is None or md.get("fmd.layer") == layer)
+        ),
+    )
+
+
+def last_load(
+    rt: Runtime, table: str, *, at_version: int | None = None, limit: int = 100
+) -> LandedCommit | None:
+    """The work of `RunLedger.last_load` (documented there)."""
+    limit = check_number(limit, "limit", minimum=1, maximum=10_000, integer=True)
+    ref = rt.table(table)
+    if not rt.engine.exists(ref):
+        return None
+    live = [
+        c
+        for c in scan(rt, ref, limit, lambda md: True)
+        if not c.undone and (at_version is None or c.version <= at_version)
+    ]
+    return live[0] if live else None
