@@ -87,7 +87,7 @@ def test_partial_failure_exits_1_and_resume_finishes_it(
     def failing_connect(**kwargs: object) -> fmd.Runtime:
         return real_connect(engine=failing_restore(lakehouse), **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("fmd_runtime.runtime.connect", failing_connect)
+    monkeypatch.setattr("fmd_runtime.cli._args.connect", failing_connect)
     code, out, _ = run(capsys, "rollback", "plan", CHECKPOINT, "--json", *where)
     token = json.loads(out)["approval_token"]
     code, out, _ = run(
@@ -95,7 +95,7 @@ def test_partial_failure_exits_1_and_resume_finishes_it(
     )
     assert code == 1 and "PartiallyFailed" in out and "FAILED bronze.contact" in out
     run_id = out.split("Rollback ")[1].split(" ")[0]
-    monkeypatch.setattr("fmd_runtime.runtime.connect", real_connect)
+    monkeypatch.setattr("fmd_runtime.cli._args.connect", real_connect)
 
     code, out, _ = run(capsys, "rollback", "plan", CHECKPOINT, "--json", "--resume", run_id, *where)
     plan = json.loads(out)
