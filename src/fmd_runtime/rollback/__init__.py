@@ -51,13 +51,15 @@ PostRollbackCheckpoint, RollbackIdempotencyRepair and one ``Rollback`` summary p
 **Where the code is** (this facade delegates each method to one phase function; each private
 module's docstring says what it does and what it hands to the next)::
 
-    Rollback.plan          -> _plan.plan_rollback      resolution, scope, checks, dependencies, token
-                              _impact.read_impacts     per table: versions, history, files, counts
-    Rollback.execute       -> _execute.execute_plan    the steps 1-6 above, in that order
-                              _approval.approve_plan   1. the plan re-derived, the token checked
-                              _execute.restore_table   3. engine.restore(table, pinned version)
-                              _validate.validate_restored   5. the zero-tolerance checks
-    Rollback.run_notebook  -> _notebook.run_notebook   plan, then execute by the parameters
+    Rollback.plan         -> _plan.plan_rollback          resolution, scope, checks, token
+                             _impact.read_impacts         the impact, table by table
+    Rollback.execute      -> _execute.execute_plan        the steps 1-6 above, in order:
+                             _approval.approve_plan       1. plan re-derived, token checked
+                             _execute.take_pre_checkpoint 2. the undo point
+                             _execute.restore_table       3. engine.restore(table, pinned version)
+                             _validate.validate_restored  4-5. PostRollback checkpoint, checks
+                             _execute.repair_ledger       6. the run ledger and the watermarks
+    Rollback.run_notebook -> _notebook.run_notebook       plan, then execute by the parameters
 
 The models are in ``_models`` (per table) and ``_report`` (`RollbackPlan`, `RollbackResult`,
 `RollbackRun` and their text/HTML), the SQL text in ``_sql``, the audit summary and the result in
