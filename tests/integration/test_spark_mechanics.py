@@ -29,6 +29,7 @@ from fmd_runtime.engine import DELETED_FILE_RETENTION, Column, CommitOptions, ar
 from fmd_runtime.engine.spark import SparkEngine
 from fmd_runtime.errors import ConcurrentWriteError, EngineError, TableNotFoundError
 from fmd_runtime.retry import RetryStats, is_transient, retrying
+from fmd_runtime.rollback._execute import restore_table
 from fmd_runtime.tables import TableRef
 
 SPARK = [pytest.param("spark", marks=pytest.mark.spark_delta)]
@@ -120,7 +121,7 @@ def test_restore_rewinds_properties_and_the_rollback_puts_retention_back(
     rt = connect(engine, "rollback-run", ensure=False)
     ex = SimpleNamespace(plan=SimpleNamespace(checkpoint_name="cp", checkpoint_id="cp-1"))
     # the rollback path: RESTORE to version 1 (v3), then the rewound retention put back (v4)
-    outcome = rt.rollback._restore_one(ex, SimpleNamespace(table=ref.name, pinned_version=1))
+    outcome = restore_table(rt, ex, SimpleNamespace(table=ref.name, pinned_version=1))
     assert outcome.properties_kept == retention  # RESTORE had taken them away
     props = engine.properties(ref)
     assert {k: props.get(k) for k in retention} == retention

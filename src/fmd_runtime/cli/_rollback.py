@@ -23,7 +23,7 @@ from fmd_runtime.runtime import Runtime
 
 def _cli_plan(args: argparse.Namespace) -> int:
     rt = _cli_runtime(args)
-    plan = rt.rollback.plan(args.checkpoint, args.tables or "All", args.kind)
+    plan = rt.rollback.plan(args.checkpoint, args.tables or "All", kind=args.kind)
     rt.close()
     print_json(plan) if args.json else print(plan.to_text())
     return 0
@@ -32,7 +32,7 @@ def _cli_plan(args: argparse.Namespace) -> int:
 def _cli_execute(args: argparse.Namespace) -> int:
     rt = _cli_runtime(args)
     plan = rt.rollback.plan(
-        args.checkpoint, args.tables or "All", args.kind, require_approval=not args.no_approval
+        args.checkpoint, args.tables or "All", kind=args.kind, require_approval=not args.no_approval
     )
     result = rt.rollback.execute(plan, args.token, reason=args.reason, progress=progress_display())
     rt.close()
