@@ -72,7 +72,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fmd_runtime.config import CheckpointKind
-from fmd_runtime.rollback._execute import execute_plan
+from fmd_runtime.rollback import _execute, _notebook, _plan
 from fmd_runtime.rollback._impact import file_effect, risk_level, rows_changed, rows_touched
 from fmd_runtime.rollback._models import (
     CHECKPOINT_KEY,
@@ -89,8 +89,7 @@ from fmd_runtime.rollback._models import (
     TableOutcome,
     TableStatus,
 )
-from fmd_runtime.rollback._notebook import run_notebook
-from fmd_runtime.rollback._plan import approval_token, plan_rollback
+from fmd_runtime.rollback._plan import approval_token
 from fmd_runtime.rollback._report import RollbackPlan, RollbackResult, RollbackRun
 from fmd_runtime.rollback._sql import comparison_sql, orphan_sql, state_sql
 from fmd_runtime.rollback._validate import quality_score
@@ -143,7 +142,7 @@ class Rollback:
         Example:
             >>> # plan = rt.rollback.plan("bronze_batch_2025-01-15", tables="bronze.account")
         """
-        return plan_rollback(
+        return _plan.plan_rollback(
             self._rt,
             checkpoint,
             tables,
@@ -194,7 +193,7 @@ class Rollback:
         Example:
             >>> # result = rt.rollback.execute(plan, plan.approval_token, reason="INC-123")
         """
-        return execute_plan(
+        return _execute.execute_plan(
             self._rt,
             plan,
             approval_token,
@@ -250,7 +249,7 @@ class Rollback:
         Example:
             >>> # run = rt.rollback.run_notebook("bronze_batch_2025-01-15", dry_run=True)
         """
-        return run_notebook(
+        return _notebook.run_notebook(
             self._rt,
             checkpoint_name,
             checkpoint_type=checkpoint_type,

@@ -63,5 +63,8 @@ def _split_columns(body: str) -> list[str]:
     return parts
 
 
+__all__ = ["render_ddl"]
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.stdout.write(render_ddl(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_METADATA_SCHEMA))
