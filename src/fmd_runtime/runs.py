@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from fmd_runtime._base import as_utc
+from fmd_runtime._entities import check_entity as _check_entity
+from fmd_runtime._entities import is_live as _is_live
 from fmd_runtime.config import check_number, strict_bool
 from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.redaction import redact
 from fmd_runtime.store import to_json, utcnow
-from fmd_runtime.watermarks import _check_entity, _is_live, _utc
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -137,7 +139,7 @@ class RunLedger:
 
     def _read(self, **where: Any) -> list[dict[str, Any]]:
         rows = self._rt.store.read("EntityRuns", where)
-        return sorted(rows, key=lambda r: _utc(r["EventTime"]))
+        return sorted(rows, key=lambda r: as_utc(r["EventTime"]))
 
     def _mine(
         self, rows: Sequence[Mapping[str, Any]], batch: str | None, part: str | None
@@ -743,7 +745,7 @@ class RunLedger:
         ref = self._rt.table(table)
         if not self._rt.engine.exists(ref):
             return {}
-        return {e.version: _utc(e.timestamp) for e in self._rt.engine.history(ref)}
+        return {e.version: as_utc(e.timestamp) for e in self._rt.engine.history(ref)}
 
     # -- rollback --------------------------------------------------------------------------
     def invalidate_after(
@@ -773,7 +775,7 @@ class RunLedger:
 
         def when(r: Mapping[str, Any]) -> datetime:
             v = r.get("TableVersion")
-            return times[v] if v is not None and v in times else _utc(r["EventTime"])
+            return times[v] if v is not None and v in times else as_utc(r["EventTime"])
 
         hit = [
             r

@@ -35,7 +35,6 @@ MAX_LINES = 600
 LONG_FILES: dict[str, str] = {
     "rollback.py": "pending: split into the rollback/ package (issue 12, next step)",
     "checkpoints.py": "pending: split into the checkpoints/ package (issue 12, next step)",
-    "watermarks.py": "pending: split into the watermarks/ package (issue 12, next step)",
     "engine/spark.py": "pending: split into the engine/spark/ package (issue 12, next step)",
     "engine/deltars.py": "pending: split into the engine/deltars/ package (issue 12, next step)",
     "engine/__init__.py": "pending: models moved out of the port facade (issue 12, next step)",
