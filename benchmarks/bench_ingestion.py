@@ -137,7 +137,7 @@ def run(quick: bool) -> str:
         legacy = [f"2025-01-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00" for i in range(20_000)]
         start = time.perf_counter()
         for v in legacy:
-            parse_watermark(v, "datetime", "Europe/Amsterdam")
+            parse_watermark(v, "datetime", source_tz="Europe/Amsterdam")
         parse_rate = len(legacy) / (time.perf_counter() - start)
         wide = [Column(name=f"c{i}", type="int" if i % 2 else "string") for i in range(500)]
         incoming = [Column(name=f"C{i}", type="bigint" if i % 2 else "string") for i in range(500)]

@@ -16,12 +16,11 @@ from fmd_runtime.maintenance import (
     PropertyChange,
     TablePlan,
     TableRun,
-    _need_hours,
-    _overlap,
-    _Pin,
     format_interval,
     parse_interval_hours,
 )
+from fmd_runtime.maintenance._plan import overlap
+from fmd_runtime.maintenance._retention import Pin, need_hours
 
 
 @pytest.mark.parametrize(
@@ -78,17 +77,17 @@ def test_overlap_matches_relative_and_absolute_paths_only_on_whole_names() -> No
         "p=2/part-2.parquet",  # same file name, other partition
         "part-9.parquet",
     ]
-    assert _overlap(candidates, keep) == candidates[:2]
-    assert _overlap(candidates, frozenset()) == []
+    assert overlap(candidates, keep) == candidates[:2]
+    assert overlap(candidates, frozenset()) == []
 
 
 def test_need_hours_covers_age_and_remaining_life() -> None:
     now = datetime(2025, 1, 20, tzinfo=timezone.utc)
     ts = now - timedelta(days=10)
-    young = _Pin("cp", "bronze.a", 3, ts, now + timedelta(days=20), date(2025, 2, 8))
-    expired = _Pin("cp", "bronze.a", 3, ts, now - timedelta(days=1), date(2025, 1, 18))
-    assert _need_hours(young, now) == 30 * 24  # until it expires
-    assert _need_hours(expired, now) == 10 * 24  # at least its age
+    young = Pin("cp", "bronze.a", 3, ts, now + timedelta(days=20), date(2025, 2, 8))
+    expired = Pin("cp", "bronze.a", 3, ts, now - timedelta(days=1), date(2025, 1, 18))
+    assert need_hours(young, now) == 30 * 24  # until it expires
+    assert need_hours(expired, now) == 10 * 24  # at least its age
 
 
 def _plan() -> MaintenancePlan:

@@ -47,18 +47,22 @@ def test_datetime_forms_all_mean_the_same_instant(value: object) -> None:
 
 def test_naive_datetimes_are_wall_times_in_the_declared_source_zone() -> None:
     # Amsterdam is UTC+1 in January and UTC+2 in July.
-    assert parse_watermark("2025-01-15 03:30:00", "datetime", "Europe/Amsterdam") == CANON
+    assert parse_watermark("2025-01-15 03:30:00", "datetime", source_tz="Europe/Amsterdam") == CANON
     summer = parse_watermark("2025-07-15 04:30:00", "datetime", source_tz="Europe/Amsterdam")
     assert summer == "2025-07-15T02:30:00.000000+00:00"
     # an explicit offset wins over the declared zone
-    assert parse_watermark("2025-01-15T02:30:00Z", "datetime", "Europe/Amsterdam") == CANON
+    assert (
+        parse_watermark("2025-01-15T02:30:00Z", "datetime", source_tz="Europe/Amsterdam") == CANON
+    )
 
 
 def test_dst_gap_is_refused_and_the_repeated_hour_takes_the_earlier_instant() -> None:
     with pytest.raises(WatermarkError, match="DST gap"):
-        parse_watermark("2025-03-30 02:30:00", "datetime", "Europe/Amsterdam", entity="acc")
+        parse_watermark(
+            "2025-03-30 02:30:00", "datetime", source_tz="Europe/Amsterdam", entity="acc"
+        )
     # 02:30 happens twice on 2025-10-26 in Amsterdam: first at 00:30 UTC, then at 01:30 UTC
-    earlier = parse_watermark("2025-10-26 02:30:00", "datetime", "Europe/Amsterdam")
+    earlier = parse_watermark("2025-10-26 02:30:00", "datetime", source_tz="Europe/Amsterdam")
     assert earlier == "2025-10-26T00:30:00.000000+00:00"
 
 
@@ -155,7 +159,7 @@ def test_unknown_kind_and_missing_value_and_bad_zone_are_refused() -> None:
     with pytest.raises(WatermarkError, match="no int watermark value"):
         parse_watermark(None, "int")
     with pytest.raises(WatermarkError, match="not a known IANA zone"):
-        parse_watermark("2025-01-15 02:30:00", "datetime", "Mars/Olympus")
+        parse_watermark("2025-01-15 02:30:00", "datetime", source_tz="Mars/Olympus")
 
 
 def test_to_native_and_is_canonical() -> None:
@@ -198,15 +202,17 @@ def test_tsql_datetime_is_rendered_in_the_source_zone() -> None:
 
 def test_spark_predicates() -> None:
     assert (
-        _window("datetime", CANON).predicate("ts", "spark")
+        _window("datetime", CANON).predicate("ts", dialect="spark")
         == "`ts` > TIMESTAMP '2025-01-15 02:30:00.000000+00:00'"
     )
     assert (
-        _window("rowversion", "0x00000000000A1B2C").predicate("rv", "spark")
+        _window("rowversion", "0x00000000000A1B2C").predicate("rv", dialect="spark")
         == "`rv` > X'00000000000A1B2C'"
     )
-    assert _window("date", "2025-01-15").predicate("d", "spark") == "`d` > DATE '2025-01-15'"
-    assert _window("string", "a\\'b").predicate("s", "spark") == "`s` > 'a\\\\\\'b'"
+    assert (
+        _window("date", "2025-01-15").predicate("d", dialect="spark") == "`d` > DATE '2025-01-15'"
+    )
+    assert _window("string", "a\\'b").predicate("s", dialect="spark") == "`s` > 'a\\\\\\'b'"
 
 
 @pytest.mark.parametrize("column", ["Id]; DROP TABLE dbo.x; --", "a b", "", "1col", "x.[y]"])
@@ -224,7 +230,7 @@ def test_values_are_validated_again_before_they_reach_sql() -> None:
     with pytest.raises(WatermarkError):
         _window("int", "1").predicate("Id", upper="2 OR 1=1")
     with pytest.raises(Exception, match="dialect"):
-        render_literal("1", "int", "oracle")  # type: ignore[arg-type]
+        render_literal("1", "int", dialect="oracle")  # type: ignore[arg-type]
 
 
 def test_lookback_makes_the_window_inclusive() -> None:

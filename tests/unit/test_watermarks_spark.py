@@ -50,7 +50,7 @@ def test_high_from_dataframe_and_spark_predicates_filter_real_rows(spark) -> Non
         effective_low="2025-01-14T12:00:00.000000+00:00",
         run_id="r",
     )
-    assert [r.Id for r in df.filter(w.predicate("At", "spark")).collect()] == [1]
+    assert [r.Id for r in df.filter(w.predicate("At", dialect="spark")).collect()] == [1]
     rv = Window(
         entity="e",
         kind="rowversion",
@@ -58,5 +58,5 @@ def test_high_from_dataframe_and_spark_predicates_filter_real_rows(spark) -> Non
         effective_low="0x0000000000000001",
         run_id="r",
     )
-    assert [r.Id for r in df.filter(rv.predicate("Rv", "spark")).collect()] == [1]
-    assert df.filter(rv.predicate("Rv", "spark", upper="0xA1B2B")).count() == 0
+    assert [r.Id for r in df.filter(rv.predicate("Rv", dialect="spark")).collect()] == [1]
+    assert df.filter(rv.predicate("Rv", dialect="spark", upper="0xA1B2B")).count() == 0

@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from fmd_runtime._base import as_utc
+from fmd_runtime._entities import check_entity, is_live
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.runs._models import LandedCommit, Status
 from fmd_runtime.store import to_json, utcnow
-from fmd_runtime.watermarks import _check_entity, _is_live, _utc
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -50,7 +51,7 @@ def row_table(row: Mapping[str, Any]) -> str | None:
 
 def check_target(entity: Any, layer: Any) -> tuple[str, str]:
     """The entity id and layer of a ledger call, checked (the entity as watermarks check it)."""
-    return _check_entity(entity), check_text(layer, "layer")
+    return check_entity(entity), check_text(layer, "layer")
 
 
 def batch_of(rt: Runtime, batch_id: str | None) -> str | None:
@@ -61,7 +62,7 @@ def batch_of(rt: Runtime, batch_id: str | None) -> str | None:
 def read(rt: Runtime, **where: Any) -> list[dict[str, Any]]:
     """Ledger rows matching ``where``, oldest first."""
     rows = rt.store.read("EntityRuns", where)
-    return sorted(rows, key=lambda r: _utc(r["EventTime"]))
+    return sorted(rows, key=lambda r: as_utc(r["EventTime"]))
 
 
 def own_rows(
@@ -72,7 +73,7 @@ def own_rows(
     return [
         dict(r)
         for r in rows
-        if _is_live(r)
+        if is_live(r)
         and (r["RunId"] == run_id or (batch is not None and r.get("BatchId") == batch))
         and r.get("Part") == part
     ]
@@ -117,7 +118,7 @@ def in_flight(rt: Runtime, batch_id: str, tables: Sequence[str]) -> list[dict[st
         if name in wanted:
             key = (r["RunId"], r["EntityId"], r["Layer"], r.get("Part"), name)
             latest[key] = dict(r)
-    return [r for r in latest.values() if r["Status"] == "Started" and _is_live(r)]
+    return [r for r in latest.values() if r["Status"] == "Started" and is_live(r)]
 
 
 def batch_loads(rt: Runtime, batch_id: str, tables: Sequence[str]) -> dict[str, int]:
@@ -127,7 +128,7 @@ def batch_loads(rt: Runtime, batch_id: str, tables: Sequence[str]) -> dict[str, 
     done: dict[str, int] = {}
     for r in read(rt, BatchId=batch, Status="Succeeded"):
         name = row_table(r)
-        if name in wanted and r.get("TableVersion") is not None and _is_live(r):
+        if name in wanted and r.get("TableVersion") is not None and is_live(r):
             done[name] = max(done.get(name, -1), int(r["TableVersion"]))
     return done
 
@@ -151,7 +152,7 @@ def record_landed(
     layer = landed.layer or "unknown"
     rows = read(rt, EntityId=entity, Layer=layer, Status="Succeeded")
     if any(
-        _is_live(r) and r["RunId"] == landed.run_id and r.get("Part") == landed.part for r in rows
+        is_live(r) and r["RunId"] == landed.run_id and r.get("Part") == landed.part for r in rows
     ):
         return None
     return append(
@@ -176,7 +177,7 @@ def version_times(rt: Runtime, table: str) -> dict[int, datetime]:
     ref = rt.table(table)
     if not rt.engine.exists(ref):
         return {}
-    return {e.version: _utc(e.timestamp) for e in rt.engine.history(ref)}
+    return {e.version: as_utc(e.timestamp) for e in rt.engine.history(ref)}
 
 
 def invalidate_after(
@@ -189,12 +190,12 @@ def invalidate_after(
 
     def when(r: Mapping[str, Any]) -> datetime:
         v = r.get("TableVersion")
-        return times[v] if v is not None and v in times else _utc(r["EventTime"])
+        return times[v] if v is not None and v in times else as_utc(r["EventTime"])
 
     hit = [
         r
         for r in read(rt, SchemaName=ref.schema_name, TableName=ref.table, Status="Succeeded")
-        if _is_live(r) and when(r) > after
+        if is_live(r) and when(r) > after
     ]
     ids = [r["EntryId"] for r in hit if r.get("EntryId")]
     values = {"Invalidated": True, "InvalidatedBy": by_run_id}
@@ -238,4 +239,4 @@ def invalidate_after(
 def invalidated_runs(rt: Runtime, ref: TableRef) -> set[str]:
     """The run ids whose loads of ``ref`` a rollback invalidated."""
     rows = read(rt, TableName=ref.table, SchemaName=ref.schema_name)
-    return {r["RunId"] for r in rows if not _is_live(r)}
+    return {r["RunId"] for r in rows if not is_live(r)}
