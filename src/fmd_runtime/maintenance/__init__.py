@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from fmd_runtime.maintenance import _plan, _retention, _run
 from fmd_runtime.maintenance._models import (
     CheckpointRisk,
     MaintenancePlan,
@@ -51,9 +52,7 @@ from fmd_runtime.maintenance._models import (
     TablePlan,
     TableRun,
 )
-from fmd_runtime.maintenance._plan import plan_maintenance
-from fmd_runtime.maintenance._retention import parse_interval_hours, set_retention
-from fmd_runtime.maintenance._run import run_plan
+from fmd_runtime.maintenance._retention import parse_interval_hours
 from fmd_runtime.retention import (
     BASELINE_PREFIX,
     DELETED_FILE_RETENTION,
@@ -111,7 +110,7 @@ class Maintenance:
 
         Example:
         """
-        return plan_maintenance(
+        return _plan.plan_maintenance(
             self._rt,
             tables,
             include_metadata_tables=include_metadata_tables,
@@ -156,7 +155,7 @@ class Maintenance:
         Example:
             >>> # result = rt.maintenance.run(rt.maintenance.plan(), dry_run=False, pre_checkpoint=True)
         """
-        return run_plan(
+        return _run.run_plan(
             self._rt,
             plan,
             dry_run=dry_run,
@@ -202,7 +201,7 @@ class Maintenance:
         Example:
             >>> # rt.maintenance.set_retention("bronze.donation", log_days=60, dry_run=False)
         """
-        return set_retention(
+        return _retention.set_retention(
             self._rt,
             table,
             log_days=log_days,

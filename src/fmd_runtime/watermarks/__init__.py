@@ -57,7 +57,7 @@ from fmd_runtime.watermarks._models import (
     WatermarkState,
     Window,
 )
-from fmd_runtime.watermarks._rows import STATE_OPERATIONS, audit_refusals
+from fmd_runtime.watermarks._rows import STATE_OPERATIONS
 from fmd_runtime.watermarks._sql import render_literal
 from fmd_runtime.watermarks._values import (
     EXPECTED,
@@ -184,7 +184,7 @@ class Watermarks:
             >>> # w = rt.watermarks.begin("account", kind="rowversion", table="bronze.account")
             >>> # w.predicate("RowVersion") -> '[RowVersion] > 0x00000000000A1B2C'
         """
-        with audit_refusals(self._rt, "WatermarkBegin"):
+        with _rows.audit_refusals(self._rt, "WatermarkBegin"):
             return _window.begin(
                 self._rt,
                 self._buffer,
@@ -235,7 +235,7 @@ class Watermarks:
         Example:
             >>> # rt.watermarks.commit(w, "2025-01-16 02:30:00", table_version=res.version)
         """
-        with audit_refusals(self._rt, "WatermarkCommit"):
+        with _rows.audit_refusals(self._rt, "WatermarkCommit"):
             return _window.commit(
                 self._rt,
                 window,
@@ -335,7 +335,7 @@ class Watermarks:
         Example:
             >>> # rt.watermarks.reset("account", "2025-01-01", reason="re-load January after a fix")
         """
-        with audit_refusals(self._rt, "WatermarkReset"):
+        with _rows.audit_refusals(self._rt, "WatermarkReset"):
             return _admin.reset(
                 self._rt,
                 entity,
