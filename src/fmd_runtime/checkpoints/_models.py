@@ -21,20 +21,9 @@ from pydantic import BaseModel
 
 from fmd_runtime._base import FROZEN
 from fmd_runtime._text import plural
+from fmd_runtime.config import CheckpointKind
 from fmd_runtime.errors import CheckpointError, ConfigError
 from fmd_runtime.tables import TableRef
-
-CheckpointKind = Literal[
-    "Daily",
-    "DailyBatch",
-    "PrePurge",
-    "Manual",
-    "PreMaintenance",
-    "PreRollback",
-    "PostRollback",
-]
-"""The kinds of checkpoint (``CheckpointType``), the values of `fmd_runtime.config.CHECKPOINT_KINDS`
-(a test keeps the two equal). Still checked at run time: pipeline parameters arrive as text."""
 
 RestorabilityStatus = Literal["Restorable", "AtRisk", "Unrestorable"]
 """Whether a pinned version can still be restored (``RestorabilityStatus``)."""

@@ -11,22 +11,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 DriftPolicy = Literal["permissive", "additive", "strict"]
 CheckpointKind = Literal[
     "Daily", "DailyBatch", "PrePurge", "Manual", "PreMaintenance", "PreRollback", "PostRollback"
 ]
+"""The kinds of checkpoint (``CheckpointType``); still checked at run time, since pipeline
+parameters arrive as text."""
 
-CHECKPOINT_KINDS: tuple[str, ...] = (
-    "Daily",
-    "DailyBatch",
-    "PrePurge",
-    "Manual",
-    "PreMaintenance",
-    "PreRollback",
-    "PostRollback",
-)
+CHECKPOINT_KINDS: tuple[str, ...] = get_args(CheckpointKind)
+"""The checkpoint kinds as values (the one list: taken from `CheckpointKind`)."""
 
 DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "Daily": 7,
