@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, TableAt
-from fmd_runtime.engine.spark import _errors, _jvm, _session
 from fmd_runtime.engine.spark import (
     SparkEngine,
+    _errors,
+    _jvm,
+    _session,
     add_columns_statement,
     bind_parameters,
     classify_error,
@@ -431,7 +433,9 @@ def test_vacuum_dry_run_then_real_run_returns_relative_files() -> None:
         "VACUUM `s`.`t` RETAIN 0 HOURS DRY RUN",
         "VACUUM `s`.`t` RETAIN 0 HOURS",
     ]
-    assert all(c[1][_session._RETENTION_CONF] == "false" for c in fake.calls if c[0].startswith("VACUUM"))
+    assert all(
+        c[1][_session._RETENTION_CONF] == "false" for c in fake.calls if c[0].startswith("VACUUM")
+    )
     assert fake.conf.values[_session._RETENTION_CONF] == "true"
     assert result.files == ("a.parquet", "b.parquet") and not result.dry_run
 

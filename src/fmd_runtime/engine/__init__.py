@@ -48,6 +48,7 @@ from fmd_runtime.engine._intervals import (
     parse_interval_hours,
     retention_hours,
 )
+from fmd_runtime.engine._metrics import COMMIT_COUNT_FIELDS, commit_counts
 from fmd_runtime.engine._models import (
     Column,
     CommitOptions,
@@ -398,6 +399,7 @@ def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | 
 
 
 __all__ = [
+    "COMMIT_COUNT_FIELDS",
     "DEFAULT_RETENTION_HOURS",
     "DELETED_FILE_RETENTION",
     "LOG_RETENTION",
@@ -420,6 +422,7 @@ __all__ = [
     "arrow_schema",
     "arrow_type",
     "bind_alias",
+    "commit_counts",
     "format_interval",
     "history_at",
     "log_retention_cover",
