@@ -8,7 +8,7 @@ through. Whether a raw delta-rs error is transient is answered for the retry pre
 `fmd_runtime.engine._native_errors.is_deltars_conflict` (registered with the port).
 
 Example:
-    >>> _first_line(ValueError("boom\nstack"))
+    >>> _first_line(ValueError("boom\\nstack"))
     'boom'
 """
 

@@ -10,7 +10,7 @@
 Functions take the log's filesystem and folder explicitly (`log_fs`).
 
 Example:
-    >>> commit_file_problem(b'{"commitInfo": {}}\n') is None
+    >>> commit_file_problem(b'{"commitInfo": {}}\\n') is None
     True
 """
 
