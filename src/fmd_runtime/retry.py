@@ -15,11 +15,10 @@ A 429 that carries ``Retry-After`` waits what the server asked (capped), not the
 
 What is retried (`is_transient`), checked along the exception and its ``__cause__`` chain:
 
-- delta-spark commit conflicts, by class name along the MRO (the Python classes exist only after
-  ``import delta``, and they do not share one base class) and by error class in the message or
-  ``getErrorClass()`` (``DELTA_CONCURRENT_APPEND``, ``DELTA_CONCURRENT_*``,
-  ``DELTA_METADATA_CHANGED``, ``DELTA_PROTOCOL_CHANGED``);
-- delta-rs ``CommitFailedError`` and `ConcurrentWriteError` (any `FmdError` with ``transient``);
+- native commit conflicts of either engine, as the engine port answers them
+  (`fmd_runtime.engine.native_transient`): each engine's classifier knows its own exceptions,
+  also where its adapter was never imported; this module names no engine class;
+- `ConcurrentWriteError` (any `FmdError` with ``transient``);
 - HTTP/storage 408, 429, 500, 502, 503 (``ServerBusy``), 504, timeouts and connection resets.
 
 Never retried: Fabric capacity throttling (429 ``CapacityLimitExceeded``, Spark 430
@@ -64,6 +63,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from fmd_runtime.engine import native_transient
 from fmd_runtime.errors import ConfigError, ContractViolation, FmdError, InvalidIdentifierError
 from fmd_runtime.redaction import redact
 
@@ -165,23 +165,6 @@ class RetryStats:
 
 # -- classification ------------------------------------------------------------------------
 
-# delta-spark conflict exceptions (io.delta.exceptions.*); several do not inherit one base class.
-DELTA_SPARK_CONFLICTS = frozenset(
-    {
-        "DeltaConcurrentModificationException",
-        "ConcurrentWriteException",
-        "ConcurrentAppendException",
-        "ConcurrentDeleteReadException",
-        "ConcurrentDeleteDeleteException",
-        "ConcurrentTransactionException",
-        "MetadataChangedException",
-        "ProtocolChangedException",
-    }
-)
-_DELTA_ERROR_CLASS = re.compile(
-    r"\bDELTA_(?:CONCURRENT_[A-Z_]+|METADATA_CHANGED|PROTOCOL_CHANGED)\b"
-)
-_DELTA_EXC_IN_TEXT = re.compile(r"\b(?:" + "|".join(sorted(DELTA_SPARK_CONFLICTS)) + r")\b")
 _CAPACITY = re.compile(r"CapacityLimitExceeded|TooManyRequestsForCapacity", re.I)
 _AUTH_NAMES = frozenset(
     {
@@ -237,20 +220,6 @@ def _text(exc: BaseException) -> str:
 
 def _mro_names(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
-
-
-def _error_class(exc: BaseException) -> str | None:
-    """Spark's error class (``getErrorClass`` / ``getCondition``) when the JVM can tell it."""
-    for method in ("getCondition", "getErrorClass"):
-        fn = getattr(exc, method, None)
-        if callable(fn):
-            try:
-                value = fn()
-            except Exception:  # needs a live gateway; absent in tests and after shutdown
-                continue
-            if value:
-                return str(value)
-    return None
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -373,16 +342,10 @@ def _classify_one(exc: BaseException) -> bool | None:
         return False
     if isinstance(exc, FmdError) and exc.transient:
         return True
-    # commit conflicts: delta-spark by name / error class, delta-rs by class
-    if names & DELTA_SPARK_CONFLICTS:
-        return True
-    error_class = _error_class(exc) or ""
-    if _DELTA_ERROR_CLASS.search(error_class) or _DELTA_ERROR_CLASS.search(text):
-        return True
-    if "CommitFailedError" in names or _is_deltars_commit_failure(exc):
-        return True
-    if _DELTA_EXC_IN_TEXT.search(text):  # e.g. a Py4JJavaError before `import delta` converts it
-        return True
+    # commit conflicts: each engine knows its own native errors (the port asks them)
+    native = native_transient(exc, text)
+    if native is not None:
+        return native
     # HTTP / storage
     if status is not None:
         if status in _TRANSIENT_STATUS:
@@ -394,14 +357,6 @@ def _classify_one(exc: BaseException) -> bool | None:
     if _TRANSIENT_TEXT.search(text):
         return True
     return None
-
-
-def _is_deltars_commit_failure(exc: BaseException) -> bool:
-    try:
-        from deltalake.exceptions import CommitFailedError
-    except Exception:  # delta-rs not installed (Spark-only runtime)
-        return False
-    return isinstance(exc, CommitFailedError)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -644,7 +599,6 @@ def _before_sleep(
 
 
 __all__ = [
-    "DELTA_SPARK_CONFLICTS",
     "POLICIES",
     "RetryEvent",
     "RetryPolicy",

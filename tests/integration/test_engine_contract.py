@@ -252,3 +252,104 @@ def test_missing_table_is_table_not_found(engine: DeltaEngine) -> None:
     with pytest.raises(TableNotFoundError) as exc:
         engine.version(t)
     assert t.name in str(exc.value)
+
+
+# -- typed commit counts -------------------------------------------------------------------------
+def test_history_reports_typed_commit_counts(engine: DeltaEngine) -> None:
+    """Append, OPTIMIZE, overwrite and update report rows and files in the port's own fields,
+    whatever names the engine writes into the raw metrics (kept beside them)."""
+    t = fresh()
+    engine.create(t, COLUMNS)
+    engine.write(t, batch(range(10)))  # v1
+    engine.write(t, batch(range(10, 13)))  # v2
+    engine.optimize(t)  # v3: two files into one
+    engine.write(t, batch(range(20, 24)), mode="overwrite")  # v4
+    assert engine.update(t, {"Id": [20, 21]}, {"Name": "z"}) == 2  # v5
+    by_version = {e.version: e for e in engine.history(t)}
+    first, second, compact, overwrite, update = (by_version[v] for v in range(1, 6))
+
+    assert (first.rows_added, first.files_added) == (10, 1) and first.metrics
+    assert (first.rows_updated, first.rows_deleted, first.files_removed or 0) == (None, None, 0)
+    assert first.bytes_added is None or first.bytes_added > 0  # delta-rs reports no write bytes
+    assert (second.rows_added, second.files_added) == (3, 1)
+
+    assert (compact.files_added, compact.files_removed) == (1, 2)
+    assert compact.bytes_added and compact.bytes_added > 0
+    assert compact.bytes_removed and compact.bytes_removed > 0
+    assert compact.rows_added is None and compact.rows_updated is None
+
+    assert (overwrite.rows_added, overwrite.files_added) == (4, 1)
+    assert overwrite.files_removed in (None, 1)  # Spark 3.5's overwrite does not report it
+
+    assert update.rows_updated == 2
+    assert not update.rows_added and not update.rows_deleted  # 0 (MERGE) or None (UPDATE)
+
+
+# -- frame operations ---------------------------------------------------------------------------
+def test_frame_columns_and_max_of_arrow_data(engine: DeltaEngine) -> None:
+    from fmd_runtime.errors import ConfigError, InvalidIdentifierError
+
+    data = batch(range(3, 7))
+    expected = [(c.name, c.type, c.nullable) for c in COLUMNS]
+    for frame in (data, data.schema, data.to_batches()[0]):
+        assert [(c.name, c.type, c.nullable) for c in engine.frame_columns(frame)] == expected
+    odd = pa.schema([("U", pa.uint8()), ("Tags", pa.list_(pa.string())), ("T", pa.timestamp("ns"))])
+    assert [c.type for c in engine.frame_columns(odd)] == [
+        "uint8",
+        "list<item: string>",
+        "timestamp_ntz",
+    ]
+    assert engine.frame_max(data, "Id") == 6 and engine.frame_max(data, "id") == 6
+    assert engine.frame_max(data.to_batches()[0], "Name") == "n6"
+    assert engine.frame_max(data, "SyncTime") == datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc)
+    assert engine.frame_max(data.slice(0, 0), "Id") is None
+    with pytest.raises(ConfigError, match="not in the frame"):
+        engine.frame_max(data, "Missing")
+    with pytest.raises(ConfigError):
+        engine.frame_columns([1, 2])
+    with pytest.raises(ConfigError):
+        engine.frame_max([1, 2], "Id")
+    with pytest.raises(InvalidIdentifierError):
+        engine.frame_columns(pa.schema([("bad name", pa.int32())]))
+
+
+def test_align_arrow_data_to_columns(engine: DeltaEngine) -> None:
+    from fmd_runtime.errors import SchemaDriftError
+
+    incoming = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int32()),
+            "name": pa.array(["a", "b"], pa.large_string()),
+            "Extra": ["x", "y"],
+        }
+    )
+    out = engine.align_frame(incoming, COLUMNS, cast={"Id"}, extra=["Extra"], table="s.t")
+    assert out.column_names == ["Id", "Name", "IsDeleted", "Amount", "SyncTime", "Extra"]
+    assert out.schema.field("Id").type == pa.int64() and not out.schema.field("Id").nullable
+    assert out.schema.field("Name").type == pa.string()  # same type, canonical spelling
+    assert out.column("IsDeleted").null_count == 2 and out.column("Id").to_pylist() == [1, 2]
+    assert out.schema.field("Amount").type == pa.decimal128(18, 2)
+    assert engine.align_frame(incoming.schema, COLUMNS) is None  # a schema: nothing to align
+    with pytest.raises(SchemaDriftError, match="NOT NULL"):
+        engine.align_frame(pa.table({"Id": pa.array([None], pa.int64())}), COLUMNS, table="s.t")
+    with pytest.raises(SchemaDriftError, match="cannot be cast"):
+        engine.align_frame(pa.table({"Id": ["x"]}), COLUMNS, cast={"Id"}, table="s.t")
+
+
+def test_frame_operations_on_the_engines_own_frames(engine: DeltaEngine) -> None:
+    """What `read` returns (Arrow on delta-rs, a DataFrame on Spark) goes through the same ports."""
+    t = fresh()
+    write_versions(engine, t, n=2, size=3)
+    frame = engine.read(t)
+    found = {c.name: c.type for c in engine.frame_columns(frame)}
+    assert list(found) == [c.name for c in COLUMNS]
+    # (delta-rs' DataFusion reads strings as Arrow string_view, a type the port keeps as spelled)
+    assert [found[c.name] for c in COLUMNS if c.type != "string"] == [
+        c.type for c in COLUMNS if c.type != "string"
+    ]
+    assert engine.frame_max(frame, "ID") == 5
+    assert engine.frame_max(frame, "SyncTime") == datetime(2025, 1, 15, 2, 30, tzinfo=timezone.utc)
+    target = [*COLUMNS, Column(name="Note", type="string")]
+    aligned = engine.align_frame(frame, target, cast={"Amount"}, table=t.name)
+    assert [c.name for c in engine.frame_columns(aligned)] == [c.name for c in target]
+    assert engine.frame_max(aligned, "Note") is None and engine.frame_max(aligned, "Id") == 5

@@ -61,7 +61,7 @@ def test_wheel_ships_package_and_console_script(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = z.namelist()
         entry = z.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "fmd_runtime/engine/deltars.py" in names and "fmd_runtime/py.typed" in names
+    assert "fmd_runtime/engine/deltars/__init__.py" in names and "fmd_runtime/py.typed" in names
     assert "fmd = fmd_runtime.cli:main" in entry
 
 

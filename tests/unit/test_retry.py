@@ -8,6 +8,8 @@ from __future__ import annotations
 import email.message
 import http.server
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -18,6 +20,7 @@ from email.utils import format_datetime
 import pytest
 from tenacity import RetryCallState, Retrying, wait_none
 
+from fmd_runtime.engine.spark import DELTA_SPARK_CONFLICTS
 from fmd_runtime.errors import (
     ConcurrentWriteError,
     ConfigError,
@@ -27,7 +30,6 @@ from fmd_runtime.errors import (
     StoreError,
 )
 from fmd_runtime.retry import (
-    DELTA_SPARK_CONFLICTS,
     POLICIES,
     RetryEvent,
     RetryStats,
@@ -418,3 +420,22 @@ def test_retries_are_counted_in_the_enclosing_audit_activity(rt) -> None:
 def test_unknown_policy_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown retry policy"):
         retrying("nope")(lambda: None)()
+
+
+def test_engine_conflicts_classified_without_importing_an_adapter() -> None:
+    """retry asks the engine port; the port knows both engines' conflicts before (and without)
+    their adapters or engines being imported."""
+    code = (
+        "import sys\n"
+        "from fmd_runtime.retry import is_transient\n"
+        "spark = type('ConcurrentAppendException', (Exception,), {})('files were added')\n"
+        "rs = type('CommitFailedError', (Exception,), {})('version 3 exists')\n"
+        "py4j = RuntimeError(': io.delta.exceptions.MetadataChangedException: changed')\n"
+        "print(is_transient(spark), is_transient(rs), is_transient(py4j), is_transient(ValueError()))\n"
+        "loaded = [m for m in sys.modules if m.startswith(('fmd_runtime.engine.spark', "
+        "'fmd_runtime.engine.deltars', 'pyspark', 'py4j', 'deltalake', 'delta'))]\n"
+        "print(loaded)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True True True False", "[]"]

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, TableAt
-from fmd_runtime.engine import spark as sp
 from fmd_runtime.engine.spark import (
     SparkEngine,
+    _errors,
+    _jvm,
+    _session,
     add_columns_statement,
     bind_parameters,
     classify_error,
@@ -215,7 +217,7 @@ def test_bind_parameters_rejects_bad_input() -> None:
 # -- error translation ---------------------------------------------------------------------
 def _raise_through(exc: BaseException, table: TableRef | None = T) -> FmdError:
     with pytest.raises(FmdError) as info:
-        with sp._translate(table, "restore to version 3"):
+        with _errors._translate(table, "restore to version 3"):
             raise exc
     assert info.value.__cause__ is exc
     return info.value
@@ -226,7 +228,7 @@ def _named(name: str, base: type[Exception] = Exception) -> type[Exception]:
     return type(name, (base,), {})
 
 
-@pytest.mark.parametrize("name", sorted(sp._CONCURRENT_NAMES))
+@pytest.mark.parametrize("name", sorted(_errors._CONCURRENT_NAMES))
 def test_delta_concurrency_names_are_concurrent_write_errors(name: str) -> None:
     err = _raise_through(_named(name)("Files were added to the root of the table"))
     assert type(err) is ConcurrentWriteError
@@ -309,11 +311,11 @@ def test_other_spark_errors_are_engine_errors() -> None:
 
 def test_non_engine_errors_and_fmd_errors_pass_through() -> None:
     with pytest.raises(ZeroDivisionError):
-        with sp._translate(T, "op"):
+        with _errors._translate(T, "op"):
             raise ZeroDivisionError
     original = ConfigError("bad")
     with pytest.raises(ConfigError) as info:
-        with sp._translate(T, "op"):
+        with _errors._translate(T, "op"):
             raise original
     assert info.value is original
 
@@ -382,8 +384,8 @@ def test_restore_sets_commit_metadata_only_for_the_statement() -> None:
     statements = [c[0] for c in fake.calls]
     assert "RESTORE TABLE `s`.`t` TO VERSION AS OF 3" in statements
     during = dict(fake.calls)["RESTORE TABLE `s`.`t` TO VERSION AS OF 3"]
-    assert during[sp._USER_METADATA_CONF] == '{"run_id": "r1"}'
-    assert sp._USER_METADATA_CONF not in fake.conf.values  # unset afterwards
+    assert during[_session._USER_METADATA_CONF] == '{"run_id": "r1"}'
+    assert _session._USER_METADATA_CONF not in fake.conf.values  # unset afterwards
     assert (result.version_before, result.version_after, result.restored_to) == (5, 6, 3)
     assert result.metrics["num_removed_files"] == 2
 
@@ -397,11 +399,11 @@ def test_restore_restores_a_previous_session_value_even_on_failure() -> None:
 
     fake = FakeSpark(
         {"DESCRIBE HISTORY": _versions(5), "RESTORE": fail},
-        conf={sp._USER_METADATA_CONF: "notebook-level"},
+        conf={_session._USER_METADATA_CONF: "notebook-level"},
     )
     with pytest.raises(ConcurrentWriteError):
         SparkEngine(fake).restore(T, 2, commit=CommitOptions(metadata={"run_id": "r"}))
-    assert fake.conf.values[sp._USER_METADATA_CONF] == "notebook-level"
+    assert fake.conf.values[_session._USER_METADATA_CONF] == "notebook-level"
 
 
 def test_restore_to_current_version_is_refused() -> None:
@@ -423,7 +425,7 @@ def test_vacuum_dry_run_then_real_run_returns_relative_files() -> None:
             ],
             "VACUUM": [Row(path=loc)],
         },
-        conf={sp._RETENTION_CONF: "true"},
+        conf={_session._RETENTION_CONF: "true"},
     )
     result = SparkEngine(fake).vacuum(T, retention_hours=0, dry_run=False, enforce_retention=False)
     statements = [c[0] for c in fake.calls if c[0].startswith("VACUUM")]
@@ -431,8 +433,10 @@ def test_vacuum_dry_run_then_real_run_returns_relative_files() -> None:
         "VACUUM `s`.`t` RETAIN 0 HOURS DRY RUN",
         "VACUUM `s`.`t` RETAIN 0 HOURS",
     ]
-    assert all(c[1][sp._RETENTION_CONF] == "false" for c in fake.calls if c[0].startswith("VACUUM"))
-    assert fake.conf.values[sp._RETENTION_CONF] == "true"
+    assert all(
+        c[1][_session._RETENTION_CONF] == "false" for c in fake.calls if c[0].startswith("VACUUM")
+    )
+    assert fake.conf.values[_session._RETENTION_CONF] == "true"
     assert result.files == ("a.parquet", "b.parquet") and not result.dry_run
 
 
@@ -528,13 +532,13 @@ class FakeScalaLog:
 
 def test_call_scala_fills_default_arguments() -> None:
     log = FakeScalaLog()
-    assert sp._call_scala(log, "getSnapshotAt", 5) == "snapshot"
+    assert _jvm._call_scala(log, "getSnapshotAt", 5) == "snapshot"
     assert log.calls == [(5, "default-2", "default-3")]
 
 
 def test_call_scala_reports_a_missing_internal_api() -> None:
     with pytest.raises(EngineError, match=r"internal API checkpoint\(\) is not callable"):
-        sp._call_scala(FakeScalaLog(), "checkpoint")
+        _jvm._call_scala(FakeScalaLog(), "checkpoint")
 
 
 def test_call_scala_lets_java_errors_through() -> None:
@@ -543,7 +547,7 @@ def test_call_scala_lets_java_errors_through() -> None:
     java_exception = type("JavaObject", (), {"_target_id": "o1"})()
     error = Py4JJavaError("An error occurred", java_exception)
     with pytest.raises(Py4JJavaError) as info:
-        sp._call_scala(FakeScalaLog(fail_with=error), "getSnapshotAt", 99)
+        _jvm._call_scala(FakeScalaLog(fail_with=error), "getSnapshotAt", 99)
     assert info.value is error
 
 
@@ -606,5 +610,5 @@ class TestLocalSession:
         (tmp_path / "p=1" / "b.parquet").write_bytes(b"x" * 5)
         (tmp_path / "other.parquet").write_bytes(b"x" * 100)
         paths = [f"file:{tmp_path}/a.parquet", f"file:{tmp_path}/p=1/b.parquet"]
-        assert SparkEngine(spark)._sizes(paths) == 15
-        assert SparkEngine(spark)._sizes([]) == 0
+        assert _jvm.file_sizes(spark, paths) == 15
+        assert _jvm.file_sizes(spark, []) == 0

@@ -186,3 +186,17 @@ def test_under_the_ci_flag_an_unresolvable_spark_tier_fails_instead_of_skipping(
     failed = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert failed.returncode == 1 and "1 error" in failed.stdout, failed.stdout  # in the fixture
     assert "FMD_REQUIRE_SPARK_DELTA=1" in failed.stdout
+
+
+def test_faulty_engine_wraps_every_port_method() -> None:
+    """Every method of the `DeltaEngine` protocol can be armed with a fault (and nothing else),
+    but `quote`: identifier quoting is pure text, not an engine operation that can fail."""
+    import inspect
+
+    from fmd_runtime.engine import DeltaEngine
+    from fmd_runtime.testing._faults import _PORT_METHODS
+
+    methods = {
+        n for n, v in vars(DeltaEngine).items() if inspect.isfunction(v) and not n.startswith("_")
+    }
+    assert methods - {"quote"} == set(_PORT_METHODS)

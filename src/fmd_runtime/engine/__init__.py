@@ -11,276 +11,66 @@ the engine, and returns a typed result defined here.
 SQL through the port (`DeltaEngine.sql`) is written once for both engines: sources are named
 ``{alias}`` placeholders bound to a table at a version, identifiers go through
 `DeltaEngine.quote`, and values travel as ``:name`` parameters, never inside the SQL text.
+
+This module is the facade; each concern has its own private module (the adapters import them,
+never each other):
+
+==================  ============================================================================
+``_types``          column type names (`normalize_type`, `arrow_type`), `WriteMode`, `SchemaMode`
+``_models``         the typed values that cross the port (`Column`, `HistoryEntry`, results ...)
+``_metrics``        a commit's typed counts from either writer's raw metric names
+``_intervals``      retention properties: `parse_interval_hours`, `log_retention_cover` ...
+``_arrow``          Arrow frames: `arrow_schema`, columns, max, align (both adapters use it)
+``_deltalog``       Delta log encodings both adapters read (`deletion_vector_file`)
+``_transient``      `native_transient` / `register_transient_classifier`, asked by retry
+``_native_errors``  each engine's commit-conflict vocabulary (pure Python)
+``sqltext``         Spark SQL DDL text (the Spark adapter and `fmd_runtime.store.ddl` share it)
+==================  ============================================================================
+
+Example:
+    >>> from fmd_runtime.engine import Column, TableAt
+    >>> Column(name="Id", type="long").type
+    'bigint'
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from fmd_runtime.errors import ConfigError, FmdError, UnsupportedFeatureError
+from fmd_runtime.engine._arrow import arrow_schema
+from fmd_runtime.engine._intervals import (
+    DEFAULT_RETENTION_HOURS,
+    DELETED_FILE_RETENTION,
+    LOG_RETENTION,
+    format_interval,
+    log_retention_cover,
+    parse_interval_hours,
+    retention_hours,
+)
+from fmd_runtime.engine._metrics import COMMIT_COUNT_FIELDS, commit_counts
+from fmd_runtime.engine._models import (
+    Column,
+    CommitOptions,
+    DataFile,
+    HistoryEntry,
+    OptimizeResult,
+    Protocol_,
+    RestoreResult,
+    RowCount,
+    SqlSource,
+    TableAt,
+    TableSnapshot,
+    VacuumResult,
+)
+from fmd_runtime.engine._transient import (
+    TransientClassifier,
+    native_transient,
+    register_transient_classifier,
+)
+from fmd_runtime.engine._types import SchemaMode, WriteMode, arrow_type, normalize_type
+from fmd_runtime.errors import UnsupportedFeatureError
 from fmd_runtime.tables import TableRef, validate_identifier
-
-WriteMode = Literal["append", "overwrite"]
-SchemaMode = Literal["merge", "overwrite"]
-
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
-
-# Column types are Spark SQL type names (what operators write in DDL); each adapter maps them.
-_SIMPLE_TYPES = {
-    "string",
-    "bigint",
-    "int",
-    "smallint",
-    "tinyint",
-    "boolean",
-    "double",
-    "float",
-    "date",
-    "timestamp",
-    "timestamp_ntz",
-    "binary",
-}
-_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-
-
-def normalize_type(type_name: str) -> str:
-    """Return the canonical (lower-case Spark SQL) spelling of a column type.
-
-    Args:
-        type_name: e.g. ``"BIGINT"``, ``"long"``, ``"Decimal(18, 2)"``.
-
-    Raises:
-        ConfigError: the type is not one the engines support.
-
-    Example:
-        >>> normalize_type("LONG"), normalize_type("decimal(18, 2)")
-        ('bigint', 'decimal(18,2)')
-    """
-    t = type_name.strip().lower()
-    aliases = {
-        "long": "bigint",
-        "integer": "int",
-        "short": "smallint",
-        "byte": "tinyint",
-        "bool": "boolean",
-    }
-    t = aliases.get(t, t)
-    if t in _SIMPLE_TYPES:
-        return t
-    m = _DECIMAL.match(t)
-    if m and 0 < int(m.group(1)) <= 38 and int(m.group(2)) <= int(m.group(1)):
-        return f"decimal({int(m.group(1))},{int(m.group(2))})"
-    raise ConfigError(
-        f"column type {type_name!r} is not supported",
-        hint=f"use one of {sorted(_SIMPLE_TYPES)} or decimal(p,s)",
-    )
-
-
-def arrow_type(type_name: str) -> Any:
-    """The pyarrow type for an engine-neutral column type (timestamps are UTC microseconds).
-
-    Example:
-        >>> str(arrow_type("bigint"))
-        'int64'
-    """
-    import pyarrow as pa
-
-    t = normalize_type(type_name)
-    simple = {
-        "string": pa.string(),
-        "bigint": pa.int64(),
-        "int": pa.int32(),
-        "smallint": pa.int16(),
-        "tinyint": pa.int8(),
-        "boolean": pa.bool_(),
-        "double": pa.float64(),
-        "float": pa.float32(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "timestamp_ntz": pa.timestamp("us"),
-        "binary": pa.binary(),
-    }
-    if t in simple:
-        return simple[t]
-    precision, scale = (int(x) for x in t[len("decimal(") : -1].split(","))
-    return pa.decimal128(precision, scale)
-
-
-def arrow_schema(columns: Sequence[Column]) -> Any:
-    """A pyarrow schema for engine-neutral columns (comments kept as field metadata)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            pa.field(
-                c.name,
-                arrow_type(c.type),
-                nullable=c.nullable,
-                metadata={"comment": c.comment} if c.comment else None,
-            )
-            for c in columns
-        ]
-    )
-
-
-class Column(BaseModel):
-    """One column of a table schema (engine-neutral).
-
-    Example:
-        >>> Column(name="CheckpointId", type="STRING", nullable=False).type
-        'string'
-    """
-
-    model_config = _FROZEN
-
-    name: str
-    type: str
-    nullable: bool = True
-    comment: str | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return validate_identifier(v, what="column")
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, v: str) -> str:
-        # `model_construct` (used for complex types read back from a table) skips this on purpose.
-        return normalize_type(v)
-
-
-class CommitOptions(BaseModel):
-    """What travels with a commit: user metadata (run id, reason) and an idempotent-write identity.
-
-    Attributes:
-        metadata: string key/values stored in the commit (``commitInfo``), visible in history.
-        app_id: Delta transaction app id (``txnAppId``); with ``app_version`` makes a write
-            idempotent: the engine refuses to apply a version it has already seen for that app id.
-        app_version: increasing integer per ``app_id`` (``txnVersion``).
-    """
-
-    model_config = _FROZEN
-
-    metadata: dict[str, str] = Field(default_factory=dict)
-    app_id: str | None = None
-    app_version: int | None = None
-
-
-class HistoryEntry(BaseModel):
-    """One commit of a table's history, normalized across engines."""
-
-    model_config = _FROZEN
-
-    version: int
-    timestamp: datetime
-    operation: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    user_metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class DataFile(BaseModel):
-    """A data file a table version needs (an ``add`` action), with its deletion vector if any."""
-
-    model_config = _FROZEN
-
-    path: str
-    size_bytes: int
-    num_records: int | None = None
-    deletion_vector: str | None = None
-    deletion_vector_path: str | None = None
-    """Relative path of the deletion-vector file when it is stored in its own file."""
-
-
-class RowCount(BaseModel):
-    """Row count of a table version and where it came from (log statistics or a scan)."""
-
-    model_config = _FROZEN
-
-    total: int
-    source: Literal["stats", "scan"]
-
-
-class Protocol_(BaseModel):
-    """Delta protocol versions and features."""
-
-    model_config = _FROZEN
-
-    min_reader_version: int
-    min_writer_version: int
-    reader_features: tuple[str, ...] = ()
-    writer_features: tuple[str, ...] = ()
-
-
-class TableSnapshot(BaseModel):
-    """Schema, protocol and properties of one table version."""
-
-    model_config = _FROZEN
-
-    table: str
-    version: int
-    timestamp: datetime | None
-    columns: tuple[Column, ...]
-    partition_columns: tuple[str, ...] = ()
-    properties: dict[str, str] = Field(default_factory=dict)
-    protocol: Protocol_
-
-
-class RestoreResult(BaseModel):
-    """What a RESTORE did."""
-
-    model_config = _FROZEN
-
-    table: str
-    restored_to: int
-    version_before: int
-    version_after: int
-    metrics: dict[str, Any] = Field(default_factory=dict)
-
-
-class VacuumResult(BaseModel):
-    """Files a VACUUM removed (or, in a dry run, would remove)."""
-
-    model_config = _FROZEN
-
-    table: str
-    dry_run: bool
-    retention_hours: int
-    files: tuple[str, ...]
-    bytes: int | None = None
-    keep_versions: tuple[int, ...] = ()
-
-
-class OptimizeResult(BaseModel):
-    """What an OPTIMIZE compaction / Z-ORDER did."""
-
-    model_config = _FROZEN
-
-    table: str
-    files_added: int
-    files_removed: int
-    zorder_by: tuple[str, ...] = ()
-    vorder: bool = False
-    metrics: dict[str, Any] = Field(default_factory=dict)
-
-
-class TableAt(BaseModel):
-    """A table at a version (``None`` = latest), for binding a SQL source."""
-
-    model_config = _FROZEN
-
-    table: TableRef
-    version: int | None = None
-
-
-SqlSource = TableRef | TableAt | str
 
 
 @runtime_checkable
@@ -460,6 +250,61 @@ class DeltaEngine(Protocol):
         """The last idempotent-write version recorded for ``app_id``, or None."""
         ...
 
+    # -- frames: the data a caller holds (Arrow on every engine, Spark DataFrames on Spark) --------
+    def frame_columns(self, frame: Any) -> list[Column]:
+        """The columns of a frame or schema: an Arrow table / record batch / schema, or (Spark) a
+        DataFrame / StructType.
+
+        Types in the port's spelling (``bigint``, ``timestamp_ntz``, ``decimal(18,2)``); a type
+        the engines do not model (unsigned, nested) keeps the frame's own spelling.
+
+        Raises:
+            InvalidIdentifierError: a column name is not a plain identifier.
+            ConfigError: an object that carries no schema this engine reads.
+        """
+        ...
+
+    def frame_max(self, frame: Any, column: str) -> Any:
+        """The maximum of a frame's column as a Python value (None: no rows, or only nulls).
+
+        ``column`` is matched exactly, else ignoring case. Spark ``timestamp`` values come back as
+        UTC-aware datetimes (read as epoch microseconds: the session time zone plays no part),
+        ``timestamp_ntz`` values as their ISO text; Arrow values as pyarrow gives them.
+
+        Raises:
+            ConfigError: not a frame, or no such column.
+        """
+        ...
+
+    def align_frame(
+        self,
+        frame: Any,
+        columns: Sequence[Column],
+        *,
+        cast: Collection[str] = (),
+        extra: Sequence[str] = (),
+        table: str | None = None,
+    ) -> Any:
+        """The frame shaped like ``columns`` (a frame of the same kind; None for a schema).
+
+        Each target column in order and in the target's spelling (matched ignoring case),
+        missing ones as typed nulls; the columns named in ``cast`` cast to the target type; the
+        frame's columns named in ``extra`` appended last, unchanged. Arrow frames keep the
+        target's NOT NULL flags.
+
+        Args:
+            frame: an Arrow table / record batch, or (Spark) a DataFrame.
+            columns: the target columns.
+            cast: target column names whose values are cast to the target type.
+            extra: the frame's own (new) columns to keep, after the target's.
+            table: the target table, for error context.
+
+        Raises:
+            SchemaDriftError: a value cannot be cast, or a NOT NULL column has nulls (Arrow).
+            ConfigError: a frame of a kind this engine does not handle.
+        """
+        ...
+
 
 def bind_alias(alias: str) -> str:
     """Validate a SQL source alias (used by both adapters).
@@ -553,135 +398,11 @@ def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | 
     return None
 
 
-# -- Delta retention properties (engine-neutral semantics of table properties) -----------------
-
-DELETED_FILE_RETENTION = "delta.deletedFileRetentionDuration"
-LOG_RETENTION = "delta.logRetentionDuration"
-DEFAULT_RETENTION_HOURS: dict[str, float] = {DELETED_FILE_RETENTION: 168.0, LOG_RETENTION: 720.0}
-"""Delta's defaults when the property is unset: 7 days of tombstones, 30 days of log."""
-
-_INTERVAL_UNIT_HOURS = {
-    "week": 168.0,
-    "day": 24.0,
-    "hour": 1.0,
-    "minute": 1 / 60,
-    "second": 1 / 3600,
-}
-_INTERVAL_UNIT_HOURS |= {"millisecond": 1 / 3_600_000, "microsecond": 1 / 3_600_000_000}
-_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
-
-
-def parse_interval_hours(
-    text: str, *, table: str | None = None, error: type[FmdError] = ConfigError
-) -> float:
-    """Hours in a Delta interval property value.
-
-    Accepts what Delta writes and operators type: ``"interval 7 days"``, ``"interval 168 hours"``,
-    ``"7 days"``, ``"interval 1 week 2 days"`` (units week, day, hour, minute, second,
-    millisecond, microsecond; singular or plural; any case).
-
-    Args:
-        text: the property value.
-        table: the table, for the error context.
-        error: the `FmdError` subclass to raise (the caller's capability error).
-
-    Raises:
-        ConfigError (or ``error``): the text is not such an interval.
-
-    Example:
-        >>> parse_interval_hours("interval 7 days"), parse_interval_hours("1 week 12 hours")
-        (168.0, 180.0)
-    """
-    raw = str(text).strip().lower()
-    body = raw[len("interval") :].strip() if raw.startswith("interval") else raw
-    parts = _INTERVAL_PART.findall(body)
-    units = [u[:-1] if u.endswith("s") and u[:-1] in _INTERVAL_UNIT_HOURS else u for _, u in parts]
-    if (
-        not parts
-        or _INTERVAL_PART.sub("", body).strip()
-        or any(u not in _INTERVAL_UNIT_HOURS for u in units)
-    ):
-        raise error(
-            f"table property value {text!r} is not a Delta interval",
-            table=table,
-            hint="use e.g. 'interval 7 days' or 'interval 168 hours'",
-        )
-    return sum(float(n) * _INTERVAL_UNIT_HOURS[u] for (n, _), u in zip(parts, units, strict=True))
-
-
-def format_interval(hours: float) -> str:
-    """A Delta interval for whole hours (rounded up): days when they divide evenly.
-
-    Example:
-        >>> format_interval(720), format_interval(170)
-        ('interval 30 days', 'interval 170 hours')
-    """
-    whole = int(math.ceil(hours))
-    return f"interval {whole // 24} days" if whole % 24 == 0 else f"interval {whole} hours"
-
-
-def retention_hours(
-    properties: Mapping[str, str],
-    key: str,
-    *,
-    table: str | None = None,
-    error: type[FmdError] = ConfigError,
-) -> float:
-    """A table's retention in hours for ``key`` (Delta's default when the property is unset).
-
-    Example:
-        >>> retention_hours({}, LOG_RETENTION)
-        720.0
-    """
-    value = properties.get(key)
-    return (
-        parse_interval_hours(value, table=table, error=error)
-        if value
-        else DEFAULT_RETENTION_HOURS[key]
-    )
-
-
-def log_retention_cover(
-    properties: Mapping[str, str], changes: Mapping[str, str]
-) -> dict[str, str]:
-    """The log-retention raise that keeps ``logRetentionDuration >= deletedFileRetentionDuration``.
-
-    Delta 4.1+ refuses a file retention longer than the log retention, and on every engine a
-    restore point outlives neither. Given the current properties and the changes about to be
-    set, return the extra change (``{LOG_RETENTION: ...}``) when the new file retention would
-    exceed the log retention, else ``{}``.
-
-    Example:
-        >>> log_retention_cover({}, {DELETED_FILE_RETENTION: "interval 40 days"})
-        {'delta.logRetentionDuration': 'interval 40 days'}
-        >>> log_retention_cover({}, {DELETED_FILE_RETENTION: "interval 10 days"})
-        {}
-        >>> log_retention_cover({LOG_RETENTION: "interval 35 days"},
-        ...                     {DELETED_FILE_RETENTION: "interval 32 days"})
-        {'delta.logRetentionDuration': 'interval 35 days'}
-    """
-    if DELETED_FILE_RETENTION not in changes:
-        return {}
-    after = {**properties, **changes}
-    files_h = retention_hours(after, DELETED_FILE_RETENTION)
-    if retention_hours(after, LOG_RETENTION) < files_h:
-        return {LOG_RETENTION: format_interval(files_h)}
-    if LOG_RETENTION in properties and LOG_RETENTION not in changes:
-        # Delta 4.2 checks a new file retention against the log retention of the same change and
-        # takes the 30-day default when the change does not name one, although the table sets
-        # it (a 35-day log and a 32-day file retention refused): restate the table's own value.
-        return {LOG_RETENTION: str(properties[LOG_RETENTION])}
-    return {}
-
-
 __all__ = [
-    "log_retention_cover",
+    "COMMIT_COUNT_FIELDS",
     "DEFAULT_RETENTION_HOURS",
     "DELETED_FILE_RETENTION",
     "LOG_RETENTION",
-    "format_interval",
-    "parse_interval_hours",
-    "retention_hours",
     "Column",
     "CommitOptions",
     "DataFile",
@@ -695,13 +416,21 @@ __all__ = [
     "SqlSource",
     "TableAt",
     "TableSnapshot",
+    "TransientClassifier",
     "VacuumResult",
     "WriteMode",
     "arrow_schema",
     "arrow_type",
     "bind_alias",
+    "commit_counts",
+    "format_interval",
     "history_at",
+    "log_retention_cover",
+    "native_transient",
     "normalize_type",
+    "parse_interval_hours",
+    "register_transient_classifier",
+    "retention_hours",
     "unsupported_feature_error",
     "unwritable_features",
     "write_refusal",

@@ -1,16 +1,16 @@
 """Spark SQL DDL of the metadata tables, generated from `fmd_runtime.store.schemas`.
 
 ``python -m fmd_runtime.store.ddl [SCHEMA] > sql/metadata_tables.sql`` regenerates the checked-in
-file (``make ddl``); a test fails when the two differ. The statements are the Spark adapter's own
-(`fmd_runtime.engine.spark.create_table_statement`), so the file is exactly what
-``rt.store.ensure()`` runs on Spark.
+file (``make ddl``); a test fails when the two differ. The statements come from the SQL text
+builders the Spark adapter runs itself (`fmd_runtime.engine.sqltext.create_table_statement`), so
+the file is exactly what ``rt.store.ensure()`` runs on Spark; the store imports no adapter.
 """
 
 from __future__ import annotations
 
 import sys
 
-from fmd_runtime.engine.spark import create_schema_statement, create_table_statement
+from fmd_runtime.engine.sqltext import create_schema_statement, create_table_statement
 from fmd_runtime.store import DEFAULT_METADATA_SCHEMA
 from fmd_runtime.store.schemas import ALL_TABLES
 from fmd_runtime.tables import TableRef, validate_identifier

@@ -31,7 +31,7 @@ _PORT_METHODS = frozenset(
         "exists", "location", "create", "add_columns", "version", "snapshot", "history", "count_rows",
         "files", "missing_files", "read", "sql", "write", "update", "restore", "vacuum",
         "optimize", "properties", "set_properties", "create_log_checkpoint",
-        "transaction_version",
+        "transaction_version", "frame_columns", "frame_max", "align_frame",
     }
 )  # fmt: skip
 
