@@ -32,12 +32,7 @@ SRC = Path(fmd_runtime.__file__).parent
 MAX_LINES = 600
 
 # Files allowed over MAX_LINES, each with the reason it is one file.
-LONG_FILES: dict[str, str] = {
-    "engine/spark.py": "pending: split into the engine/spark/ package (issue 12, next step)",
-    "engine/deltars.py": "pending: split into the engine/deltars/ package (issue 12, next step)",
-    "engine/__init__.py": "pending: models moved out of the port facade (issue 12, next step)",
-    "retry.py": "pending: split (issue 12, next step)",
-}
+LONG_FILES: dict[str, str] = {}  # none: every file fits
 
 # Function-level imports of fmd_runtime modules, each with the reason it cannot be at the top.
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
@@ -47,9 +42,6 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ),
     ("fmd_runtime.testing.plugin", "fmd_runtime"): (
         "the same: a pytest run that uses no fixture of the plugin never imports the library"
-    ),
-    ("fmd_runtime.engine.deltars", "fmd_runtime.engine.spark"): (
-        "pending: the adapters stop importing each other (issue 12, engine step)"
     ),
 }
 
@@ -62,15 +54,6 @@ IMPORTLIB_USERS = {
     "fmd_runtime.fabric._notebookutils": "notebookutils / mssparkutils exist only inside Fabric",
     "fmd_runtime.testing._jars": "reads the installed pyspark / delta-spark versions",
 }
-# Known violations of the adapter rules, removed as the engine step lands.
-PENDING_ENGINE_EDGES = {
-    ("fmd_runtime.engine.deltars", "fmd_runtime.engine.spark"),
-    ("fmd_runtime.engine.spark", "fmd_runtime.engine.deltars"),
-    ("fmd_runtime.store.ddl", "fmd_runtime.engine.spark"),
-}
-PENDING_ENGINE_IMPORTS = {
-    ("fmd_runtime.retry", "deltalake")
-}  # retry asks the adapters (engine step)
 RUNTIME = "fmd_runtime.runtime"
 
 
@@ -231,14 +214,7 @@ def test_the_long_file_exceptions_name_real_files() -> None:
 
 
 def test_imports_go_one_way() -> None:
-    edges = {
-        name: {
-            t
-            for t in m.executed | (m.type_only - {RUNTIME})
-            if (name, t) not in PENDING_ENGINE_EDGES
-        }
-        for name, m in MODULES.items()
-    }
+    edges = {name: m.executed | (m.type_only - {RUNTIME}) for name, m in MODULES.items()}
     cycle = _cycle(edges)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -279,27 +255,27 @@ def test_only_the_adapters_import_the_engines() -> None:
     for name, module in MODULES.items():
         if name.startswith(ADAPTERS) or name.startswith(TESTING_KIT):
             continue
-        engines = {
-            e
-            for e in module.external & set(ENGINE_LIBRARIES)
-            if (name, e) not in PENDING_ENGINE_IMPORTS
-        }
+        engines = module.external & set(ENGINE_LIBRARIES)
         assert not engines, (
             f"{name} imports {sorted(engines)}: engine knowledge belongs below the port"
         )
 
 
-def test_the_adapters_and_the_store_stay_apart() -> None:
+def test_only_the_runtime_chooses_an_adapter() -> None:
+    """The adapters do not import each other; the store and the capabilities use the port only:
+    `connect` (the runtime) picks the adapter, and the testing kit builds one for a session."""
     for name, module in MODULES.items():
-        imported = module.executed | module.type_only
-        for adapter in ADAPTERS:
-            if name.startswith(adapter):
-                continue
-            own = [a for a in ADAPTERS if name.startswith(a)]
-            hits = {t for t in imported if t.startswith(adapter)}
-            if own or name.startswith("fmd_runtime.store"):
-                bad = {t for t in hits if (name, t) not in PENDING_ENGINE_EDGES}
-                assert not bad, f"{name} imports {sorted(bad)}"
+        own = next((a for a in ADAPTERS if name == a or name.startswith(a + ".")), None)
+        allowed = own is not None or name == RUNTIME or name.startswith(TESTING_KIT)
+        hits = {
+            t
+            for t in module.executed | module.type_only
+            for a in ADAPTERS
+            if (t == a or t.startswith(a + ".")) and a != own
+        }
+        assert allowed or not hits, f"{name} imports the adapter(s) {sorted(hits)}: use the port"
+        if own is not None:
+            assert not hits, f"the adapter {own} imports the other adapter: {sorted(hits)}"
 
 
 def test_runtime_exposes_each_capability_as_a_typed_property() -> None:

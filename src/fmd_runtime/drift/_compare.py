@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from fmd_runtime._base import FROZEN
-from fmd_runtime.engine import Column
+from fmd_runtime.engine import Column, frame_columns
 from fmd_runtime.errors import ConfigError, SchemaDriftError
 from fmd_runtime.tables import validate_identifier
 
@@ -116,38 +116,6 @@ class DriftReport(BaseModel):
 
 
 # -- schemas of frames -----------------------------------------------------------------------------
-def _arrow_type_name(t: Any) -> str:
-    import pyarrow as pa
-
-    checks = [
-        (pa.types.is_int8, "tinyint"),
-        (pa.types.is_int16, "smallint"),
-        (pa.types.is_int32, "int"),
-        (pa.types.is_int64, "bigint"),
-        (pa.types.is_boolean, "boolean"),
-        (pa.types.is_float32, "float"),
-        (pa.types.is_float64, "double"),
-        (pa.types.is_date, "date"),
-        (lambda x: pa.types.is_string(x) or pa.types.is_large_string(x), "string"),
-        (
-            lambda x: (
-                pa.types.is_binary(x)
-                or pa.types.is_large_binary(x)
-                or pa.types.is_fixed_size_binary(x)
-            ),
-            "binary",
-        ),
-    ]
-    for check, name in checks:
-        if check(t):
-            return name
-    if pa.types.is_timestamp(t):
-        return "timestamp" if t.tz else "timestamp_ntz"
-    if pa.types.is_decimal(t):
-        return f"decimal({t.precision},{t.scale})"
-    return str(t)
-
-
 class RawColumn(BaseModel):
     """An incoming column whose type the engines do not model (unsigned, nested): compared by spelling."""
 
@@ -167,10 +135,6 @@ def _column(name: str, type_name: str, nullable: bool) -> Column | RawColumn:
         return RawColumn(name=name, type=type_name, nullable=nullable)
 
 
-def _is_arrow(obj: Any) -> bool:
-    return type(obj).__module__.startswith("pyarrow")
-
-
 def columns_of(incoming: Any) -> list[Column | RawColumn]:
     """The columns of a Spark StructType or DataFrame, an Arrow schema or table, or a list of `Column`.
 
@@ -185,22 +149,10 @@ def columns_of(incoming: Any) -> list[Column | RawColumn]:
     """
     if isinstance(incoming, (list, tuple)) and all(isinstance(c, Column) for c in incoming):
         return list(incoming)
-    if _is_arrow(incoming):
-        schema = (
-            incoming
-            if hasattr(incoming, "field") and not hasattr(incoming, "num_rows")
-            else incoming.schema
-        )
-        return [_column(f.name, _arrow_type_name(f.type), f.nullable) for f in schema]
-    fields = getattr(incoming, "fields", None)
-    if fields is None and hasattr(incoming, "schema"):
-        fields = getattr(incoming.schema, "fields", None)
-    if fields is None:
-        raise ConfigError(
-            f"cannot read a schema from a {type(incoming).__name__}",
-            hint="pass a Spark StructType or DataFrame, an Arrow schema or table, or a list of Column",
-        )
-    return [_column(f.name, f.dataType.simpleString(), bool(f.nullable)) for f in fields]
+    # the frame is read by the port (`fmd_runtime.engine.frame_columns`: Arrow, or a Spark
+    # DataFrame / StructType through its own API); a type the engines do not model stays a
+    # RawColumn here, compared by its spelling
+    return [_column(c.name, c.type, c.nullable) for c in frame_columns(incoming)]
 
 
 def compare_schemas(

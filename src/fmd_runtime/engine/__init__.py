@@ -38,7 +38,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from fmd_runtime.engine._arrow import arrow_schema
+from fmd_runtime.engine._arrow import arrow_align, arrow_columns, arrow_max, arrow_schema, is_arrow
+from fmd_runtime.engine._frames import align_frame, frame_columns, frame_max
 from fmd_runtime.engine._intervals import (
     DEFAULT_RETENTION_HOURS,
     DELETED_FILE_RETENTION,
@@ -419,11 +420,18 @@ __all__ = [
     "TransientClassifier",
     "VacuumResult",
     "WriteMode",
+    "align_frame",
+    "arrow_align",
+    "arrow_columns",
+    "arrow_max",
     "arrow_schema",
+    "is_arrow",
     "arrow_type",
     "bind_alias",
     "commit_counts",
     "format_interval",
+    "frame_columns",
+    "frame_max",
     "history_at",
     "log_retention_cover",
     "native_transient",

@@ -27,7 +27,7 @@ from fmd_runtime._base import as_utc
 from fmd_runtime.checkpoints import CheckpointTable
 from fmd_runtime.config import TableConfig
 from fmd_runtime.context import Outcome
-from fmd_runtime.engine import DataFile, HistoryEntry
+from fmd_runtime.engine import DataFile, HistoryEntry, commit_counts
 from fmd_runtime.errors import RollbackError
 from fmd_runtime.rollback._models import (
     RUN_KEY,
@@ -48,21 +48,6 @@ if TYPE_CHECKING:
 
 MAX_COMMITS_LISTED = 100
 """Commits undone listed per table in a plan (all of them are counted)."""
-
-_TOUCH_KEYS = (
-    "num_added_rows",
-    "numOutputRows",
-    "num_updated_rows",
-    "numUpdatedRows",
-    "num_deleted_rows",
-    "numDeletedRows",
-    "num_target_rows_inserted",
-    "numTargetRowsInserted",
-    "num_target_rows_updated",
-    "numTargetRowsUpdated",
-    "num_target_rows_deleted",
-    "numTargetRowsDeleted",
-)
 
 
 def read_impacts(
@@ -253,22 +238,19 @@ def rows_changed(delta: Counts, *, tracked: bool) -> int:
 
 
 def rows_touched(metrics: Mapping[str, Any]) -> int | None:
-    """Rows a commit wrote by its writer metrics (delta-rs and Spark names); None if unknown.
+    """Rows a commit wrote (added + updated + deleted), from its raw metrics read by the port's
+    typed counts (`fmd_runtime.engine.commit_counts`: both writers' names); None if unknown.
+
+    Copied rows (a MERGE or DELETE rewriting a file keeps its other rows) are not touched.
 
     Example:
         >>> rows_touched({"num_target_rows_updated": 40, "num_target_rows_copied": 900})
         40
     """
-    found = None
-    for key in _TOUCH_KEYS:
-        value = metrics.get(key)
-        if value is None:
-            continue
-        try:
-            found = (found or 0) + int(value)
-        except (TypeError, ValueError):
-            continue
-    return found
+    counts = commit_counts(metrics)
+    parts = [counts[k] for k in ("rows_added", "rows_updated", "rows_deleted")]
+    known = [v for v in parts if v is not None]
+    return sum(known) if known else None
 
 
 def file_effect(

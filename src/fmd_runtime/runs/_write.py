@@ -215,10 +215,8 @@ def count_rows(rt: Runtime, data: Any, ref: Any, version: int) -> int | None:
     if hasattr(data, "num_rows"):
         return int(data.num_rows)
     for entry in rt.engine.history(ref, 5):
-        if entry.version == version:
-            for key in ("numOutputRows", "num_added_rows"):
-                if entry.metrics.get(key) is not None:
-                    return int(entry.metrics[key])
+        if entry.version == version and entry.rows_added is not None:
+            return entry.rows_added  # the port's typed count (either writer's metric name)
     return None
 
 

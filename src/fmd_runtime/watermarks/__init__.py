@@ -296,7 +296,7 @@ class Watermarks:
         Example:
             >>> # high = rt.watermarks.high_from(rows, "ModifiedOn", "datetime")
         """
-        return high_from(data, column, kind, source_tz=source_tz)
+        return high_from(data, column, kind, source_tz=source_tz, engine=self._rt.engine)
 
     # -- administration --------------------------------------------------------------------
     def reset(

@@ -1,10 +1,9 @@
-"""The high value of copied data: the maximum of the cursor column of an Arrow or Spark frame.
+"""The high value of copied data: the maximum of the cursor column of a frame, parsed as a watermark.
 
-`high_from` is the one place in the watermarks that knows data frames (a pyarrow Table /
-RecordBatch, or a Spark DataFrame): it finds the column case-insensitively, takes its maximum the
-frame's own way (Spark timestamps travel as UTC epoch microseconds, no driver-zone guessing) and
-parses it as a watermark. Kept apart so that this frame knowledge can move below the engine port
-(a port method) without touching the protocol.
+The maximum of a frame (a pyarrow Table / RecordBatch, or a Spark DataFrame) is taken by the
+engine port (`DeltaEngine.frame_max`, or the port's module function of that name when there is no
+runtime): the watermarks know watermark kinds, the port knows frames (Spark timestamps travel as
+UTC epoch microseconds, no driver-zone guessing).
 
 Example:
     >>> import pyarrow as pa
@@ -14,26 +13,34 @@ Example:
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
+from fmd_runtime.engine import DeltaEngine, frame_max
 from fmd_runtime.errors import ConfigError, WatermarkError
 from fmd_runtime.tables import validate_identifier
-from fmd_runtime.watermarks._values import EPOCH, WatermarkKind, parse_watermark
+from fmd_runtime.watermarks._values import WatermarkKind, parse_watermark
 
 
 def high_from(
-    data: Any, column: str, kind: WatermarkKind, *, source_tz: str | None = None
+    data: Any,
+    column: str,
+    kind: WatermarkKind,
+    *,
+    source_tz: str | None = None,
+    engine: DeltaEngine | None = None,
 ) -> str | None:
     """The canonical maximum of ``column`` in copied data (None when there are no rows/values).
 
     Args:
-        data: a pyarrow Table / RecordBatch or a Spark DataFrame.
+        data: a pyarrow Table / RecordBatch, or a Spark DataFrame (with ``engine`` the Spark one).
         column: the cursor column (validated; matched case-insensitively).
         kind: the watermark kind.
         source_tz: zone of naive datetimes (Arrow ``timestamp`` without tz, Spark ``timestamp_ntz``).
+        engine: the engine that reads the frame (`rt.watermarks.high_from` passes the runtime's);
+            without one the port's frame functions read it.
 
     Raises:
+        ConfigError: ``data`` is not a frame.
         WatermarkError: the column is missing or its maximum is not a valid watermark.
 
     Example:
@@ -48,36 +55,18 @@ def high_from(
             f"{type(data).__name__}",
             hint="pass the copied rows, e.g. high_from(rows, 'ModifiedOn', 'datetime')",
         )
-    names = (
-        list(data.schema.names)
-        if hasattr(data.schema, "names")
-        else [f.name for f in data.schema.fields]
-    )
+    # the names only (a frame's other columns need not be identifiers): Arrow schemas list them,
+    # Spark schemas hold fields
+    schema = data.schema
+    names = list(schema.names) if hasattr(schema, "names") else [f.name for f in schema.fields]
     match = [n for n in names if n.lower() == column.lower()]
     if not match:
         raise WatermarkError(
             f"column {column!r} is not in the copied data (columns: {names[:20]})",
             hint="pass the cursor column's name as the source query returns it",
         )
-    name = match[0]
-    if type(data).__module__.startswith("pyarrow"):
-        import pyarrow.compute as pc
-
-        value = pc.max(data.column(name)).as_py()
-    else:
-        value = _spark_max(data, name)
+    value = engine.frame_max(data, match[0]) if engine else frame_max(data, match[0])
     return None if value is None else parse_watermark(value, kind, source_tz=source_tz)
-
-
-def _spark_max(df: Any, name: str) -> Any:
-    """max() of a Spark column; timestamps travel as UTC epoch micros (no driver-zone guessing)."""
-    type_name = df.schema[name].dataType.simpleString()
-    if type_name == "timestamp":
-        micros = df.selectExpr(f"unix_micros(max(`{name}`)) AS m").collect()[0][0]
-        return None if micros is None else EPOCH + timedelta(microseconds=int(micros))
-    if type_name == "timestamp_ntz":
-        return df.selectExpr(f"CAST(max(`{name}`) AS STRING) AS m").collect()[0][0]
-    return df.selectExpr(f"max(`{name}`) AS m").collect()[0][0]
 
 
 __all__ = ["high_from"]

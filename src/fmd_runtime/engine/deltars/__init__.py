@@ -43,17 +43,12 @@ from fmd_runtime.engine import (
     TableSnapshot,
     VacuumResult,
     WriteMode,
+    _frames,
     arrow_schema,
     bind_alias,
 )
 from fmd_runtime.engine._deltalog import deletion_vector_file
-from fmd_runtime.engine.deltars import _convert
-from fmd_runtime.engine.deltars._errors import (
-    corrupt_log_error,
-    dv_restore_error,
-    restore_mismatch_error,
-    translate,
-)
+from fmd_runtime.engine.deltars import _convert, _errors, _log, _sql
 from fmd_runtime.engine.deltars._features import (
     DV_RESTORE_DELTALAKE,
     FIX,
@@ -68,14 +63,8 @@ from fmd_runtime.engine.deltars._features import (
 )
 from fmd_runtime.engine.deltars._log import (
     commit_file_problem,
-    commit_properties_by_hand,
-    empty_commit,
-    find_corrupt_commit,
-    log_fs,
-    missing_paths,
-    replay,
 )
-from fmd_runtime.engine.deltars._sql import bind_parameters, sql_literal
+from fmd_runtime.engine.deltars._sql import sql_literal
 from fmd_runtime.errors import ConfigError, EngineError, TableNotFoundError
 from fmd_runtime.tables import TableRef, validate_identifier
 
@@ -132,7 +121,7 @@ class DeltaRsEngine:
             fs, root = self._log_fs(table)
         except Exception:  # locating the file is a courtesy: the error is raised without it
             return None
-        return find_corrupt_commit(fs, root)
+        return _log.find_corrupt_commit(fs, root)
 
     def _lock(self, table: TableRef) -> threading.Lock:
         with self._locks_guard:
@@ -140,7 +129,7 @@ class DeltaRsEngine:
 
     def _translate(self, table: TableRef | None, operation: str) -> Any:
         """Translate delta-rs / pyarrow / OS errors into the FmdError tree (a context manager)."""
-        return translate(
+        return _errors.translate(
             table,
             operation,
             location=self.path(table) if table else self.root,
@@ -164,9 +153,9 @@ class DeltaRsEngine:
             else:
                 dt = DeltaTable(path, version=version, storage_options=self._storage)
         if self._local:
-            empty = empty_commit(path, int(dt.version()))
+            empty = _log.empty_commit(path, int(dt.version()))
             if empty:
-                raise corrupt_log_error(table, "open", "", (empty, "the file is empty"))
+                raise _errors.corrupt_log_error(table, "open", "", (empty, "the file is empty"))
         return dt
 
     _commit = staticmethod(_convert.commit_properties)
@@ -182,10 +171,10 @@ class DeltaRsEngine:
         protocol has the ``deletionVectors`` feature.
         """
         fs, root = self._log_fs(table)
-        return replay(fs, root, table, int(dt.version()))[1]
+        return _log.replay(fs, root, table, int(dt.version()))[1]
 
     def _log_fs(self, table: TableRef) -> tuple[Any, str]:
-        return log_fs(self.path(table), self._local)
+        return _log.log_fs(self.path(table), self._local)
 
     # -- port ------------------------------------------------------------------------------
     def exists(self, table: TableRef) -> bool:
@@ -309,7 +298,7 @@ class DeltaRsEngine:
             needed.append(f.path)
             if f.deletion_vector_path:
                 needed.append(f.deletion_vector_path)
-        return missing_paths(self.path(table), needed, local=self._local)
+        return _log.missing_paths(self.path(table), needed, local=self._local)
 
     def read(
         self, table: TableRef, version: int | None = None, columns: Sequence[str] | None = None
@@ -342,7 +331,7 @@ class DeltaRsEngine:
             names[alias] = f'"{registered}"'
         text = query.format(**names)
         if params:
-            text = bind_parameters(text, params)
+            text = _sql.bind_parameters(text, params)
         first = next(iter(sources.values()), None)
         table = (
             first.table
@@ -443,14 +432,14 @@ class DeltaRsEngine:
                 for v in (before, version)
             )
             if uses_dv:
-                raise dv_restore_error(table, self.deltalake_version)
+                raise _errors.dv_restore_error(table, self.deltalake_version)
         with self._translate(table, f"restore to version {version}"), self._lock(table):
             metrics = dt.restore(version, commit_properties=self._commit(commit))
         after = self.version(table)
         expected = {(f.path, f.deletion_vector) for f in self.files(table, version)}
         actual = {(f.path, f.deletion_vector) for f in self.files(table, after)}
         if expected != actual:
-            raise restore_mismatch_error(table, version, after, expected, actual)
+            raise _errors.restore_mismatch_error(table, version, after, expected, actual)
         return RestoreResult(
             table=table.name,
             restored_to=version,
@@ -533,7 +522,7 @@ class DeltaRsEngine:
         values = {k: str(v) for k, v in properties.items()}
         with self._translate(table, "set properties"), self._lock(table):
             if int(dt.protocol().min_writer_version) >= 7:
-                commit_properties_by_hand(
+                _log.commit_properties_by_hand(
                     table, dt, values, commit, log=self._log_fs(table), local=self._local,
                     engine_label=self.engine_label, deltalake_version=self.deltalake_version,
                 )  # fmt: skip
@@ -564,9 +553,10 @@ class DeltaRsEngine:
         return None if v is None else int(v)
 
     # -- frames: Arrow data (`fmd_runtime.engine._arrow`) ---------------------------------------
-    frame_columns = staticmethod(_convert.frame_columns)
-    frame_max = staticmethod(_convert.frame_max)
-    align_frame = staticmethod(_convert.align_frame)
+    # frames are read the same way on every engine (Arrow, or a Spark DataFrame's own API)
+    frame_columns = staticmethod(_frames.frame_columns)
+    frame_max = staticmethod(_frames.frame_max)
+    align_frame = staticmethod(_frames.align_frame)
 
 
 __all__ = [

@@ -15,12 +15,11 @@ import contextlib
 import itertools
 import json
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote
 
-from fmd_runtime.engine._arrow import arrow_align, arrow_columns, arrow_max, is_arrow
 from fmd_runtime.engine._deltalog import deletion_vector_file
 from fmd_runtime.engine._metrics import commit_counts
 from fmd_runtime.engine._models import (
@@ -249,70 +248,14 @@ def local_size(base: str, files: Sequence[str]) -> int:
     return total
 
 
-# -- the port's frame operations: Arrow data (delta-rs writes and reads Arrow) -----------------
-_ARROW_ONLY = "pass a pyarrow Table / RecordBatch / Schema (Spark DataFrames need a Spark "
-_ARROW_ONLY += "engine: fmd.connect(spark=spark))"
-
-
-def frame_columns(frame: Any) -> list[Column]:
-    """Columns of an Arrow table / record batch / schema (`DeltaEngine.frame_columns`).
-
-    Raises:
-        InvalidIdentifierError: a column name is not a plain identifier.
-        ConfigError: not Arrow data.
-    """
-    if not is_arrow(frame):
-        raise ConfigError(f"cannot read a schema from a {type(frame).__name__}", hint=_ARROW_ONLY)
-    return arrow_columns(frame)
-
-
-def frame_max(frame: Any, column: str) -> Any:
-    """max() of a column of an Arrow table / record batch (`DeltaEngine.frame_max`).
-
-    Raises:
-        ConfigError: not an Arrow frame, or no such column.
-    """
-    if not (is_arrow(frame) and hasattr(frame, "num_rows")):
-        raise ConfigError(
-            f"cannot take the max of a column of a {type(frame).__name__}", hint=_ARROW_ONLY
-        )
-    return arrow_max(frame, column)
-
-
-def align_frame(
-    frame: Any,
-    columns: Sequence[Column],
-    *,
-    cast: Collection[str] = (),
-    extra: Sequence[str] = (),
-    table: str | None = None,
-) -> Any:
-    """An Arrow table shaped like ``columns`` (`DeltaEngine.align_frame`); None for a schema.
-
-    Raises:
-        SchemaDriftError: a value cannot be cast, or a NOT NULL column has nulls.
-        ConfigError: a Spark DataFrame (this engine writes Arrow data only).
-    """
-    if is_arrow(frame):
-        if not hasattr(frame, "num_rows"):
-            return None  # an Arrow schema: nothing to align
-        return arrow_align(frame, columns, cast=cast, extra=extra, table=table)
-    if hasattr(frame, "selectExpr"):
-        raise ConfigError(f"cannot align a {type(frame).__name__} here", hint=_ARROW_ONLY)
-    return None  # a schema, not a frame: nothing to align
-
-
 __all__ = [
     "add_actions",
-    "align_frame",
     "commit_properties",
     "local_size",
     "nullable_fields",
     "table_snapshot",
     "update_source",
     "data_files",
-    "frame_columns",
-    "frame_max",
     "history_entries",
     "schema_columns",
 ]

@@ -46,24 +46,18 @@ from fmd_runtime.engine import (
     WriteMode,
     bind_alias,
 )
+from fmd_runtime.engine import _frames as _port_frames
 from fmd_runtime.engine import retention_hours as retention_hours_of
-from fmd_runtime.engine.spark import _frames, _jvm
+from fmd_runtime.engine.spark import _errors, _frames, _jvm, _session, _statements
 from fmd_runtime.engine.spark._errors import (
     DELTA_SPARK_CONFLICTS,
     _translate,
     classify_error,
-    ignored_retention_error,
 )
 from fmd_runtime.engine.spark._jvm import _InternalApiMissing
 from fmd_runtime.engine.spark._session import (
     _RETENTION_CONF,
     _SESSION_CONF_LOCK,
-    bind_parameters_with_delta_parser,
-    check_parameters_supported,
-    delta_version,
-    has_vorder,
-    metadata_conf,
-    session_conf,
 )
 from fmd_runtime.engine.spark._statements import (
     add_columns_statement,
@@ -72,7 +66,6 @@ from fmd_runtime.engine.spark._statements import (
     create_table_statement,
     describe_detail_statement,
     describe_history_statement,
-    first_table,
     optimize_statement,
     property_key,
     restore_statement,
@@ -122,7 +115,7 @@ class SparkEngine:
         self._files = _jvm.FileCache()
         with contextlib.suppress(ImportError):
             import delta.exceptions  # noqa: F401  (converts Delta's Java exceptions to classes)
-        bind_parameters_with_delta_parser(self.spark)
+        _session.bind_parameters_with_delta_parser(self.spark)
 
     @property
     def delta_version(self) -> tuple[int, int, int]:
@@ -131,7 +124,7 @@ class SparkEngine:
         ``(0, 0, 0)`` when the JVM does not say (then no version-specific behaviour is assumed).
         """
         if self._delta_version is None:
-            self._delta_version = delta_version(self.spark)
+            self._delta_version = _session.delta_version(self.spark)
         return self._delta_version
 
     @property
@@ -143,7 +136,7 @@ class SparkEngine:
     def vorder_supported(self) -> bool:
         """True when the session is a Fabric runtime with V-Order (detected once)."""
         if self._vorder is None:
-            self._vorder = has_vorder(self.spark)
+            self._vorder = _session.has_vorder(self.spark)
         return self._vorder
 
     # -- helpers ---------------------------------------------------------------------------
@@ -154,10 +147,10 @@ class SparkEngine:
     @contextlib.contextmanager
     def _conf(self, settings: Mapping[str, str | None]) -> Iterator[None]:
         """Set session confs for one call; restore the previous values afterwards."""
-        with session_conf(self.spark, self._conf_lock, settings):
+        with _session.session_conf(self.spark, self._conf_lock, settings):
             yield
 
-    _metadata = staticmethod(metadata_conf)
+    _metadata = staticmethod(_session.metadata_conf)
 
     def _detail(self, table: TableRef) -> dict[str, Any]:
         rows = self._sql(table, "describe detail", describe_detail_statement(table))
@@ -349,8 +342,8 @@ class SparkEngine:
         args: dict[str, Any] | None = None
         if params:
             text, args = bind_parameters(text, params)
-            check_parameters_supported(self.spark)
-        with _translate(first_table(sources), "query"):
+            _session.check_parameters_supported(self.spark)
+        with _translate(_statements.first_table(sources), "query"):
             return _frames.to_arrow(
                 self.spark.sql(text, args=args) if args else self.spark.sql(text)
             )
@@ -478,7 +471,7 @@ class SparkEngine:
         hours = _version(retention_hours, "retention_hours")
         if self.vacuum_reads_table_retention and hours != 0:
             table_hours = retention_hours_of(self.properties(table), DELETED_FILE_RETENTION)
-            refusal = ignored_retention_error(table, hours, table_hours, self.delta_version)
+            refusal = _errors.ignored_retention_error(table, hours, table_hours, self.delta_version)
             if refusal is not None:
                 raise refusal
         location = self.location(table).rstrip("/") + "/"
@@ -573,9 +566,10 @@ class SparkEngine:
             return _jvm.log_transaction_version(self.spark, table, self.location(table), app_id)
 
     # -- frames: Arrow through `engine._arrow`, Spark DataFrames in `_frames` ---------------
-    frame_columns = staticmethod(_frames.frame_columns)
-    frame_max = staticmethod(_frames.frame_max)
-    align_frame = staticmethod(_frames.align_frame)
+    # frames are read the same way on every engine (Arrow, or a Spark DataFrame's own API)
+    frame_columns = staticmethod(_port_frames.frame_columns)
+    frame_max = staticmethod(_port_frames.frame_max)
+    align_frame = staticmethod(_port_frames.align_frame)
 
 
 __all__ = [

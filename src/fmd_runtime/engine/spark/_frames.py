@@ -17,19 +17,11 @@ import functools
 import json
 import operator
 import re
-from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from fmd_runtime.engine._arrow import (
-    arrow_align,
-    arrow_columns,
-    arrow_max,
-    frame_column,
-    is_arrow,
-    match_column,
-)
 from fmd_runtime.engine._deltalog import deletion_vector_file
 from fmd_runtime.engine._metrics import commit_counts
 from fmd_runtime.engine._models import (
@@ -286,85 +278,3 @@ def update_condition(
         if col not in existing:
             raise ConfigError(f"column {col!r} does not exist", table=table.name)
     return functools.reduce(operator.and_, terms)
-
-
-# -- the port's frame operations -------------------------------------------------------------
-def frame_columns(frame: Any) -> list[Column]:
-    """Columns of an Arrow object, or of a Spark DataFrame / StructType (`DeltaEngine.frame_columns`).
-
-    Raises:
-        InvalidIdentifierError: a column name is not a plain identifier.
-        ConfigError: an object that carries no schema.
-    """
-    if is_arrow(frame):
-        return arrow_columns(frame)
-    fields = getattr(frame, "fields", None)
-    if fields is None and hasattr(frame, "schema"):
-        fields = getattr(frame.schema, "fields", None)
-    if fields is None:
-        raise ConfigError(
-            f"cannot read a schema from a {type(frame).__name__}",
-            hint="pass a Spark StructType or DataFrame, an Arrow schema or table, or a list of Column",
-        )
-    return [frame_column(f.name, f.dataType.simpleString(), bool(f.nullable)) for f in fields]
-
-
-def frame_max(frame: Any, column: str) -> Any:
-    """max() of a column of an Arrow frame or a Spark DataFrame (`DeltaEngine.frame_max`).
-
-    Spark timestamps travel as UTC epoch micros (no driver-zone guessing); ``timestamp_ntz`` as
-    its text.
-
-    Raises:
-        ConfigError: not a frame, or no such column.
-    """
-    if is_arrow(frame) and hasattr(frame, "num_rows"):
-        return arrow_max(frame, column)
-    if not hasattr(frame, "selectExpr"):
-        raise ConfigError(
-            f"cannot take the max of a column of a {type(frame).__name__}",
-            hint="pass a pyarrow Table / RecordBatch or a Spark DataFrame",
-        )
-    name = match_column(list(frame.columns), column)
-    type_name = frame.schema[name].dataType.simpleString()
-    if type_name == "timestamp":
-        micros = frame.selectExpr(f"unix_micros(max(`{name}`)) AS m").collect()[0][0]
-        return None if micros is None else _EPOCH + timedelta(microseconds=int(micros))
-    if type_name == "timestamp_ntz":
-        return frame.selectExpr(f"CAST(max(`{name}`) AS STRING) AS m").collect()[0][0]
-    return frame.selectExpr(f"max(`{name}`) AS m").collect()[0][0]
-
-
-def align_frame(
-    frame: Any,
-    columns: Sequence[Column],
-    *,
-    cast: Collection[str] = (),
-    extra: Sequence[str] = (),
-    table: str | None = None,
-) -> Any:
-    """An Arrow frame or Spark DataFrame shaped like ``columns`` (`DeltaEngine.align_frame`).
-
-    On Spark: one ``selectExpr`` (type and column names reach it only after validation).
-
-    Raises:
-        SchemaDriftError: (Arrow) a value cannot be cast, or a NOT NULL column has nulls.
-    """
-    if is_arrow(frame):
-        if not hasattr(frame, "num_rows"):
-            return None  # an Arrow schema: nothing to align
-        return arrow_align(frame, columns, cast=cast, extra=extra, table=table)
-    if not hasattr(frame, "selectExpr"):
-        return None  # a schema, not a frame: nothing to align
-    names = {n.lower(): n for n in frame.columns}
-    exprs = []
-    for col in columns:
-        src = names.get(col.name.lower())
-        if src is None:
-            exprs.append(f"CAST(NULL AS {col.type}) AS `{col.name}`")
-        elif col.name in cast:
-            exprs.append(f"CAST(`{src}` AS {col.type}) AS `{col.name}`")
-        else:
-            exprs.append(f"`{src}` AS `{col.name}`")
-    exprs += [f"`{name}`" for name in extra]
-    return frame.selectExpr(*exprs)
