@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -31,39 +32,40 @@ def rows(n0: int, n: int) -> pa.Table:
     return pa.table({"Id": pa.array(range(n0, n0 + n), pa.int64()), "IsDeleted": [False] * n})
 
 
-class HeldLoads(FaultyEngine):
-    """The real engine; a load's data write into ``hold`` waits until ``release`` (a stalled
-    load), and
-    ``after_read`` runs once right after the next snapshot of that table is read."""
+@dataclass
+class HeldLoad:
+    """A stalled load on the real engine, through `FaultyEngine` hooks: a load's data write into
+    ``table`` waits until ``release`` is set (``held`` says it started); `after_next_read` runs
+    something once right after the next snapshot of that table is read."""
 
-    def __init__(self, inner: Any, hold: str) -> None:
-        super().__init__(inner)
-        self.hold = hold
-        self.held = threading.Event()
-        self.release = threading.Event()
-        self.after_read: Any = None
+    engine: FaultyEngine
+    table: str
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
-    def write(self, table: TableRef, *args: Any, **kw: Any) -> Any:
-        commit = kw.get("commit")
-        loading = commit is not None and commit.app_id is not None  # `rt.runs.write`'s data
-        if loading and table.name == self.hold and not self.release.is_set():
-            self.held.set()
-            assert self.release.wait(60), "the held load was never released"
-        return self.inner.write(table, *args, **kw)
+    def __post_init__(self) -> None:
+        def stall(table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+            if not self.release.is_set():
+                self.held.set()
+                assert self.release.wait(60), "the held load was never released"
 
-    def snapshot(self, table: TableRef, version: int | None = None) -> Any:
-        snap = self.inner.snapshot(table, version)
-        if table.name == self.hold and self.after_read is not None:
-            hook, self.after_read = self.after_read, None
-            hook()
-        return snap
+        def loading(table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> bool:
+            commit = kw.get("commit")
+            return commit is not None and commit.app_id is not None  # `rt.runs.write`'s data
+
+        self.engine.on("write", stall, tables={self.table}, match=loading)
+
+    def after_next_read(self, hook: Callable[[], Any]) -> None:
+        self.engine.on(
+            "snapshot", lambda t, a, kw: hook(), tables={self.table}, when="after", times=1
+        )
 
 
 @pytest.fixture
-def held(engine: Any) -> Iterator[HeldLoads]:
-    wrapped = HeldLoads(engine, "bronze.contact")
-    yield wrapped
-    wrapped.release.set()
+def held(engine: Any) -> Iterator[HeldLoad]:
+    stalled = HeldLoad(FaultyEngine(engine), "bronze.contact")
+    yield stalled
+    stalled.release.set()
 
 
 def runtime(engine: Any, run_id: str) -> fmd.Runtime:
@@ -93,11 +95,13 @@ def load(engine: Any, run_id: str, table: str, n0: int) -> Any:
 
 
 def test_a_load_in_flight_is_waited_for_then_the_checkpoint_is_inflight_and_names_it(
-    held: HeldLoads,
+    held: HeldLoad,
 ) -> None:
-    rt = prepare(held)
-    account = load(held, "load-account", "bronze.account", 100)
-    stalled = threading.Thread(target=load, args=(held, "load-contact", "bronze.contact", 200))
+    rt = prepare(held.engine)
+    account = load(held.engine, "load-account", "bronze.account", 100)
+    stalled = threading.Thread(
+        target=load, args=(held.engine, "load-contact", "bronze.contact", 200)
+    )
     stalled.start()
     assert held.held.wait(60)
 
@@ -143,13 +147,15 @@ def test_a_load_in_flight_is_waited_for_then_the_checkpoint_is_inflight_and_name
 
 
 def test_a_table_pinned_before_its_own_load_of_the_batch_fails_naming_both_versions(
-    held: HeldLoads,
+    held: HeldLoad,
 ) -> None:
-    rt = prepare(held)
+    rt = prepare(held.engine)
     held.release.set()  # no stall here: the load lands between the pin and the ledger check
     before = rt.engine.version(rt.table("bronze.contact"))
     landed: list[Any] = []
-    held.after_read = lambda: landed.append(load(held, "late-load", "bronze.contact", 300))
+    held.after_next_read(
+        lambda: landed.append(load(held.engine, "late-load", "bronze.contact", 300))
+    )
     cp = rt.checkpoints.create(TABLES, kind="DailyBatch", wait_for_loads_seconds=0)
     assert cp is not None and cp.validation_status == "Failed"
     (late,) = landed

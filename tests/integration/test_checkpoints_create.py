@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -462,30 +463,26 @@ def test_names_stay_unique_across_concurrent_creators(engine: DeltaEngine) -> No
     second.close()
 
 
-class RacingEngine(FaultyEngine):
-    """The real engine; another creator commits the same name just before our header lands."""
+def race_next_header(engine: FaultyEngine) -> None:
+    """Another creator commits the same name just before our next CheckpointHistory header lands
+    (a hook on the real engine: the rival row goes in first, then ours)."""
 
-    race = False
+    def rival(table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
+        assert table is not None
+        data = args[1] if len(args) > 1 else kw["data"]
+        row = data.to_pylist()[0]
+        row |= {"CheckpointId": "rival", "CreatedDate": row["CreatedDate"] - timedelta(seconds=1)}
+        passed = {k: v for k, v in kw.items() if k != "data"}
+        engine.inner.write(table, pa.Table.from_pylist([row], schema=data.schema), **passed)
 
-    def write(self, table: TableRef, data: Any, **kwargs: Any) -> int:
-        if table.table == "CheckpointHistory" and self.race:
-            self.race = False
-            rival = data.to_pylist()[0]
-            from datetime import timedelta
-
-            rival |= {
-                "CheckpointId": "rival",
-                "CreatedDate": rival["CreatedDate"] - timedelta(seconds=1),
-            }
-            self.inner.write(table, pa.Table.from_pylist([rival], schema=data.schema), **kwargs)
-        return self.inner.write(table, data, **kwargs)
+    engine.on("write", rival, tables={"CheckpointHistory"}, times=1)
 
 
 def test_the_later_of_two_same_name_creators_renames_itself(engine: DeltaEngine) -> None:
-    racing = RacingEngine(engine)
+    racing = FaultyEngine(engine)
     rt = connect(racing, "race")
     build(rt, 1)
-    racing.race = True
+    race_next_header(racing)
     cp = rt.checkpoints.create(["bronze.t000"], kind="Manual", name="nightly")
     assert cp is not None and cp.checkpoint_name == "nightly_2"
     stored = {r["CheckpointId"]: r["CheckpointName"] for r in rt.store.read("CheckpointHistory")}

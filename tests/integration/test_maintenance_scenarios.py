@@ -56,35 +56,25 @@ def rt(any_rt: fmd.Runtime) -> fmd.Runtime:
     return any_rt
 
 
-class NoKeepVersionsEngine(DeltaRsEngine):
-    """The real delta-rs engine with ``keep_versions`` switched off, as on Spark."""
-
-    supports_keep_versions = False
-
-    def vacuum(
-        self,
-        table: TableRef,
-        *,
-        retention_hours: int,
-        dry_run: bool = True,
-        keep_versions: Any = (),
-        enforce_retention: bool = True,
-    ) -> Any:
-        if keep_versions:
-            raise EngineError("vacuum: keep_versions is not supported", table=table.name)
-        return super().vacuum(
-            table,
-            retention_hours=retention_hours,
-            dry_run=dry_run,
-            enforce_retention=enforce_retention,
-        )
+def no_keep_versions(engine: DeltaEngine) -> FaultyEngine:
+    """The real delta-rs engine with ``keep_versions`` switched off, as on Spark: the engine says
+    it cannot keep versions, and a VACUUM that asks it to is refused."""
+    wrapped = FaultyEngine(engine).fail(
+        "vacuum",
+        match=lambda t, a, kw: bool(kw.get("keep_versions")),
+        error=lambda t: EngineError(
+            "vacuum: keep_versions is not supported", table=t.name if t else None
+        ),
+    )
+    wrapped.supports_keep_versions = False  # type: ignore[attr-defined]  # what Spark reports
+    return wrapped
 
 
 @pytest.fixture
 def no_keep(engine: DeltaEngine) -> Iterator[fmd.Runtime]:
     """A Runtime on an engine that cannot keep versions: Spark as it is, delta-rs with
     ``keep_versions`` switched off."""
-    real = engine if not engine.supports_keep_versions else NoKeepVersionsEngine(engine.root)  # type: ignore[attr-defined]
+    real = engine if not engine.supports_keep_versions else no_keep_versions(engine)
     runtime = connect(real, "no-keep")
     yield runtime
     runtime.close()

@@ -26,6 +26,7 @@ from fmd_runtime.audit import (
 from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.errors import EngineError
 from fmd_runtime.runtime import Runtime
+from fmd_runtime.testing import FaultyEngine
 
 CONTEXT = dict(
     run_id="run-42",
@@ -272,21 +273,25 @@ def test_interpreter_exit_flushes_buffered_events(lakehouse: Path) -> None:
     assert sorted(json.loads(r["Details"])["n"] for r in rows) == [1, 2]
 
 
-class AuditWriteFails(DeltaRsEngine):
-    """The real engine, except that writes to SyncAuditLog fail while ``broken`` is set."""
-
-    broken = True
-    attempts = 0
-
-    def write(self, table, data, **kwargs):  # type: ignore[no-untyped-def]
-        if self.broken and table.table == "SyncAuditLog":
-            self.attempts += 1
-            raise EngineError("injected: storage refused the audit write", table=table.name)
-        return super().write(table, data, **kwargs)
+def audit_write_fails(lakehouse: Path, attempts: list[str] | None = None) -> FaultyEngine:
+    """The real engine, except that writes to SyncAuditLog fail until the fault is cleared
+    (``engine.clear()``); each attempt is noted in ``attempts``."""
+    engine = FaultyEngine(DeltaRsEngine(lakehouse))
+    if attempts is not None:
+        engine.on(
+            "write", lambda t, a, kw: attempts.append(t.name if t else ""), tables={"SyncAuditLog"}
+        )
+    return engine.fail(
+        "write",
+        tables={"SyncAuditLog"},
+        error=lambda t: EngineError(
+            "injected: storage refused the audit write", table=t.name if t else None
+        ),
+    )
 
 
 def test_audit_write_failure_never_hides_the_original_error(lakehouse: Path) -> None:
-    engine = AuditWriteFails(lakehouse)
+    engine = audit_write_fails(lakehouse)
     runtime = fmd.connect(engine=engine, run_id="r-fault")
     original = ZeroDivisionError("the block's own error")
     with pytest.raises(ZeroDivisionError) as info:
@@ -298,20 +303,21 @@ def test_audit_write_failure_never_hides_the_original_error(lakehouse: Path) -> 
     assert runtime.store.read("SyncAuditLog") == []
     # flush() itself never raises either
     assert runtime.audit.flush() == 0
-    engine.broken = False
+    engine.clear()
     assert runtime.audit.flush() == 2
     assert [r["Operation"] for r in audit_rows(runtime)] == ["Start", "Fail"]
 
 
 def test_automatic_flushes_pause_after_a_failed_write(lakehouse: Path) -> None:
-    engine = AuditWriteFails(lakehouse)
+    attempts: list[str] = []
+    engine = audit_write_fails(lakehouse, attempts)
     runtime = fmd.connect(engine=engine, run_id="r-outage")
     for name in ("a", "b", "c"):
         with runtime.audit.activity("Load", entity=name):
             pass
-    assert engine.attempts == 1  # not one failing commit attempt per activity
+    assert len(attempts) == 1  # not one failing commit attempt per activity
     assert runtime.audit.pending == 6
-    engine.broken = False
+    engine.clear()
     runtime.audit.max_age_seconds = 0.0
     with runtime.audit.activity("Load", entity="d"):
         pass  # the pause is over: this outermost activity writes everything
@@ -320,7 +326,7 @@ def test_automatic_flushes_pause_after_a_failed_write(lakehouse: Path) -> None:
 
 
 def test_summary_never_raises_when_the_store_is_broken(lakehouse: Path) -> None:
-    engine = AuditWriteFails(lakehouse)
+    engine = audit_write_fails(lakehouse)
     runtime = fmd.connect(engine=engine, run_id="r-fault")
     with pytest.raises(ValueError):
         with runtime.audit.activity("Load", entity="a"):

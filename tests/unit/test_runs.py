@@ -13,6 +13,7 @@ from fmd_runtime import ContractViolation
 from fmd_runtime.engine import Column
 from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.runs import RunLedger
+from fmd_runtime.testing import FaultyEngine
 
 COLS = [Column(name="Id", type="bigint", nullable=False), Column(name="Name", type="string")]
 
@@ -21,21 +22,20 @@ def _data(*ids: int) -> pa.Table:
     return pa.table({"Id": pa.array(ids, pa.int64()), "Name": [f"n{i}" for i in ids]})
 
 
-class CrashingEngine(DeltaRsEngine):
-    """The real engine; ``crash`` = "after" lets the commit land then raises (the process died
-    before the ledger heard of it), "before" raises before anything is written."""
-
-    crash: str | None = None
-
-    def write(self, table, data, **kw):  # type: ignore[override]
-        if table.schema_name == "metadata":  # the ledger's own writes go through
-            return super().write(table, data, **kw)
-        if self.crash == "before":
-            raise ConnectionError("network dropped before the commit")
-        version = super().write(table, data, **kw)
-        if self.crash == "after":
-            raise ConnectionError("driver lost after the commit")
-        return version
+def crash(engine: FaultyEngine, when: str) -> None:
+    """Data writes fail (the ledger's own metadata writes go through): "after" lets the commit
+    land then raises (the process died before the ledger heard of it), "before" raises before
+    anything is written. ``engine.clear()`` ends it."""
+    engine.fail(
+        "write",
+        when="after" if when == "after" else "before",
+        error=ConnectionError(
+            "driver lost after the commit"
+            if when == "after"
+            else "network dropped before the commit"
+        ),
+        match=lambda t, a, kw: t is not None and t.schema_name != "metadata",
+    )
 
 
 def _connect(lakehouse, run_id: str, batch: str | None = None, engine=None):
@@ -124,18 +124,18 @@ def test_parts_of_a_chunked_load_are_each_written_once(rt, table) -> None:
 
 
 def test_a_retry_after_a_crash_that_landed_is_skipped_by_the_same_txn_version(lakehouse) -> None:
-    engine = CrashingEngine(lakehouse)
+    engine = FaultyEngine(DeltaRsEngine(lakehouse))
     rt = _connect(lakehouse, "run-1", batch="batch-7", engine=engine)
     ref = rt.table("bronze.acc")
     engine.create(ref, COLS)
-    engine.crash = "after"
+    crash(engine, "after")
     with pytest.raises(ConnectionError):
         rt.runs.write("acc", "bronze.acc", _data(1, 2), layer="bronze", watermark="2")
     assert _ids(rt, ref) == [1, 2]  # the data landed
     assert engine.transaction_version(ref, "fmd:bronze:acc") == 1
     rt.close()
 
-    engine.crash = None
+    engine.clear()
     retry = _connect(lakehouse, "run-2", batch="batch-7", engine=engine)
     assert not retry.runs.should_skip("acc", "bronze")  # the ledger never heard of the success
     res = retry.runs.write("acc", "bronze.acc", _data(1, 2), layer="bronze", watermark="2")
@@ -148,15 +148,15 @@ def test_a_retry_after_a_crash_that_landed_is_skipped_by_the_same_txn_version(la
 
 
 def test_a_retry_after_a_crash_before_landing_writes_with_the_same_txn_version(lakehouse) -> None:
-    engine = CrashingEngine(lakehouse)
+    engine = FaultyEngine(DeltaRsEngine(lakehouse))
     rt = _connect(lakehouse, "run-1", batch="batch-7", engine=engine)
     ref = rt.table("bronze.acc")
     engine.create(ref, COLS)
-    engine.crash = "before"
+    crash(engine, "before")
     with pytest.raises(ConnectionError):
         rt.runs.write("acc", "bronze.acc", _data(1), layer="bronze")
     assert _ids(rt, ref) == [] and _audit(rt, "EntityFailed")[-1]["Severity"] == "HIGH"
-    engine.crash = None
+    engine.clear()
     res = _connect(lakehouse, "run-2", batch="batch-7", engine=engine).runs.write(
         "acc", "bronze.acc", _data(1), layer="bronze"
     )

@@ -89,10 +89,7 @@ def test_the_connected_lakehouse_may_be_named(rt) -> None:
 def test_a_onelake_root_is_named_by_its_lakehouse(lakehouse: Path) -> None:
     from fmd_runtime.engine.deltars import DeltaRsEngine
 
-    class Named(DeltaRsEngine):
-        pass
-
-    engine = Named(lakehouse)
+    engine = DeltaRsEngine(lakehouse)
     engine.root = "abfss://ws@onelake.dfs.fabric.microsoft.com/Sales.Lakehouse"
     rt = fmd.connect(engine=engine, ensure=False)
     assert rt.lakehouse_names == ("Sales",)
