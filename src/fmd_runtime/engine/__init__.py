@@ -19,6 +19,7 @@ never each other):
 ``_types``          column type names (`normalize_type`, `arrow_type`), `WriteMode`, `SchemaMode`
 ``_models``         the typed values that cross the port (`Column`, `HistoryEntry`, results ...)
 ``_metrics``        a commit's typed counts from either writer's raw metric names
+``_merge``          the keyed MERGE: `MergeSpec`, `MergeCounts`, `MergePreview`, the row rules
 ``_intervals``      retention properties: `parse_interval_hours`, `log_retention_cover` ...
 ``_arrow``          Arrow frames: `arrow_schema`, columns, max, align (both adapters use it)
 ``_deltalog``       Delta log encodings both adapters read (`deletion_vector_file`)
@@ -48,6 +49,14 @@ from fmd_runtime.engine._intervals import (
     log_retention_cover,
     parse_interval_hours,
     retention_hours,
+)
+from fmd_runtime.engine._merge import (
+    MergeCheck,
+    MergeCounts,
+    MergeMode,
+    MergePreview,
+    MergeSpec,
+    MergeWriteResult,
 )
 from fmd_runtime.engine._metrics import COMMIT_COUNT_FIELDS, commit_counts
 from fmd_runtime.engine._models import (
@@ -183,6 +192,34 @@ class DeltaEngine(Protocol):
         commit: CommitOptions | None = None,
     ) -> int:
         """Append or overwrite with Arrow data (or a DataFrame on Spark); return the new version."""
+        ...
+
+    def merge(
+        self,
+        table: TableRef,
+        data: Any,
+        spec: MergeSpec,
+        *,
+        check: MergeCheck | None = None,
+        commit: CommitOptions | None = None,
+    ) -> MergeWriteResult:
+        """MERGE ``data`` into an existing table by key, soft-deleting rather than deleting.
+
+        Every incoming row (and, for a snapshot, every active target row) is classified once
+        against the target at one version: inserted, updated (a compared column differs,
+        null-safely), unchanged, re-activated (soft-deleted, not purged), purged (left alone),
+        deleted (snapshot: an active row whose key is missing). ``check`` sees the counts
+        (`MergePreview`) before anything is committed and stops the merge by raising; then one
+        MERGE commit carries only the changed rows (none: no commit). The commit's
+        ``app_id``/``app_version`` make a repeated merge a no-op. Tracking columns belong to the
+        merge: incoming values of them are ignored; inserted rows get false.
+
+        Raises:
+            ContractViolation: the key has nulls or duplicates in ``data`` (a sample named), or a
+                key / compared column is missing from it.
+            ConfigError: ``data`` has a column the table lacks, or the table lacks a tracking column.
+            ConcurrentWriteError: the table moved while the rows were classified (retry).
+        """
         ...
 
     def update(
@@ -409,6 +446,12 @@ __all__ = [
     "DataFile",
     "DeltaEngine",
     "HistoryEntry",
+    "MergeCheck",
+    "MergeCounts",
+    "MergeMode",
+    "MergePreview",
+    "MergeSpec",
+    "MergeWriteResult",
     "OptimizeResult",
     "Protocol_",
     "RestoreResult",

@@ -48,17 +48,11 @@ from fmd_runtime.engine import (
 )
 from fmd_runtime.engine import _frames as _port_frames
 from fmd_runtime.engine import retention_hours as retention_hours_of
-from fmd_runtime.engine.spark import _errors, _frames, _jvm, _session, _statements
-from fmd_runtime.engine.spark._errors import (
-    DELTA_SPARK_CONFLICTS,
-    _translate,
-    classify_error,
-)
+from fmd_runtime.engine._merge import MergeCheck, MergeSpec, MergeWriteResult
+from fmd_runtime.engine.spark import _errors, _frames, _jvm, _merge, _session, _statements
+from fmd_runtime.engine.spark._errors import DELTA_SPARK_CONFLICTS, _translate, classify_error
 from fmd_runtime.engine.spark._jvm import _InternalApiMissing
-from fmd_runtime.engine.spark._session import (
-    _RETENTION_CONF,
-    _SESSION_CONF_LOCK,
-)
+from fmd_runtime.engine.spark._session import _RETENTION_CONF, _SESSION_CONF_LOCK
 from fmd_runtime.engine.spark._statements import (
     add_columns_statement,
     bind_parameters,
@@ -380,6 +374,18 @@ class SparkEngine:
             else:
                 writer.saveAsTable(table.quoted)
         return self.version(table)
+
+    def merge(
+        self,
+        table: TableRef,
+        data: Any,
+        spec: MergeSpec,
+        *,
+        check: MergeCheck | None = None,
+        commit: CommitOptions | None = None,
+    ) -> MergeWriteResult:
+        """Classify once (persisted), ``check`` the counts, MERGE the changes (`DeltaEngine.merge`)."""
+        return _merge.merge(self, table, self._dataframe(table, data), spec, check, commit)
 
     def update(
         self,
