@@ -24,6 +24,9 @@ CREATE TABLE IF NOT EXISTS `metadata`.`PipelineConfig` (
     `DriftWarnOnly` boolean COMMENT 'Record and alert drift but never fail',
     `WatermarkColumn` string COMMENT 'Incremental cursor column',
     `WatermarkKind` string COMMENT 'datetime, date, int, rowversion, string',
+    `CompareColumns` string COMMENT 'Comma-separated columns a merge compares (default: all)',
+    `MaxDeleteShare` double COMMENT 'Merge circuit breaker: most active rows one merge may soft-delete (default 0.10)',
+    `MaxChangeRatio` double COMMENT 'Merge circuit breaker: most changes vs the usual volume (default 3.0)',
     `LastPurgeDate` timestamp COMMENT 'Last purge recorded',
     `UpdatedDate` timestamp COMMENT 'Last change (UTC)',
     `UpdatedBy` string COMMENT 'Who changed it'

@@ -27,7 +27,15 @@ from fmd_runtime.checkpoints import (
 from fmd_runtime.config import CheckpointKind, DriftPolicy, RuntimeConfig, TableConfig
 from fmd_runtime.context import Outcome, RunContext
 from fmd_runtime.drift import Drift, DriftDecision, DriftReport
-from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, SchemaMode, WriteMode
+from fmd_runtime.engine import (
+    Column,
+    CommitOptions,
+    DeltaEngine,
+    MergeCounts,
+    MergeMode,
+    SchemaMode,
+    WriteMode,
+)
 from fmd_runtime.errors import (
     ApprovalError,
     CheckpointError,
@@ -35,6 +43,7 @@ from fmd_runtime.errors import (
     ConfigError,
     ContractViolation,
     CorruptLogError,
+    DeletionLimitError,
     EngineError,
     FmdError,
     InvalidIdentifierError,
@@ -50,7 +59,7 @@ from fmd_runtime.errors import (
 from fmd_runtime.guards import guard
 from fmd_runtime.maintenance import Maintenance, MaintenancePlan, MaintenanceResult
 from fmd_runtime.rollback import Rollback, RollbackPlan, RollbackResult, RollbackRun
-from fmd_runtime.runs import RunLedger, WriteResult
+from fmd_runtime.runs import BreakerCheck, MergeResult, RunLedger, WriteResult
 from fmd_runtime.runtime import Runtime, connect
 from fmd_runtime.tables import TableRef
 from fmd_runtime.validation import ValidationCheck
@@ -71,6 +80,7 @@ __all__ = [
     "Alerts",
     "ApprovalError",
     "Audit",
+    "BreakerCheck",
     "Checkpoint",
     "CheckpointError",
     "CheckpointKind",
@@ -82,6 +92,7 @@ __all__ = [
     "ConfigError",
     "ContractViolation",
     "CorruptLogError",
+    "DeletionLimitError",
     "DeltaEngine",
     "Drift",
     "DriftDecision",
@@ -95,6 +106,9 @@ __all__ = [
     "MaintenanceError",
     "MaintenancePlan",
     "MaintenanceResult",
+    "MergeCounts",
+    "MergeMode",
+    "MergeResult",
     "MigrationReport",
     "Outcome",
     "RetentionError",

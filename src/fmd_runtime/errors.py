@@ -16,6 +16,7 @@ and puts it first in its message, then says what the operator can do::
     ├── StoreError                the metadata store could not read or write its tables
     ├── WatermarkError            a watermark is malformed, goes backwards or is committed twice
     ├── SchemaDriftError          an incoming schema breaks the table's drift policy
+    ├── DeletionLimitError        a merge's circuit breaker refused it (too many deletes/changes)
     ├── CheckpointError           a checkpoint is missing, invalid or not restorable
     ├── RollbackError             a rollback was refused or failed
     │   └── ApprovalError         the approval token is missing or stale
@@ -160,6 +161,18 @@ class SchemaDriftError(FmdError):
     """An incoming schema breaks the target table's drift policy."""
 
 
+class DeletionLimitError(FmdError):
+    """A merge's circuit breaker refused it before committing: it would soft-delete more of the
+    table's active rows, or change more rows, than the table's limits allow.
+
+    ``details`` holds the numbers (``counts``, ``limits``, ``baseline``) and ``sample_keys``, a
+    few keys of the rows it would have deleted. No retry can cure it: fix the source, or re-run
+    with an explicit, audited override and a reason.
+    """
+
+    terminal = True
+
+
 class CheckpointError(FmdError):
     """A checkpoint is missing, invalid, or not restorable."""
 
@@ -183,6 +196,7 @@ __all__ = [
     "ConfigError",
     "ContractViolation",
     "CorruptLogError",
+    "DeletionLimitError",
     "EngineError",
     "FmdError",
     "InvalidIdentifierError",

@@ -48,6 +48,9 @@ Arrow's duration type and retention arithmetic stops meaning anything."""
 MAX_RETENTION_DAYS = 3_650
 """Largest checkpoint retention accepted, in days (10 years)."""
 
+MAX_CHANGE_RATIO = 1_000.0
+"""Largest ``max_change_ratio`` of the merge circuit breaker (changes vs the usual volume)."""
+
 MAX_WATERMARK_SKEW_HOURS = 8_760
 """Largest future skew a watermark may have, in hours (1 year); see
 `RuntimeConfig.watermark_future_skew_hours`."""

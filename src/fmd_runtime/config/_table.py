@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 
 from fmd_runtime.config._bounds import (
     DEFAULT_DRIFT_BY_LAYER,
+    MAX_CHANGE_RATIO,
     MAX_RETENTION_DAYS,
     MAX_RETENTION_HOURS,
     DriftPolicy,
@@ -44,7 +45,9 @@ class TableConfig(_Settings):
     bounds: ``vacuum_retention_hours`` 0 to `MAX_RETENTION_HOURS` (87,600; maintenance refuses
     values below ``RuntimeConfig.vacuum_retention_floor_hours`` when it plans),
     ``checkpoint_retention_days`` 1 to `MAX_RETENTION_DAYS` (3,650), ``validation_tolerance``
-    0 to 1. ``table`` and ``related_tables`` are ``schema.table`` names of the connected
+    0 to 1; the merge circuit breaker's ``max_delete_share`` 0 to 1 (default 0.10: a merge may
+    soft-delete at most 10% of the active rows) and ``max_change_ratio`` 1 to
+    `MAX_CHANGE_RATIO` (default 3.0: at most 3x the table's usual change volume). ``table`` and ``related_tables`` are ``schema.table`` names of the connected
     lakehouse (a ``lakehouse.schema.table`` name is refused).
 
     Example:
@@ -72,12 +75,20 @@ class TableConfig(_Settings):
     drift_warn_only: StrictFlag = False
     watermark_column: str | None = None
     watermark_kind: str | None = None
+    compare_columns: list[str] = Field(default_factory=list)
+    max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    max_change_ratio: float = Field(default=3.0, ge=1.0, le=MAX_CHANGE_RATIO)
     last_purge_date: datetime | None = None
     updated_date: datetime | None = None
     updated_by: str | None = None
 
     _numbers = field_validator(
-        "vacuum_retention_hours", "checkpoint_retention_days", "validation_tolerance", mode="before"
+        "vacuum_retention_hours",
+        "checkpoint_retention_days",
+        "validation_tolerance",
+        "max_delete_share",
+        "max_change_ratio",
+        mode="before",
     )(_number)
 
     @field_validator("table")
@@ -85,7 +96,7 @@ class TableConfig(_Settings):
     def _table(cls, v: str) -> str:
         return local_table(v).name
 
-    @field_validator("primary_key", "zorder_columns", mode="before")
+    @field_validator("primary_key", "zorder_columns", "compare_columns", mode="before")
     @classmethod
     def _columns(cls, v: Any) -> list[str]:
         return [validate_identifier(c, what="column") for c in _csv(v)]
@@ -160,6 +171,9 @@ class TableConfig(_Settings):
             "DriftWarnOnly": self.drift_warn_only,
             "WatermarkColumn": self.watermark_column,
             "WatermarkKind": self.watermark_kind,
+            "CompareColumns": ",".join(self.compare_columns) or None,
+            "MaxDeleteShare": self.max_delete_share,
+            "MaxChangeRatio": self.max_change_ratio,
             "LastPurgeDate": self.last_purge_date,
             "UpdatedDate": self.updated_date,
             "UpdatedBy": self.updated_by,
@@ -197,6 +211,9 @@ class TableConfig(_Settings):
             "DriftWarnOnly": "drift_warn_only",
             "WatermarkColumn": "watermark_column",
             "WatermarkKind": "watermark_kind",
+            "CompareColumns": "compare_columns",
+            "MaxDeleteShare": "max_delete_share",
+            "MaxChangeRatio": "max_change_ratio",
             "LastPurgeDate": "last_purge_date",
             "UpdatedDate": "updated_date",
             "UpdatedBy": "updated_by",

@@ -51,6 +51,7 @@ from fmd_runtime.engine._intervals import (
     retention_hours,
 )
 from fmd_runtime.engine._merge import (
+    MERGE_METADATA_KEY,
     MergeCheck,
     MergeCounts,
     MergeMode,
@@ -441,6 +442,7 @@ __all__ = [
     "DEFAULT_RETENTION_HOURS",
     "DELETED_FILE_RETENTION",
     "LOG_RETENTION",
+    "MERGE_METADATA_KEY",
     "Column",
     "CommitOptions",
     "DataFile",

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from fmd_runtime.engine._models import CommitOptions
 from fmd_runtime.errors import ConfigError, ContractViolation
 from fmd_runtime.tables import validate_identifier
 
@@ -56,6 +57,10 @@ COUNT_OF: dict[str, str] = {
 
 CHANGING: tuple[str, ...] = (INSERT, UPDATE, DELETE, REACTIVATE)
 """The actions that change the table: only rows with one of them reach the MERGE."""
+
+MERGE_METADATA_KEY = "fmd.merge"
+"""The commit metadata key under which a merge commit records its `MergeCounts` (JSON), so the
+history alone tells what each merge did (the circuit breaker's baseline reads it)."""
 
 SAMPLE_KEYS = 10
 """How many keys an error or a refusal shows (of duplicated, null or to-be-deleted rows)."""
@@ -222,6 +227,18 @@ class MergeWriteResult(BaseModel):
     engine_updated: int | None = None
 
 
+def with_counts(commit: CommitOptions | None, counts: MergeCounts) -> CommitOptions:
+    """``commit`` with the merge's counts added to its metadata (`MERGE_METADATA_KEY`).
+
+    Example:
+        >>> with_counts(None, MergeCounts(inserted=1)).metadata["fmd.merge"][:14]
+        '{"active_befor'
+    """
+    base = commit or CommitOptions()
+    metadata = {**base.metadata, MERGE_METADATA_KEY: counts.to_metadata()}
+    return base.model_copy(update={"metadata": metadata})
+
+
 def check_merge_columns(
     table: str, spec: MergeSpec, source: Sequence[str], target: Sequence[str]
 ) -> tuple[str, ...]:
@@ -317,6 +334,7 @@ __all__ = [
     "ACTIONS",
     "CHANGING",
     "COUNT_OF",
+    "MERGE_METADATA_KEY",
     "MergeCheck",
     "MergeCounts",
     "MergeMode",
@@ -327,4 +345,5 @@ __all__ = [
     "check_merge_columns",
     "compared_columns",
     "key_error",
+    "with_counts",
 ]

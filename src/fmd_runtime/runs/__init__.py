@@ -19,9 +19,14 @@ Example:
     >>> # if not rt.runs.should_skip("account", "bronze"):
     >>> #     rt.runs.write("account", "bronze.account", rows, layer="bronze", watermark=high)
 
+- **Exactly-once merges with a circuit breaker**: `RunLedger.merge` upserts or applies a full
+  snapshot by key (soft-deleting what is missing) under the same identity, and refuses before
+  committing a merge that would delete or change implausibly many rows (``_breaker``).
+
 The work is done in private modules: ``_ledger`` (every read and append of ``EntityRuns``),
-``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_write`` (the exactly-once write
-and the history scan), ``_models`` (the results); each method below calls one of them.
+``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_write`` (the exactly-once attempt,
+the write and the history scan), ``_merge`` (the merge), ``_breaker`` (the deletion circuit
+breaker), ``_models`` (the results); each method below calls one of them.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from fmd_runtime.engine import SchemaMode, WriteMode
-from fmd_runtime.runs import _guard, _ledger, _write
-from fmd_runtime.runs._models import LandedCommit, Status, WriteResult
+from fmd_runtime.engine import MergeMode, SchemaMode, WriteMode
+from fmd_runtime.runs import _guard, _ledger, _merge, _write
+from fmd_runtime.runs._models import BreakerCheck, LandedCommit, MergeResult, Status, WriteResult
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -208,6 +213,87 @@ class RunLedger:
             part=part,
         )
 
+    def merge(
+        self,
+        entity: str,
+        table: str,
+        data: Any,
+        *,
+        layer: str,
+        keys: Sequence[str] | str | None = None,
+        mode: MergeMode = "upsert",
+        watermark: str | None = None,
+        batch_id: str | None = None,
+        part: str | None = None,
+        compare: Sequence[str] | str | None = None,
+        override_reason: str | None = None,
+    ) -> MergeResult:
+        """MERGE an entity's data into a table by key, exactly once per run (or batch), stopped
+        before committing when its counts are implausible.
+
+        ``upsert`` inserts new keys and updates changed rows (a compared column differs,
+        null-safely; unchanged rows are not rewritten), never deletes. ``snapshot`` treats the
+        data as the whole source: active rows whose key is missing are soft-deleted (the
+        deleted flag set, the row kept), soft-deleted rows whose key comes back are
+        re-activated, purged rows stay purged. Keys and tracking columns come from the table's
+        PipelineConfig row; the key is checked for nulls and duplicates in the data first. A
+        missing table is created from the data (plus the tracking columns).
+
+        Before committing, the deletion circuit breaker compares the counts with the table's
+        limits (``max_delete_share``, default 10% of the active rows newly deleted;
+        ``max_change_ratio``, default 3x the usual change volume of its recent merges or
+        checkpoints): above either, nothing is committed, the refusal is audited
+        (``MergeRefused``) and alerted (HIGH), and `DeletionLimitError` says the numbers.
+
+        A retry of the same attempt (run or batch, entity, layer, part) is a no-op: the same
+        Delta idempotent-transaction identity and ledger as `write`, and the commit carries the
+        same ``fmd.*`` metadata (plus ``fmd.merge``: the counts), so watermark recovery works.
+
+        Args:
+            entity: the entity id.
+            table: the target table.
+            data: a pyarrow Table (delta-rs) or a DataFrame (Spark).
+            layer: the layer (``silver`` ...).
+            keys: the key columns (default: PipelineConfig ``PrimaryKey``; must agree with it).
+            mode: ``upsert`` or ``snapshot`` (snapshot needs ``deleted_flag`` configured).
+            watermark: the proposed new watermark, recorded in the commit for recovery.
+            batch_id: the batch (default: the pipeline run id).
+            part: the slice of a chunked load.
+            compare: the columns compared (default: PipelineConfig ``CompareColumns``, else
+                every data column that is not a key).
+            override_reason: commit even when the breaker trips (audited ``MergeOverride``
+                with this reason).
+
+        Returns:
+            The `MergeResult`: counts (inserted, updated, deleted, reactivated, unchanged,
+            purged), the breaker's measurement, the version; ``applied`` False for a retry.
+
+        Raises:
+            DeletionLimitError: the circuit breaker refused the merge (nothing committed).
+            ContractViolation: null or duplicated keys in the data (a sample named), or a
+                key / compared column missing from it; an invalid override reason.
+            ConfigError: no key, an unknown mode, a snapshot without a deleted flag, or a data
+                column the table lacks (apply the drift policy first).
+            EngineError: the merge failed (recorded with `fail`; re-run to retry safely).
+
+        Example:
+            >>> # rt.runs.merge("account", "silver.account", rows, layer="silver", mode="snapshot")
+        """
+        return _merge.merge(
+            self._rt,
+            entity,
+            table,
+            data,
+            keys=keys,
+            layer=layer,
+            mode=mode,
+            watermark=watermark,
+            batch_id=batch_id,
+            part=part,
+            compare=compare,
+            override_reason=override_reason,
+        )
+
     # -- history ---------------------------------------------------------------------------
     def landed(
         self,
@@ -333,4 +419,4 @@ class RunLedger:
         return _ledger.invalidate_after(self._rt, table, after, by_run_id=by_run_id)
 
 
-__all__ = ["LandedCommit", "RunLedger", "Status", "WriteResult"]
+__all__ = ["BreakerCheck", "LandedCommit", "MergeResult", "RunLedger", "Status", "WriteResult"]

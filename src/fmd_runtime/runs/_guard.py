@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.config import strict_bool
@@ -81,8 +82,10 @@ def complete(
     part: str | None = None,
     txn_app_id: str | None = None,
     txn_version: int | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The work of `RunLedger.complete` (documented there)."""
+    """The work of `RunLedger.complete` (documented there); ``details`` (a merge's counts)
+    go into the ledger row and the audit event."""
     entity, layer = check_target(entity, layer)
     row = append(
         rt,
@@ -97,6 +100,7 @@ def complete(
         Part=part,
         TxnAppId=txn_app_id,
         TxnVersion=txn_version,
+        details=dict(details) if details else None,
     )
     rt.audit.event(
         "EntityCompleted",
@@ -111,6 +115,7 @@ def complete(
             "part": part,
             "txn_app_id": txn_app_id,
             "txn_version": txn_version,
+            **(details or {}),
         },
     )
     return row

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -47,6 +48,18 @@ def row_table(row: Mapping[str, Any]) -> str | None:
     if not row.get("TableName"):
         return None
     return f"{row.get('SchemaName')}.{row['TableName']}".lower()
+
+
+def row_details(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The JSON ``Details`` of a ledger row as a dict (None when absent or not a JSON object)."""
+    raw = row.get("Details")
+    if not raw:
+        return None
+    try:
+        found = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def check_target(entity: Any, layer: Any) -> tuple[str, str]:

@@ -14,10 +14,17 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fmd_runtime.config import check_number
-from fmd_runtime.engine import CommitOptions, HistoryEntry, SchemaMode, WriteMode
+from fmd_runtime.engine import (
+    MERGE_METADATA_KEY,
+    CommitOptions,
+    HistoryEntry,
+    MergeCounts,
+    SchemaMode,
+    WriteMode,
+)
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.runs._guard import complete, fail
 from fmd_runtime.runs._ledger import (
@@ -28,8 +35,10 @@ from fmd_runtime.runs._ledger import (
     invalidated_runs,
     own_rows,
     read,
+    row_details,
 )
 from fmd_runtime.runs._models import LandedCommit, WriteResult
+from fmd_runtime.tables import TableRef
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -49,29 +58,62 @@ def restored_to(entry: HistoryEntry) -> int:
         return -1
 
 
-def write(
-    rt: Runtime,
-    entity: str,
-    table: str,
-    data: Any,
-    *,
-    layer: str,
-    batch_id: str | None = None,
-    watermark: str | None = None,
-    mode: WriteMode = "append",
-    schema_mode: SchemaMode | None = None,
-    part: str | None = None,
-) -> WriteResult:
-    """The work of `RunLedger.write` (documented there)."""
-    entity, layer = check_target(entity, layer)
-    part = check_optional_text(part, "part")
-    ref = rt.table(table)
+class Applied(NamedTuple):
+    """What one attempt's engine operation did (returned by the ``apply`` of `run_attempt`)."""
+
+    version: int
+    rows_written: int | None
+    details: dict[str, Any]
+    """Recorded with the completion (ledger row and audit event): a merge's counts."""
+
+
+class Attempt(NamedTuple):
+    """How `run_attempt` ended: applied now, or found complete / landed before."""
+
+    common: dict[str, Any]
+    version: int | None
+    applied: bool
+    txn_version: int | None
+    watermark: str | None
+    rows_written: int | None = None
+    details: dict[str, Any] | None = None
+    """What the commit holding the load recorded (the ledger row's details, or a landed
+    commit's `fmd.merge` counts); None when unknown."""
+
+
+Apply = Callable[[TableRef, CommitOptions], Applied]
+"""The engine operation of an attempt: write or merge ``ref`` under the commit options given."""
+
+
+def check_watermark(entity: str, watermark: Any) -> None:
+    """Refuse a watermark that is not canonical text (before anything is written)."""
     if watermark is not None and not isinstance(watermark, str):
         raise ContractViolation(
             f"watermark must be canonical text, got {type(watermark).__name__}",
             entity=entity,
             hint="pass rt.watermarks.high_from(data, column, kind) or parse_watermark(value, kind)",
         )
+
+
+def run_attempt(
+    rt: Runtime,
+    entity: str,
+    ref: TableRef,
+    *,
+    layer: str,
+    batch_id: str | None,
+    watermark: str | None,
+    part: str | None,
+    apply: Apply,
+) -> Attempt:
+    """One exactly-once attempt (a write or a merge) of ``entity`` into ``ref``.
+
+    Skips it when this run / batch already completed it; completes the ledger when an earlier
+    try of it landed before a crash (found by its identity in the history); otherwise takes
+    (or reuses) the attempt's transaction version in a ``Started`` row, runs ``apply`` with the
+    commit options that carry the identity and the ``fmd.*`` metadata, and completes the ledger
+    (or records the failure and re-raises).
+    """
     batch, app = batch_of(rt, batch_id), app_id(entity, layer)
     common: dict[str, Any] = dict(
         entity=entity,
@@ -97,12 +139,13 @@ def write(
                 "table_version": done[-1].get("TableVersion"),
             },
         )
-        return WriteResult(
-            **common,
+        return Attempt(
+            common,
             version=done[-1].get("TableVersion"),
             applied=False,
             txn_version=done[-1].get("TxnVersion"),
             watermark=done[-1].get("WatermarkValue"),
+            details=row_details(done[-1]),
         )
     seen = rt.engine.transaction_version(ref, app) if rt.engine.exists(ref) else None
     started = [
@@ -124,6 +167,7 @@ def write(
             None,
         )
         if hit is not None and not hit.undone:  # this attempt landed before a crash
+            details = {"merge": hit.merge.model_dump()} if hit.merge else None
             complete(
                 rt,
                 entity,
@@ -135,13 +179,15 @@ def write(
                 part=part,
                 txn_app_id=app,
                 txn_version=txn,
+                details=details,
             )
-            return WriteResult(
-                **common,
+            return Attempt(
+                common,
                 version=hit.version,
                 applied=False,
                 txn_version=txn,
                 watermark=hit.watermark,
+                details=details,
             )
         txn = None  # undone by a restore, or used by someone else: take a fresh number
     if txn is None:
@@ -176,37 +222,75 @@ def write(
         if v is not None
     }
     try:
-        version = rt.engine.write(
-            ref,
-            data,
-            mode=mode,
-            schema_mode=schema_mode,
-            commit=CommitOptions(metadata=metadata, app_id=app, app_version=txn),
-        )
+        applied = apply(ref, CommitOptions(metadata=metadata, app_id=app, app_version=txn))
     except Exception as exc:
         fail(rt, entity, layer, table=ref.name, error=exc, batch_id=batch, part=part)
         raise
-    count = count_rows(rt, data, ref, version)
     complete(
         rt,
         entity,
         layer,
         table=ref.name,
-        version=version,
-        rows_written=count,
+        version=applied.version,
+        rows_written=applied.rows_written,
         batch_id=batch,
         watermark=watermark,
         part=part,
         txn_app_id=app,
         txn_version=txn,
+        details=applied.details or None,
     )
-    return WriteResult(
-        **common,
-        version=version,
+    return Attempt(
+        common,
+        version=applied.version,
         applied=True,
         txn_version=txn,
-        rows_written=count,
         watermark=watermark,
+        rows_written=applied.rows_written,
+        details=applied.details or None,
+    )
+
+
+def write(
+    rt: Runtime,
+    entity: str,
+    table: str,
+    data: Any,
+    *,
+    layer: str,
+    batch_id: str | None = None,
+    watermark: str | None = None,
+    mode: WriteMode = "append",
+    schema_mode: SchemaMode | None = None,
+    part: str | None = None,
+) -> WriteResult:
+    """The work of `RunLedger.write` (documented there)."""
+    entity, layer = check_target(entity, layer)
+    part = check_optional_text(part, "part")
+    ref = rt.table(table)
+    check_watermark(entity, watermark)
+
+    def apply(target: TableRef, commit: CommitOptions) -> Applied:
+        version = rt.engine.write(target, data, mode=mode, schema_mode=schema_mode, commit=commit)
+        return Applied(version, count_rows(rt, data, target, version), {})
+
+    done = run_attempt(
+        rt,
+        entity,
+        ref,
+        layer=layer,
+        batch_id=batch_id,
+        watermark=watermark,
+        part=part,
+        apply=apply,
+    )
+    return WriteResult(
+        **done.common,
+        version=done.version,
+        applied=done.applied,
+        txn_version=done.txn_version,
+        rows_written=done.rows_written,
+        watermark=done.watermark,
     )
 
 
@@ -251,6 +335,7 @@ def scan(
                 txn_app_id=md.get("fmd.appId"),
                 txn_version=int(txn) if txn and txn.isdigit() else None,
                 undone=restored_away or md.get("fmd.runId") in invalid,
+                merge=MergeCounts.from_metadata(md.get(MERGE_METADATA_KEY)),
             )
         )
     return out

@@ -227,6 +227,17 @@ PIPELINE_CONFIG = TableSchema(
         _c("DriftWarnOnly", "boolean", "Record and alert drift but never fail"),
         _c("WatermarkColumn", "string", "Incremental cursor column"),
         _c("WatermarkKind", "string", "datetime, date, int, rowversion, string"),
+        _c("CompareColumns", "string", "Comma-separated columns a merge compares (default: all)"),
+        _c(
+            "MaxDeleteShare",
+            "double",
+            "Merge circuit breaker: most active rows one merge may soft-delete (default 0.10)",
+        ),
+        _c(
+            "MaxChangeRatio",
+            "double",
+            "Merge circuit breaker: most changes vs the usual volume (default 3.0)",
+        ),
         _c("LastPurgeDate", "timestamp", "Last purge recorded"),
         _c("UpdatedDate", "timestamp", "Last change (UTC)"),
         _c("UpdatedBy", "string", "Who changed it"),

@@ -29,7 +29,7 @@ When = Literal["before", "after", "silent"]
 _PORT_METHODS = frozenset(
     {
         "exists", "location", "create", "add_columns", "version", "snapshot", "history", "count_rows",
-        "files", "missing_files", "read", "sql", "write", "update", "restore", "vacuum",
+        "files", "missing_files", "read", "sql", "write", "merge", "update", "restore", "vacuum",
         "optimize", "properties", "set_properties", "create_log_checkpoint",
         "transaction_version", "frame_columns", "frame_max", "align_frame",
     }

@@ -46,19 +46,9 @@ from fmd_runtime.engine import (
     _frames,
     arrow_schema,
     bind_alias,
-    commit_counts,
-    is_arrow,
 )
 from fmd_runtime.engine._deltalog import deletion_vector_file
-from fmd_runtime.engine._merge import (
-    MergeCheck,
-    MergeCounts,
-    MergePreview,
-    MergeSpec,
-    MergeWriteResult,
-    check_merge_columns,
-    compared_columns,
-)
+from fmd_runtime.engine._merge import MergeCheck, MergeSpec, MergeWriteResult
 from fmd_runtime.engine.deltars import _convert, _errors, _log, _merge, _sql
 from fmd_runtime.engine.deltars._features import (
     DV_RESTORE_DELTALAKE,
@@ -76,7 +66,7 @@ from fmd_runtime.engine.deltars._log import (
     commit_file_problem,
 )
 from fmd_runtime.engine.deltars._sql import sql_literal
-from fmd_runtime.errors import ConcurrentWriteError, ConfigError, EngineError, TableNotFoundError
+from fmd_runtime.errors import ConfigError, EngineError, TableNotFoundError
 from fmd_runtime.tables import TableRef, validate_identifier
 
 
@@ -395,64 +385,10 @@ class DeltaRsEngine:
         check: MergeCheck | None = None,
         commit: CommitOptions | None = None,
     ) -> MergeWriteResult:
-        """Classify the Arrow rows against the target at one version, let ``check`` see the
-        counts, then one ``DeltaTable.merge`` of the changed rows (see `DeltaEngine.merge`)."""
-        if not (is_arrow(data) and hasattr(data, "num_rows")):
-            raise ConfigError(
-                f"the embedded engine merges Arrow tables, not a {type(data).__name__}",
-                table=table.name,
-                hint="pass a pyarrow Table (e.g. pa.Table.from_pandas(df))",
-            )
+        """Classify once (an Arrow hash join), ``check`` the counts, MERGE the changes
+        (`DeltaEngine.merge`)."""
         with self._translate(table, f"merge ({spec.mode})"), self._lock(table):
-            snap = self.snapshot(table)
-            if commit and commit.app_id is not None and commit.app_version is not None:
-                seen = self._dt(table).transaction_version(commit.app_id)
-                if seen is not None and seen >= commit.app_version:  # this merge already landed
-                    return MergeWriteResult(
-                        table=table.name,
-                        committed=False,
-                        version=snap.version,
-                        read_version=snap.version,
-                        counts=MergeCounts(),
-                    )
-            copied = check_merge_columns(
-                table.name, spec, data.column_names, [c.name for c in snap.columns]
-            )
-            _merge.check_keys(table.name, data, spec.keys)
-            compare = compared_columns(spec, copied)
-            wanted = list(dict.fromkeys([*spec.keys, *compare, *spec.tracking]))
-            target = self.read(table, snap.version, wanted)
-            changes, counts, sample = _merge.classify(data, target, spec, copied, compare)
-            if check is not None:
-                check(
-                    MergePreview(
-                        table=table.name,
-                        read_version=snap.version,
-                        counts=counts,
-                        deleted_sample=tuple(sample),
-                    )
-                )
-            done: dict[str, Any] = dict(table=table.name, read_version=snap.version, counts=counts)
-            if changes.num_rows == 0:
-                return MergeWriteResult(committed=False, version=snap.version, **done)
-            dt = self._dt(table)
-            if (
-                int(dt.version()) != snap.version
-            ):  # another writer moved it since the rows were read
-                raise ConcurrentWriteError(
-                    f"the table moved from version {snap.version} to {dt.version()} while the "
-                    "merge was classifying its rows; nothing was written",
-                    table=table.name,
-                    hint="retry the merge (it re-reads the table)",
-                )
-            metrics = commit_counts(_merge.apply(dt, changes, spec, copied, self._commit(commit)))
-            return MergeWriteResult(
-                committed=True,
-                version=self.version(table),
-                engine_inserted=metrics["rows_added"],
-                engine_updated=metrics["rows_updated"],
-                **done,
-            )
+            return _merge.merge(self, table, data, spec, check, commit)
 
     def update(
         self,

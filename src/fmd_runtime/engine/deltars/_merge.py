@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fmd_runtime.engine._arrow import is_arrow
 from fmd_runtime.engine._merge import (
     ACTION,
     CHANGING,
@@ -25,10 +26,20 @@ from fmd_runtime.engine._merge import (
     SAMPLE_KEYS,
     UNCHANGED,
     UPDATE,
+    MergeCheck,
     MergeCounts,
+    MergePreview,
     MergeSpec,
+    MergeWriteResult,
+    check_merge_columns,
+    compared_columns,
     key_error,
+    with_counts,
 )
+from fmd_runtime.engine._metrics import commit_counts
+from fmd_runtime.engine._models import CommitOptions
+from fmd_runtime.errors import ConcurrentWriteError, ConfigError
+from fmd_runtime.tables import TableRef
 
 _IN_SOURCE = "__fmd_s"
 _IN_TARGET = "__fmd_t"
@@ -201,4 +212,69 @@ def apply(
     return dict(builder.execute())
 
 
-__all__ = ["apply", "check_keys", "classify", "predicate"]
+def merge(
+    engine: Any,
+    table: TableRef,
+    data: Any,
+    spec: MergeSpec,
+    check: MergeCheck | None,
+    commit: CommitOptions | None,
+) -> MergeWriteResult:
+    """The work of `DeltaRsEngine.merge` (``engine``: the adapter, its table lock held)."""
+    if not (is_arrow(data) and hasattr(data, "num_rows")):
+        raise ConfigError(
+            f"the embedded engine merges Arrow tables, not a {type(data).__name__}",
+            table=table.name,
+            hint="pass a pyarrow Table (e.g. pa.Table.from_pandas(df))",
+        )
+    snap = engine.snapshot(table)
+    if commit and commit.app_id is not None and commit.app_version is not None:
+        seen = engine.transaction_version(table, commit.app_id)
+        if seen is not None and seen >= commit.app_version:  # this merge already landed
+            return MergeWriteResult(
+                table=table.name,
+                committed=False,
+                version=snap.version,
+                read_version=snap.version,
+                counts=MergeCounts(),
+            )
+    copied = check_merge_columns(
+        table.name, spec, data.column_names, [c.name for c in snap.columns]
+    )
+    check_keys(table.name, data, spec.keys)
+    compare = compared_columns(spec, copied)
+    wanted = list(dict.fromkeys([*spec.keys, *compare, *spec.tracking]))
+    target = engine.read(table, snap.version, wanted)
+    changes, counts, sample = classify(data, target, spec, copied, compare)
+    if check is not None:
+        check(
+            MergePreview(
+                table=table.name,
+                read_version=snap.version,
+                counts=counts,
+                deleted_sample=tuple(sample),
+            )
+        )
+    done: dict[str, Any] = dict(table=table.name, read_version=snap.version, counts=counts)
+    if changes.num_rows == 0:
+        return MergeWriteResult(committed=False, version=snap.version, **done)
+    dt = engine._dt(table)
+    if int(dt.version()) != snap.version:  # another writer moved it since the rows were read
+        raise ConcurrentWriteError(
+            f"the table moved from version {snap.version} to {dt.version()} while the merge "
+            "was classifying its rows; nothing was written",
+            table=table.name,
+            hint="retry the merge (it re-reads the table)",
+        )
+    props = engine._commit(with_counts(commit, counts))
+    metrics = commit_counts(apply(dt, changes, spec, copied, props))
+    return MergeWriteResult(
+        committed=True,
+        version=engine.version(table),
+        engine_inserted=metrics["rows_added"],
+        engine_updated=metrics["rows_updated"],
+        **done,
+    )
+
+
+__all__ = ["apply", "check_keys", "classify", "merge", "predicate"]

@@ -35,6 +35,7 @@ from fmd_runtime.engine._merge import (
     check_merge_columns,
     compared_columns,
     key_error,
+    with_counts,
 )
 from fmd_runtime.engine._metrics import commit_counts
 from fmd_runtime.engine._models import CommitOptions
@@ -247,7 +248,7 @@ def merge(
                     table=table.name,
                     hint="retry the merge (it re-reads the table)",
                 )
-            with engine._conf(metadata_conf(commit) | txn_conf(commit)):
+            with engine._conf(metadata_conf(with_counts(commit, counts)) | txn_conf(commit)):
                 target_table = DeltaTable.forName(engine.spark, table.quoted)
                 apply(target_table, changes(rows, copied), spec, copied)
         finally:
