@@ -93,6 +93,17 @@ def spark() -> Any:
 # both Spark tiers then fit CI's budget (the whole suite under 25 minutes on 2 cores). The engine
 # contract, Spark mechanics, Delta 4.1 semantics, cross-engine and view tests all run on Spark.
 SPARK_SCENARIOS: dict[str, set[str]] = {
+    "test_engine_merge_contract.py": {
+        "test_a_snapshot_merge_counts_each_row_once_and_the_counts_equal_the_diff",
+        "test_rows_that_come_back_are_reactivated_and_purged_rows_stay_purged",
+        "test_a_check_that_raises_stops_the_merge_with_nothing_committed",
+        "test_null_and_duplicated_keys_are_refused_naming_the_key_and_a_sample",
+        "test_a_repeated_merge_with_the_same_identity_is_a_no_op",
+    },
+    "test_merge_scenario.py": {
+        "test_a_snapshot_after_a_source_outage_is_refused_and_a_normal_days_churn_commits",
+        "test_a_merge_killed_after_its_data_commit_and_re_run_changes_nothing",
+    },
     "test_checkpoints_create.py": {
         "test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts",
         "test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table",

@@ -29,7 +29,9 @@ COLUMNS = [
     Column(name="IsPurged", type="boolean"),
 ]
 DATA = [c for c in COLUMNS if c.name not in {"IsDeleted", "IsPurged"}]
-SNAPSHOT = MergeSpec(keys=("Id",), mode="snapshot", deleted_flag="IsDeleted", purged_flag="IsPurged")
+SNAPSHOT = MergeSpec(
+    keys=("Id",), mode="snapshot", deleted_flag="IsDeleted", purged_flag="IsPurged"
+)
 UPSERT = SNAPSHOT.model_copy(update={"mode": "upsert"})
 
 
@@ -89,7 +91,9 @@ def test_a_snapshot_merge_counts_each_row_once_and_the_counts_equal_the_diff(
     assert (c.inserted, c.updated, c.deleted, c.reactivated, c.unchanged) == (1, 2, 2, 0, 6)
     assert c.active_before == 10 and c.active_after == 9
     assert diff(before, after) == dict(inserted=1, updated=2, deleted=2, reactivated=0)
-    assert seen and seen[0].counts == c and sorted(k["Id"] for k in seen[0].deleted_sample) == [0, 1]
+    assert (
+        seen and seen[0].counts == c and sorted(k["Id"] for k in seen[0].deleted_sample) == [0, 1]
+    )
     assert after[0]["IsDeleted"] and after[0]["Name"] == "n0", "soft-deleted, not removed"
     assert after[20]["IsDeleted"] is False and after[20]["IsPurged"] is False
     assert res.committed and res.version == first.version + 1 and res.read_version == first.version
@@ -108,7 +112,9 @@ def test_rows_that_come_back_are_reactivated_and_purged_rows_stay_purged(
     after = state(engine, t)
     assert (res.counts.reactivated, res.counts.purged, res.counts.updated) == (1, 1, 4)
     assert after[0]["IsDeleted"] is False and after[0]["Name"] == "x0"
-    assert after[1]["IsDeleted"] is True and after[1]["IsPurged"] is True and after[1]["Name"] == "n1"
+    assert (
+        after[1]["IsDeleted"] is True and after[1]["IsPurged"] is True and after[1]["Name"] == "n1"
+    )
 
 
 def test_an_upsert_never_deletes_and_an_unchanged_merge_commits_nothing(

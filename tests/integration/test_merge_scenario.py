@@ -92,7 +92,9 @@ def test_a_snapshot_after_a_source_outage_is_refused_and_a_normal_days_churn_com
     c = res.counts
     assert res.committed and c is not None
     assert (c.inserted, c.updated, c.deleted, c.reactivated, c.unchanged) == (4, 3, 2, 0, 95)
-    assert res.breaker is not None and res.breaker.tripped == () and res.breaker.delete_share == 0.02
+    assert (
+        res.breaker is not None and res.breaker.tripped == () and res.breaker.delete_share == 0.02
+    )
     after = state(engine)
     assert after[0]["IsDeleted"] and after[1]["IsDeleted"] and not after[2]["IsDeleted"]
     completed = json.loads(audit(rt3, "EntityCompleted")[-1]["Details"])
@@ -129,7 +131,10 @@ def test_a_change_far_above_the_usual_volume_is_refused(engine: DeltaEngine) -> 
         rtd = runtime(engine, f"d{day}")
         rtd.runs.merge(ENTITY, TABLE, source(range(200), renamed=renamed), layer="silver")
     rtx = runtime(engine, "bulk")
-    with pytest.raises(fmd.DeletionLimitError, match=r"change 200 rows, 16.667x the usual 12 \(median of the last 3 merges; limit 3x\)"):
+    with pytest.raises(
+        fmd.DeletionLimitError,
+        match=r"change 200 rows, 16.667x the usual 12 \(median of the last 3 merges; limit 3x\)",
+    ):
         rtx.runs.merge(ENTITY, TABLE, source(range(200), tier=2), layer="silver")
     assert not any(r["Tier"] == 2 for r in state(engine).values())
 
