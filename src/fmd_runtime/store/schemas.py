@@ -361,6 +361,48 @@ ROLLBACK_VALIDATION_REPORTS = TableSchema(
     zorder_by=("RollbackRunId",),
 )
 
+HEALTH_FINDINGS = TableSchema(
+    name="HealthFindings",
+    comment="One row per finding of a health report (daily report, preflight ...), plus one "
+    "report.summary row per report; a report's rows are written in one commit.",
+    columns=(
+        _c("ReportId", "string", "Unique id of the report (UUID)", required=True),
+        _c(
+            "Source",
+            "string",
+            "What produced it: report, preflight, foreign, anomalies",
+            required=True,
+        ),
+        _c("RunId", "string", "fmd run id of the reporting run", required=True),
+        _c("PipelineRunId", "string", "@pipeline().RunId of the pipeline that ran it"),
+        _c("GeneratedAt", "timestamp", "When the report was generated (UTC)", required=True),
+        _c(
+            "ReportStatus",
+            "string",
+            "Healthy, Warning or Unhealthy (the whole report)",
+            required=True,
+        ),
+        _c(
+            "CheckName",
+            "string",
+            "Dotted check name (report.summary: the report's own row)",
+            required=True,
+        ),
+        _c("Severity", "string", "CRITICAL, HIGH, MEDIUM, LOW, INFO", required=True),
+        _c("BlocksRun", "boolean", "True for CRITICAL and HIGH", required=True),
+        _c("SchemaName", "string", "Schema of the table concerned"),
+        _c("TableName", "string", "Table concerned"),
+        _c("EntityId", "string", "Entity concerned"),
+        _c("Message", "string", "What was found, with the numbers", required=True),
+        _c("Fix", "string", "The first step to take"),
+        _c("Numbers", "string", "JSON: the measured values and their baseline"),
+        _c("ObservedAt", "timestamp", "When the check observed it (UTC)"),
+        _c("WindowStart", "timestamp", "Start of the window the report covers (UTC)"),
+        _c("HtmlPath", "string", "Where the report's HTML page was written, if it was"),
+    ),
+    zorder_by=("GeneratedAt", "TableName"),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     PIPELINE_CONFIG,
     SYNC_AUDIT_LOG,
@@ -372,6 +414,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_STATE_SNAPSHOTS,
     ROLLBACK_COMPARISON_REPORTS,
     ROLLBACK_VALIDATION_REPORTS,
+    HEALTH_FINDINGS,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -382,6 +425,7 @@ __all__ = [
     "CHECKPOINT_TABLES",
     "DATA_VALIDATION",
     "ENTITY_RUNS",
+    "HEALTH_FINDINGS",
     "PIPELINE_CONFIG",
     "ROLLBACK_COMPARISON_REPORTS",
     "ROLLBACK_STATE_SNAPSHOTS",
