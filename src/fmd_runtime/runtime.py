@@ -38,6 +38,7 @@ from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.engine.spark import SparkEngine
 from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.fabric import run_context
+from fmd_runtime.health import PreflightReport, run_preflight
 from fmd_runtime.maintenance import Maintenance
 from fmd_runtime.redaction import redact
 from fmd_runtime.rollback import Rollback
@@ -129,6 +130,29 @@ class Runtime:
     def maintenance(self) -> Maintenance:
         """VACUUM / OPTIMIZE that keep checkpoints restorable (`fmd_runtime.maintenance.Maintenance`)."""
         return self._capability(Maintenance)
+
+    def preflight(
+        self, *, tables: str | Sequence[str] | None = None, require_alerts: bool = False
+    ) -> PreflightReport:
+        """Check, read-only, that the lakehouse is fit for the job about to run (one audit event).
+
+        Metadata tables, every enabled ``PipelineConfig`` table (exists, readable, writable),
+        placeholder GUIDs, retention, engine versions, alerts: docs/preflight.md.
+
+        Args:
+            tables: only these tables (``"bronze.a,bronze.b"`` or a list; None: every enabled).
+            require_alerts: a missing alert webhook is HIGH (blocking) instead of INFO.
+
+        Returns:
+            The `PreflightReport` (``ok`` False: a CRITICAL/HIGH finding blocks the run).
+
+        Raises:
+            ConfigError / InvalidIdentifierError: a bad argument (before any check runs).
+
+        Example:
+            >>> # report = rt.preflight(); print(report.to_text()); report.exit_value()
+        """
+        return run_preflight(self, tables=tables, require_alerts=require_alerts)
 
     def __repr__(self) -> str:
         return f"Runtime(engine={self.engine.name!r}, metadata_schema={self.config.metadata_schema!r}, run_id={self.context.run_id!r})"

@@ -380,10 +380,39 @@ def write_refusal(
     blocked = unwritable_features(engine, table)
     if not blocked:
         return None
-    label = str(getattr(engine, "engine_label", engine.name))
     return unsupported_feature_error(
-        table.name, blocked, engine=label, operation=operation, hint=hint
+        table.name, blocked, engine=engine_label(engine), operation=operation, hint=hint
     )
+
+
+def engine_label(engine: DeltaEngine) -> str:
+    """The engine as people read it: ``delta-rs (deltalake 1.6.6)``, ``Spark 3.5.5 / Delta 3.2.1``.
+
+    An adapter names itself in an ``engine_label`` attribute; one without it by its
+    `engine_versions` (``Spark 3.5.5 / Delta 3.2.1``), else by ``engine.name``.
+
+    Example:
+        >>> # engine_label(rt.engine) -> 'delta-rs (deltalake 1.6.6)'
+    """
+    label = getattr(engine, "engine_label", None)
+    if label:
+        return str(label)
+    found = engine_versions(engine)
+    return " / ".join(f"{k[:1].upper()}{k[1:]} {v}" for k, v in found.items()) or engine.name
+
+
+def engine_versions(engine: DeltaEngine) -> dict[str, str]:
+    """The libraries behind ``engine`` and their versions (empty when the adapter does not say).
+
+    ``{"deltalake": "1.6.6"}`` on delta-rs, ``{"spark": "3.5.5", "delta": "3.2.1"}`` on Spark:
+    each adapter names them in a ``versions`` attribute, so a caller (preflight) can check
+    them against the supported ranges without knowing which engine it holds.
+
+    Example:
+        >>> # engine_versions(rt.engine) -> {'deltalake': '1.6.6'}
+    """
+    found = getattr(engine, "versions", None)
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
 
 
 def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | None:
@@ -429,6 +458,8 @@ __all__ = [
     "arrow_type",
     "bind_alias",
     "commit_counts",
+    "engine_label",
+    "engine_versions",
     "format_interval",
     "frame_columns",
     "frame_max",

@@ -115,6 +115,11 @@ class DeltaRsEngine:
         """The engine as errors name it: ``delta-rs (deltalake 1.6.6)``."""
         return f"delta-rs (deltalake {self.deltalake_version})"
 
+    @property
+    def versions(self) -> dict[str, str]:
+        """The library behind this engine and its version: ``{"deltalake": "1.6.6"}``."""
+        return {"deltalake": self.deltalake_version}
+
     def _find_corrupt_commit(self, table: TableRef) -> tuple[str, str] | None:
         """The first commit file that is empty or does not parse as JSON lines, and why."""
         try:

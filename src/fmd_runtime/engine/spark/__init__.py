@@ -133,6 +133,11 @@ class SparkEngine:
         return self.delta_version >= (4, 1, 0)
 
     @property
+    def versions(self) -> dict[str, str]:
+        """``{"spark": "3.5.5", "delta": "3.2.1"}`` (Delta ``0.0.0`` when the JVM does not say)."""
+        return _session.versions(self.spark, self.delta_version)
+
+    @property
     def vorder_supported(self) -> bool:
         """True when the session is a Fabric runtime with V-Order (detected once)."""
         if self._vorder is None:
