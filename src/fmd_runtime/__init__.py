@@ -7,7 +7,7 @@
 The public surface is listed once, in ``__all__`` (a test keeps it equal to what the package
 binds): `connect` and the `Runtime`, whose typed properties are the capabilities (``rt.audit``,
 ``rt.alerts``, ``rt.runs``, ``rt.watermarks``, ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``,
-``rt.maintenance``; ``rt.preflight()`` checks a lakehouse before a job); the capability classes
+``rt.maintenance``, ``rt.health``; ``rt.preflight()`` checks a lakehouse before a job); the capability classes
 and the result models they return (for annotations in notebooks and tests); the kinds and modes as ``Literal`` types; the configuration models; and
 the `FmdError` hierarchy. Each capability's module (``fmd_runtime.rollback`` ...) exports the
 rest of its surface.
@@ -48,7 +48,14 @@ from fmd_runtime.errors import (
     WatermarkError,
 )
 from fmd_runtime.guards import guard
-from fmd_runtime.health import FindingSeverity, HealthFinding, HealthStatus, PreflightReport
+from fmd_runtime.health import (
+    FindingSeverity,
+    Health,
+    HealthFinding,
+    HealthReport,
+    HealthStatus,
+    PreflightReport,
+)
 from fmd_runtime.maintenance import Maintenance, MaintenancePlan, MaintenanceResult
 from fmd_runtime.rollback import Rollback, RollbackPlan, RollbackResult, RollbackRun
 from fmd_runtime.runs import RunLedger, WriteResult
@@ -92,7 +99,9 @@ __all__ = [
     "EntityResult",
     "FindingSeverity",
     "FmdError",
+    "Health",
     "HealthFinding",
+    "HealthReport",
     "HealthStatus",
     "InvalidIdentifierError",
     "Maintenance",

@@ -38,7 +38,7 @@ from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.engine.spark import SparkEngine
 from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.fabric import run_context
-from fmd_runtime.health import PreflightReport, run_preflight
+from fmd_runtime.health import Health, PreflightReport, run_preflight
 from fmd_runtime.maintenance import Maintenance
 from fmd_runtime.redaction import redact
 from fmd_runtime.rollback import Rollback
@@ -130,6 +130,11 @@ class Runtime:
     def maintenance(self) -> Maintenance:
         """VACUUM / OPTIMIZE that keep checkpoints restorable (`fmd_runtime.maintenance.Maintenance`)."""
         return self._capability(Maintenance)
+
+    @property
+    def health(self) -> Health:
+        """The daily platform health report (`fmd_runtime.health.Health`)."""
+        return self._capability(Health)
 
     def preflight(
         self, *, tables: str | Sequence[str] | None = None, require_alerts: bool = False

@@ -170,9 +170,7 @@ def line_chart(
             parts.append(
                 f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>'
             )
-        parts += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords
-        ]
+        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>' for x, y in coords]
         ly = _TOP + 14 * n + 6
         parts.append(
             f'<rect x="{WIDTH - _RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'

@@ -28,16 +28,11 @@ from fmd_runtime.checkpoints import Checkpoint
 from fmd_runtime.fabric import default_lakehouse_root
 from fmd_runtime.health._gather import Gathered, gather
 from fmd_runtime.health._models import HealthFinding, HealthStatus, overall_status
+from fmd_runtime.health._operations import maintenance_section, storage_section, watermark_section
 from fmd_runtime.health._render import sorted_findings
 from fmd_runtime.health._report import HealthReport
-from fmd_runtime.health._sections import (
-    ReportThresholds,
-    checkpoint_sections,
-    maintenance_section,
-    run_sections,
-    storage_section,
-    watermark_section,
-)
+from fmd_runtime.health._rules import checkpoint_sections, run_sections
+from fmd_runtime.health._sections import ReportThresholds
 from fmd_runtime.store import to_json, utcnow
 from fmd_runtime.tables import TableRef
 
@@ -263,7 +258,7 @@ def _verify_targets(
     for cp in sorted(cps, key=lambda c: (c.created_date, c.checkpoint_name)):
         if cp.is_restore_target:
             newest[cp.scope or "(no scope)"] = cp
-    out = {}
+    out: dict[str, tuple[str, datetime]] = {}
     for cp in newest.values():
         result = rt.checkpoints.verify(cp.checkpoint_id)
         out[cp.checkpoint_id] = (result.status, utcnow())

@@ -118,9 +118,7 @@ def read_since(
     for i, (col, values) in enumerate((where or {}).items()):
         clauses.append(f"{q(col)} IN :w{i}")
         params[f"w{i}"] = list(values)
-    text = (
-        f"SELECT {', '.join(q(c) for c in columns)} FROM {{t}} WHERE {' AND '.join(clauses)}"
-    )
+    text = f"SELECT {', '.join(q(c) for c in columns)} FROM {{t}} WHERE {' AND '.join(clauses)}"
     rows: list[dict[str, Any]] = rt.engine.sql(text, {"t": rt.store.ref(name)}, params).to_pylist()
     return rows
 
@@ -137,9 +135,7 @@ def gather(
     wanted = {t.name.lower() for t in tables} if tables is not None else None
     history_start = now - timedelta(days=thresholds.history_days)
     enabled = [
-        c.table.lower()
-        for c in rt.table_configs()
-        if wanted is None or c.table.lower() in wanted
+        c.table.lower() for c in rt.table_configs() if wanted is None or c.table.lower() in wanted
     ]
     cps = rt.checkpoints.list(active_only=False, since=history_start)
     if wanted is not None:

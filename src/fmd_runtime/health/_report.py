@@ -25,6 +25,7 @@ from fmd_runtime._text import format_bytes, plural
 from fmd_runtime.fabric import exit_value
 from fmd_runtime.health._charts import bar_chart, line_chart
 from fmd_runtime.health._models import HealthFinding, HealthStatus
+from fmd_runtime.health._operations import storage_text
 from fmd_runtime.health._render import SEVERITY_ORDER, findings_html, findings_text, html_page
 from fmd_runtime.health._sections import (
     DayCount,
@@ -34,7 +35,6 @@ from fmd_runtime.health._sections import (
     ScopeFreshness,
     TableStorage,
     WatermarkLag,
-    storage_text,
 )
 
 CHART_ROWS = "Rows per table over the last checkpoints"
@@ -225,12 +225,31 @@ class HealthReport(BaseModel):
             (
                 "Checkpoints per scope",
                 _table(
-                    ("Status", "Scope", "Newest", "Kind", "Age", "Validation", "Restore target",
-                     "Restorability", "Last verified", "Tables"),
+                    (
+                        "Status",
+                        "Scope",
+                        "Newest",
+                        "Kind",
+                        "Age",
+                        "Validation",
+                        "Restore target",
+                        "Restorability",
+                        "Last verified",
+                        "Tables",
+                    ),
                     [
-                        (s.status, _cut(s.scope), s.latest, s.latest_kind, _age(s.age_hours),
-                         s.validation_status, s.restore_target, s.restorability or "unknown",
-                         _when(s.last_verified), s.tables)
+                        (
+                            s.status,
+                            _cut(s.scope),
+                            s.latest,
+                            s.latest_kind,
+                            _age(s.age_hours),
+                            s.validation_status,
+                            s.restore_target,
+                            s.restorability or "unknown",
+                            _when(s.last_verified),
+                            s.tables,
+                        )
                         for s in self.scopes
                     ],
                 ),
@@ -240,8 +259,16 @@ class HealthReport(BaseModel):
                 _table(
                     ("Kind", "Entity", "Layer", "Table", "Run", "When", "Error", "Recovered"),
                     [
-                        (r.kind, r.entity, r.layer, r.table, r.run_id, _when(r.event_time),
-                         r.error, "yes" if r.recovered else "no")
+                        (
+                            r.kind,
+                            r.entity,
+                            r.layer,
+                            r.table,
+                            r.run_id,
+                            _when(r.event_time),
+                            r.error,
+                            "yes" if r.recovered else "no",
+                        )
                         for r in self.runs
                     ],
                 ),
@@ -251,8 +278,15 @@ class HealthReport(BaseModel):
                 _table(
                     ("Entity", "Table", "Kind", "Value", "Last advanced", "Lag", "Lagging"),
                     [
-                        (w.entity, w.table, w.kind, w.value, _when(w.last_advanced),
-                         _age(w.lag_hours), "yes" if w.lagging else "no")
+                        (
+                            w.entity,
+                            w.table,
+                            w.kind,
+                            w.value,
+                            _when(w.last_advanced),
+                            _age(w.lag_hours),
+                            "yes" if w.lagging else "no",
+                        )
                         for w in self.watermarks
                     ],
                 ),
@@ -261,20 +295,43 @@ class HealthReport(BaseModel):
                 "Maintenance",
                 _table(
                     ("Last run", "Run", "Status", "Tables failed", "Reclaimed", "Files removed"),
-                    [(_when(m.last_run), m.run_id, m.status, m.tables_failed,
-                      format_bytes(m.bytes_reclaimed), m.files_removed)]
-                    if m.last_run else [],
+                    [
+                        (
+                            _when(m.last_run),
+                            m.run_id,
+                            m.status,
+                            m.tables_failed,
+                            format_bytes(m.bytes_reclaimed),
+                            m.files_removed,
+                        )
+                    ]
+                    if m.last_run
+                    else [],
                 )
                 + _table(("Table", "Failure"), sorted(m.failures.items())),
             ),  # fmt: skip
             (
                 "Storage per table",
                 _table(
-                    ("Table", "Rows", "Size", "Files", "Checkpoints", "Commits in window",
-                     "Last commit"),
+                    (
+                        "Table",
+                        "Rows",
+                        "Size",
+                        "Files",
+                        "Checkpoints",
+                        "Commits in window",
+                        "Last commit",
+                    ),
                     [
-                        (s.table, s.rows, format_bytes(s.bytes) if s.bytes is not None else None,
-                         s.files, len(s.points), s.commits, _when(s.last_commit))
+                        (
+                            s.table,
+                            s.rows,
+                            format_bytes(s.bytes) if s.bytes is not None else None,
+                            s.files,
+                            len(s.points),
+                            s.commits,
+                            _when(s.last_commit),
+                        )
                         for s in self.storage
                     ],
                 ),
@@ -285,7 +342,9 @@ class HealthReport(BaseModel):
             sections.append(
                 (
                     "Foreign operations",
-                    _table(keys, [tuple(op.get(k) for k in keys) for op in self.foreign_operations]),
+                    _table(
+                        keys, [tuple(op.get(k) for k in keys) for op in self.foreign_operations]
+                    ),
                 )
             )
         return html_page(f"Platform health {self.generated_at:%Y-%m-%d}", sections)
@@ -326,7 +385,9 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    return html.escape(f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value))
+    return html.escape(
+        f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    )
 
 
 def _when(value: datetime | None) -> str | None:
