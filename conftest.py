@@ -127,6 +127,10 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_incremental_load_with_a_failure_between_copy_and_commit",
         "test_exactly_once_recovery_and_widening_on_every_engine",
     },
+    "test_health_report.py": {
+        "test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_charts",
+        "test_a_failed_and_a_hung_load_make_it_unhealthy_with_one_alert",
+    },
     "test_store.py": {
         "test_ensure_creates_every_table_once_and_upgrades_missing_columns",
         "test_buffer_writes_one_commit_per_flush",

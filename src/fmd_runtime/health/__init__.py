@@ -30,10 +30,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fmd_runtime._base import as_utc
 from fmd_runtime.config import check_number, strict_bool
+from fmd_runtime.errors import ConfigError
 from fmd_runtime.health._charts import bar_chart, line_chart
 from fmd_runtime.health._daily import HEALTH_FOLDER, build_report, files_root, record_findings
 from fmd_runtime.health._models import (
@@ -93,6 +96,7 @@ class Health:
         verify: bool = False,
         thresholds: ReportThresholds | Mapping[str, Any] | None = None,
         files_root: str | Path | None = None,
+        now: datetime | None = None,
     ) -> HealthReport:
         """The daily health report over the last ``since_hours``.
 
@@ -114,6 +118,8 @@ class Health:
             thresholds: a `ReportThresholds` or a dict of its fields (hung_after_hours ...).
             files_root: the lakehouse ``Files`` folder to write the page under (default:
                 `files_root`: the embedded engine's lakehouse, else ``/lakehouse/default``).
+            now: the instant the report judges from (default: now, UTC); ages, the window and
+                the trends count back from it (what is read is always the current state).
 
         Returns:
             The `HealthReport` (``status``: Healthy, Warning or Unhealthy).
@@ -138,8 +144,33 @@ class Health:
             alert=strict_bool(alert, "alert"),
             verify=strict_bool(verify, "verify"),
             thresholds=build_thresholds(thresholds),
-            files_root_override=files_root,
+            files_root_override=_check_files_root(files_root),
+            now=_check_now(now),
         )
+
+
+def _check_files_root(value: Any) -> str | Path | None:
+    """``files_root`` of a report: None, or a non-empty folder path."""
+    if value is None:
+        return None
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise ConfigError(
+            f"parameter 'files_root' must be a folder path, got {value!r:.60}",
+            hint="pass the lakehouse Files folder, e.g. files_root='/lakehouse/default/Files'",
+        )
+    return value
+
+
+def _check_now(value: Any) -> datetime | None:
+    """``now`` of a report: None or a datetime (naive: UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ConfigError(
+            f"parameter 'now' must be a datetime, got {type(value).__name__}",
+            hint="pass now=datetime(2025, 1, 15, 6, tzinfo=timezone.utc), or leave it out",
+        )
+    return as_utc(value)
 
 
 __all__ = [
