@@ -361,6 +361,34 @@ ROLLBACK_VALIDATION_REPORTS = TableSchema(
     zorder_by=("RollbackRunId",),
 )
 
+HEALTH_SCANS = TableSchema(
+    name="HealthScans",
+    comment="Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.",
+    columns=(
+        _c("SchemaName", "string", "Schema of the table scanned", required=True),
+        _c("TableName", "string", "Table scanned", required=True),
+        _c(
+            "LastVersion",
+            "bigint",
+            "Newest table version the scan read (the high-water mark)",
+            required=True,
+        ),
+        _c("LastCommitTime", "timestamp", "Commit time of that version (UTC)"),
+        _c("FirstVersion", "bigint", "Oldest version the scan read (null: no new commit)"),
+        _c("CommitsRead", "int", "History entries the scan read"),
+        _c("ForeignOperations", "int", "Operations the library did not make"),
+        _c(
+            "HarmfulOperations",
+            "int",
+            "Foreign operations that left a checkpoint AtRisk or Unrestorable",
+        ),
+        _c("ScannedAt", "timestamp", "When the scan ran (UTC)", required=True),
+        _c("RunId", "string", "fmd run id of the scan", required=True),
+        _c("Notes", "string", "What was not read (a bounded first scan, a gap) and why"),
+    ),
+    zorder_by=("TableName",),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     PIPELINE_CONFIG,
     SYNC_AUDIT_LOG,
@@ -372,6 +400,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_STATE_SNAPSHOTS,
     ROLLBACK_COMPARISON_REPORTS,
     ROLLBACK_VALIDATION_REPORTS,
+    HEALTH_SCANS,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -382,6 +411,7 @@ __all__ = [
     "CHECKPOINT_TABLES",
     "DATA_VALIDATION",
     "ENTITY_RUNS",
+    "HEALTH_SCANS",
     "PIPELINE_CONFIG",
     "ROLLBACK_COMPARISON_REPORTS",
     "ROLLBACK_STATE_SNAPSHOTS",
