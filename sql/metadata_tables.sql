@@ -243,3 +243,17 @@ CREATE TABLE IF NOT EXISTS `metadata`.`HealthFindings` (
     `WindowStart` timestamp COMMENT 'Start of the window the report covers (UTC)',
     `HtmlPath` string COMMENT 'Where the report\'s HTML page was written, if it was'
 ) USING DELTA COMMENT 'One row per finding of a health report (daily report, preflight ...), plus one report.summary row per report; a report\'s rows are written in one commit.';
+
+CREATE TABLE IF NOT EXISTS `metadata`.`HealthScans` (
+    `SchemaName` string NOT NULL COMMENT 'Schema of the table scanned',
+    `TableName` string NOT NULL COMMENT 'Table scanned',
+    `LastVersion` bigint NOT NULL COMMENT 'Newest table version the scan read (the high-water mark)',
+    `LastCommitTime` timestamp COMMENT 'Commit time of that version (UTC)',
+    `FirstVersion` bigint COMMENT 'Oldest version the scan read (null: no new commit)',
+    `CommitsRead` int COMMENT 'History entries the scan read',
+    `ForeignOperations` int COMMENT 'Operations the library did not make',
+    `HarmfulOperations` int COMMENT 'Foreign operations that left a checkpoint AtRisk or Unrestorable',
+    `ScannedAt` timestamp NOT NULL COMMENT 'When the scan ran (UTC)',
+    `RunId` string NOT NULL COMMENT 'fmd run id of the scan',
+    `Notes` string COMMENT 'What was not read (a bounded first scan, a gap) and why'
+) USING DELTA COMMENT 'Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.';

@@ -70,7 +70,7 @@ from fmd_runtime.engine._transient import (
     register_transient_classifier,
 )
 from fmd_runtime.engine._types import SchemaMode, WriteMode, arrow_type, normalize_type
-from fmd_runtime.errors import UnsupportedFeatureError
+from fmd_runtime.errors import ConfigError, UnsupportedFeatureError
 from fmd_runtime.tables import TableRef, validate_identifier
 
 
@@ -131,8 +131,15 @@ class DeltaEngine(Protocol):
         """Schema, protocol, partitioning and properties of a version."""
         ...
 
-    def history(self, table: TableRef, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits, newest first."""
+    def history(
+        self, table: TableRef, limit: int | None = None, *, since_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """Commits, newest first: at most ``limit``, only those after ``since_version``.
+
+        ``since_version`` bounds the read by a high-water mark: only the commits newer than it
+        are read (none when the table is not newer), so a scan that resumes reads each commit
+        once.
+        """
         ...
 
     def count_rows(self, table: TableRef, version: int | None = None) -> RowCount:
@@ -213,8 +220,13 @@ class DeltaEngine(Protocol):
         dry_run: bool = True,
         keep_versions: Sequence[int] = (),
         enforce_retention: bool = True,
+        commit: CommitOptions | None = None,
     ) -> VacuumResult:
-        """VACUUM (dry run by default); return the files removed or that would be removed."""
+        """VACUUM (dry run by default); return the files removed or that would be removed.
+
+        ``commit`` metadata goes into the ``VACUUM START`` / ``VACUUM END`` commits a real run
+        writes (both engines log them), so the history tells the library's VACUUM from others'.
+        """
         ...
 
     def optimize(
@@ -305,6 +317,38 @@ class DeltaEngine(Protocol):
             ConfigError: a frame of a kind this engine does not handle.
         """
         ...
+
+
+def history_window(current: int, limit: int | None, since_version: int | None) -> int | None:
+    """How many of the newest commits a bounded history read asks for (used by both adapters).
+
+    Args:
+        current: the table's current version.
+        limit: the caller's limit (None: no limit).
+        since_version: only commits after it (None: no bound).
+
+    Returns:
+        The limit to read with (None: all; 0: nothing is newer than ``since_version``).
+
+    Raises:
+        ConfigError: a negative ``limit`` or ``since_version``.
+
+    Example:
+        >>> history_window(10, None, 7), history_window(10, 2, 7), history_window(10, None, 12)
+        (3, 2, 0)
+    """
+    for name, value in (("limit", limit), ("since_version", since_version)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ConfigError(
+                f"history: {name} must be a whole number >= 0, got {value!r}",
+                hint=f"pass {name} as a table version (an int)",
+            )
+    if since_version is None:
+        return limit
+    newer = max(0, int(current) - since_version)
+    return newer if limit is None else min(limit, newer)
 
 
 def bind_alias(alias: str) -> str:
@@ -464,6 +508,7 @@ __all__ = [
     "frame_columns",
     "frame_max",
     "history_at",
+    "history_window",
     "log_retention_cover",
     "native_transient",
     "normalize_type",

@@ -403,6 +403,34 @@ HEALTH_FINDINGS = TableSchema(
     zorder_by=("GeneratedAt", "TableName"),
 )
 
+HEALTH_SCANS = TableSchema(
+    name="HealthScans",
+    comment="Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.",
+    columns=(
+        _c("SchemaName", "string", "Schema of the table scanned", required=True),
+        _c("TableName", "string", "Table scanned", required=True),
+        _c(
+            "LastVersion",
+            "bigint",
+            "Newest table version the scan read (the high-water mark)",
+            required=True,
+        ),
+        _c("LastCommitTime", "timestamp", "Commit time of that version (UTC)"),
+        _c("FirstVersion", "bigint", "Oldest version the scan read (null: no new commit)"),
+        _c("CommitsRead", "int", "History entries the scan read"),
+        _c("ForeignOperations", "int", "Operations the library did not make"),
+        _c(
+            "HarmfulOperations",
+            "int",
+            "Foreign operations that left a checkpoint AtRisk or Unrestorable",
+        ),
+        _c("ScannedAt", "timestamp", "When the scan ran (UTC)", required=True),
+        _c("RunId", "string", "fmd run id of the scan", required=True),
+        _c("Notes", "string", "What was not read (a bounded first scan, a gap) and why"),
+    ),
+    zorder_by=("TableName",),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     PIPELINE_CONFIG,
     SYNC_AUDIT_LOG,
@@ -415,6 +443,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_COMPARISON_REPORTS,
     ROLLBACK_VALIDATION_REPORTS,
     HEALTH_FINDINGS,
+    HEALTH_SCANS,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -426,6 +455,7 @@ __all__ = [
     "DATA_VALIDATION",
     "ENTITY_RUNS",
     "HEALTH_FINDINGS",
+    "HEALTH_SCANS",
     "PIPELINE_CONFIG",
     "ROLLBACK_COMPARISON_REPORTS",
     "ROLLBACK_STATE_SNAPSHOTS",
