@@ -23,7 +23,7 @@ from tablefeatures import add_features
 
 import fmd_runtime as fmd
 from fmd_runtime.engine import Column, DeltaEngine, TableAt, arrow_schema
-from fmd_runtime.errors import ConfigError
+from fmd_runtime.errors import ConfigError, PreflightError
 from fmd_runtime.health import PreflightReport
 from fmd_runtime.retention import DELETED_FILE_RETENTION, LOG_RETENTION
 from fmd_runtime.store.schemas import ALL_TABLES, PIPELINE_CONFIG
@@ -146,6 +146,10 @@ def test_a_placeholder_guid_and_a_table_that_does_not_exist_are_found_naming_eac
     assert json.loads(event["Details"])["blocking"] == 2
     for text in (report.to_text(), report.to_html(), report.to_json()):
         assert GHOST in text and NIL in text
+    with pytest.raises(PreflightError, match="2 blocking findings") as caught:
+        report.assert_ok()  # how a notebook stops at its preflight cell
+    assert GHOST in str(caught.value) and "Layer" in str(caught.value)
+    assert caught.value.details["exit"]["blocking"] == 2
 
 
 def test_retention_below_the_floors_and_a_checkpoint_it_does_not_cover_are_found(
