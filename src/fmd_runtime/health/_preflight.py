@@ -29,7 +29,7 @@ from fmd_runtime._base import FROZEN
 from fmd_runtime._text import plural
 from fmd_runtime.config import TableConfig, build_table_config, strict_bool
 from fmd_runtime.engine import engine_label, engine_versions
-from fmd_runtime.errors import ConfigError, FmdError
+from fmd_runtime.errors import ConfigError, FmdError, PreflightError
 from fmd_runtime.fabric import exit_value as fabric_exit_value
 from fmd_runtime.health._models import (
     FindingSeverity,
@@ -174,6 +174,31 @@ class PreflightReport(BaseModel):
             "message": self.summary(),
             "failures": [f"{f.check}: {f.message}" for f in self.blocking],
         }
+
+    def assert_ok(self) -> None:
+        """Raise `PreflightError` when a finding blocks the run (how a notebook stops here).
+
+        Raises:
+            PreflightError: CRITICAL or HIGH findings; the message names each (at most 10)
+                with its fix, ``details["exit"]`` is `to_exit_dict`.
+
+        Example:
+            >>> # report = rt.preflight(); display(report); report.assert_ok()
+        """
+        if self.ok:
+            return
+        shown = self.blocking[:10]
+        more = len(self.blocking) - len(shown)
+        lines = "; ".join(
+            f"[{f.severity}] {f.check}: {f.message} (fix: {f.fix})" for f in shown
+        ) + (f"; and {more} more" if more else "")
+        raise PreflightError(
+            f"preflight found {plural(len(self.blocking), 'blocking finding')} "
+            f"(run {self.run_id}): {lines}",
+            run_id=self.run_id,
+            hint="fix each finding as its fix says (docs/preflight.md), then run again",
+            details={"exit": self.to_exit_dict()},
+        )
 
     def exit_value(self, **extra: Any) -> str:
         """The notebook exit value: compact JSON text a pipeline's If Condition reads.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -45,9 +46,18 @@ def _version(text: str) -> tuple[int, int, int]:
 
 def check_engine(rt: Runtime) -> list[HealthFinding]:
     """The engine's library versions against `SUPPORTED_VERSIONS` (and delta-rs' known gaps)."""
+    return version_findings(engine_label(rt.engine), engine_versions(rt.engine))
+
+
+def version_findings(label: str, versions: Mapping[str, str]) -> list[HealthFinding]:
+    """Findings for library versions outside the supported ranges (none when all are inside).
+
+    Example:
+        >>> [f.severity for f in version_findings("Spark", {"spark": "3.4.1", "delta": "3.2.1"})]
+        ['HIGH']
+    """
     found: list[HealthFinding] = []
-    label = engine_label(rt.engine)
-    for component, text in engine_versions(rt.engine).items():
+    for component, text in versions.items():
         if component not in SUPPORTED_VERSIONS:
             continue
         low, untested = SUPPORTED_VERSIONS[component]
@@ -147,4 +157,4 @@ def _no_webhook(why: str, severity: FindingSeverity) -> HealthFinding:
     )
 
 
-__all__ = ["SUPPORTED_VERSIONS", "check_alerts", "check_engine"]
+__all__ = ["SUPPORTED_VERSIONS", "check_alerts", "check_engine", "version_findings"]

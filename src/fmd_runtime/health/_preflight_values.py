@@ -44,6 +44,7 @@ _PIPELINE_EXPRESSION = re.compile(r"^@\{?\s*(pipeline|activity|variables|item|tr
 _SECRET_FIELD = re.compile(
     r"secret|password|passwd|pwd|token|api_?key|access_?key|account_?key|signature|credential", re.I
 )
+_PLACEHOLDER_WORD = re.compile(r"(?<![a-z])place[_ -]?holder(?![a-z])", re.I)  # my-placeholder-id
 _SHOWN_CHARS = 60
 
 
@@ -56,6 +57,8 @@ def placeholder_guid_problem(value: str) -> str | None:
         "a placeholder GUID (every digit is '1')"
         >>> placeholder_guid_problem("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
         'a placeholder GUID (not hexadecimal)'
+        >>> placeholder_guid_problem("{11111111-1111-1111-1111-111111111111}")
+        "a placeholder GUID (every digit is '1')"
         >>> placeholder_guid_problem(str(uuid.uuid4())) is None
         True
     """
@@ -65,10 +68,10 @@ def placeholder_guid_problem(value: str) -> str | None:
     digits = text.strip("{}").replace("-", "").lower()
     if set(digits) == {"0"}:
         return "the nil GUID (all zeros)"
-    if len(set(digits)) == 1:
-        return f"a placeholder GUID (every digit is {digits[0]!r})"
     if any(c not in string.hexdigits for c in digits):
         return "a placeholder GUID (not hexadecimal)"
+    if len(set(digits)) == 1:
+        return f"a placeholder GUID (every digit is {digits[0]!r})"
     if text.strip("{}").lower() in _EXAMPLE_GUIDS:
         return "a documentation example GUID, not a real one"
     return None
@@ -102,7 +105,7 @@ def value_problem(value: str) -> tuple[str, str] | None:
             "an unexpanded pipeline expression (the pipeline passed the text, not its value: "
             "mark the parameter as an expression)"
         )
-    if is_placeholder(text) or re.search(r"placeholder|changeme|replace[_ -]?me", text, re.I):
+    if is_placeholder(text) or _PLACEHOLDER_WORD.search(text):
         return (
             "preflight.placeholder_value",
             "a placeholder (TODO, <...>, CHANGEME ...), not a real value",
