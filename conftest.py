@@ -137,6 +137,15 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_retention_below_the_floors_and_a_checkpoint_it_does_not_cover_are_found",
         "test_missing_metadata_tables_and_columns_are_found_and_nothing_is_created",
     },
+    "test_health_foreign.py": {
+        "test_an_outside_vacuum_is_reported_with_the_operation_and_the_unrestorable_checkpoint",
+        "test_harmless_foreign_optimize_is_listed_as_info",
+        "test_the_librarys_own_maintenance_and_writes_are_not_foreign",
+        "test_a_second_scan_reads_only_the_new_commits",
+    },
+    "test_health_anomalies.py": {
+        "test_a_sync_that_flags_40_percent_deleted_is_flagged_while_normal_churn_is_not",
+    },
     "test_store.py": {
         "test_ensure_creates_every_table_once_and_upgrades_missing_columns",
         "test_buffer_writes_one_commit_per_flush",
