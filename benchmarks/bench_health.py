@@ -152,9 +152,7 @@ def _measure(rt: Any, names: list[str], files: Path) -> dict[str, Any]:
     _raw_reads(rt, names)  # warm-up: JIT, caches, log state on both sides
     rt.health.report(write=False, alert=False, thresholds={"history_days": DAYS})
     raw = measure(lambda: _raw_reads(rt, names))
-    full = measure(
-        lambda: rt.health.report(thresholds={"history_days": DAYS}, files_root=files)
-    )
+    full = measure(lambda: rt.health.report(thresholds={"history_days": DAYS}, files_root=files))
     read_only = measure(
         lambda: rt.health.report(write=False, alert=False, thresholds={"history_days": DAYS})
     )
@@ -206,7 +204,11 @@ def run(quick: bool) -> str:
             notes.append(f"Spark: not measured ({type(exc).__name__}: {exc})")
         else:
             results.append(
-                (f"Spark ({label})", n_spark, _measure(spark_rt, names[:n_spark], work / "files-spark"))
+                (
+                    f"Spark ({label})",
+                    n_spark,
+                    _measure(spark_rt, names[:n_spark], work / "files-spark"),
+                )
             )
             spark_rt.close()
         for engine, n, m in results:

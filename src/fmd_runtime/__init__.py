@@ -50,7 +50,9 @@ from fmd_runtime.errors import (
 )
 from fmd_runtime.guards import guard
 from fmd_runtime.health import (
+    AnomalyRules,
     FindingSeverity,
+    ForeignScan,
     Health,
     HealthFinding,
     HealthReport,
@@ -75,6 +77,7 @@ from fmd_runtime.watermarks import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyRules",
     "Alert",
     "AlertSeverity",
     "Alerts",
@@ -99,6 +102,7 @@ __all__ = [
     "EngineError",
     "EntityResult",
     "FindingSeverity",
+    "ForeignScan",
     "FmdError",
     "Health",
     "HealthFinding",

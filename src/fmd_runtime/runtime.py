@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import threading
@@ -51,15 +52,14 @@ log = logging.getLogger("fmd_runtime")
 
 T = TypeVar("T")
 R = TypeVar("R")
-C = TypeVar("C")
 
 
 class Runtime:
     """One connection: engine + metadata store + run context + capabilities.
 
-    Build it with `connect`. Each capability is a typed property, created on first use and then
-    shared by everything that runs on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``,
-    ``rt.watermarks``, ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``.
+    Build it with `connect`. Each capability is a typed property, created on first use and shared
+    by everything on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``, ``rt.watermarks``,
+    ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``, ``rt.health``.
 
     Attributes:
         engine: the `DeltaEngine` adapter.
@@ -82,13 +82,13 @@ class Runtime:
         self._lock = threading.RLock()
         self._lakehouse_names: tuple[str, ...] | None = None
 
-    def _capability(self, cls: Callable[[Runtime], C]) -> C:
+    def _capability(self, cls: Callable[[Runtime], T]) -> T:
         """The connection's one instance of a capability class, built on first use."""
         with self._lock:  # two threads asking first get the same instance
             found = self._capabilities.get(cls)  # type: ignore[call-overload]
             if found is None:
                 found = self._capabilities[cls] = cls(self)  # type: ignore[index]
-            return cast(C, found)
+            return cast(T, found)
 
     # -- capabilities: each a typed property, created on first use ---------------------------
     @property
@@ -133,16 +133,15 @@ class Runtime:
 
     @property
     def health(self) -> Health:
-        """The daily platform health report (`fmd_runtime.health.Health`)."""
+        """The daily health report, foreign operations, anomalies (`fmd_runtime.health.Health`)."""
         return self._capability(Health)
 
     def preflight(
         self, *, tables: str | Sequence[str] | None = None, require_alerts: bool = False
     ) -> PreflightReport:
-        """Check, read-only, that the lakehouse is fit for the job about to run (one audit event).
-
-        Metadata tables, every enabled ``PipelineConfig`` table (exists, readable, writable),
-        placeholder GUIDs, retention, engine versions, alerts: docs/preflight.md.
+        """Check, read-only, that the lakehouse is fit for the job about to run (one audit event):
+        metadata tables, every enabled ``PipelineConfig`` table (exists, readable, writable),
+        placeholder GUIDs, retention, engine versions, alerts (docs/preflight.md).
 
         Args:
             tables: only these tables (``"bronze.a,bronze.b"`` or a list; None: every enabled).
@@ -152,7 +151,7 @@ class Runtime:
             The `PreflightReport` (``ok`` False: a CRITICAL/HIGH finding blocks the run).
 
         Raises:
-            ConfigError / InvalidIdentifierError: a bad argument (before any check runs).
+            ConfigError, InvalidIdentifierError: a bad argument (before any check runs).
 
         Example:
             >>> # report = rt.preflight(); print(report.to_text()); report.exit_value()
@@ -569,10 +568,8 @@ def _connect_config(config: Any, metadata_schema: Any) -> RuntimeConfig:
         )
     if metadata_schema is None or metadata_schema == "":
         return build_runtime_config(config)
-    values = (config.model_dump() if isinstance(config, RuntimeConfig) else dict(config or {})) | {
-        "metadata_schema": metadata_schema
-    }
-    return build_runtime_config(values)
+    values = config.model_dump() if isinstance(config, RuntimeConfig) else dict(config or {})
+    return build_runtime_config(values | {"metadata_schema": metadata_schema})
 
 
 def _check_texts(**values: Any) -> None:
@@ -594,10 +591,8 @@ def _fabric_context() -> dict[str, Any]:
 
 def _user() -> str | None:
     try:
-        import getpass
-
         return getpass.getuser()
-    except Exception:
+    except Exception:  # no user name in this environment (containers): the run says so
         return None
 
 

@@ -35,10 +35,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fmd_runtime._base import as_utc
+from fmd_runtime.checkpoints import Checkpoint
 from fmd_runtime.config import check_number, strict_bool
 from fmd_runtime.errors import ConfigError
+from fmd_runtime.health import _daily
+from fmd_runtime.health._anomalies import AnomalyRules, find_anomalies
 from fmd_runtime.health._charts import bar_chart, line_chart
-from fmd_runtime.health._daily import HEALTH_FOLDER, build_report, files_root, record_findings
+from fmd_runtime.health._daily import HEALTH_FOLDER, files_root, record_findings
+from fmd_runtime.health._foreign import (
+    FIRST_SCAN_DAYS,
+    MAX_COMMITS,
+    ForeignOperation,
+    ForeignScan,
+    scan_foreign_operations,
+)
 from fmd_runtime.health._models import (
     BLOCKING,
     FindingSeverity,
@@ -77,7 +87,7 @@ MAX_SINCE_HOURS = 720
 
 
 class Health:
-    """``rt.health``: the daily platform health report.
+    """``rt.health``: the daily platform health report, the foreign-operation scan, anomalies.
 
     Args:
         runtime: the `Runtime` (engine, store, checkpoints, watermarks, audit, alerts).
@@ -136,7 +146,7 @@ class Health:
             since_hours, "since_hours", minimum=1, maximum=MAX_SINCE_HOURS, unit="hours"
         )
         scope = preflight_scope(self._rt, tables)
-        return build_report(
+        return _daily.build_report(
             self._rt,
             since_hours=float(hours),
             tables=scope,
@@ -146,6 +156,68 @@ class Health:
             thresholds=build_thresholds(thresholds),
             files_root_override=_check_files_root(files_root),
             now=_check_now(now),
+        )
+
+    def foreign_operations(
+        self,
+        tables: Sequence[str] | None = None,
+        *,
+        record: bool = True,
+        checkpoints: Sequence[Checkpoint] | None = None,
+        max_commits: int = MAX_COMMITS,
+        first_scan_days: int = FIRST_SCAN_DAYS,
+    ) -> ForeignScan:
+        """Operations others made on the tables since the last scan, and what they broke.
+
+        See `scan_foreign_operations` (docs/health.md "Foreign operations"): each table's
+        history is read once from its high-water mark; after a foreign VACUUM, RESTORE or
+        property change the active checkpoints pinning the table are verified again.
+
+        Returns:
+            The `ForeignScan` (operations, findings, marks).
+
+        Raises:
+            ConfigError: an argument of the wrong type or out of bounds.
+            InvalidIdentifierError: a name in ``tables`` is not a table of the lakehouse.
+
+        Example:
+            >>> # [o.operation for o in rt.health.foreign_operations().operations if o.harmful]
+        """
+        return scan_foreign_operations(
+            self._rt,
+            tables,
+            record=record,
+            checkpoints=checkpoints,
+            max_commits=max_commits,
+            first_scan_days=first_scan_days,
+        )
+
+    def anomalies(
+        self,
+        *,
+        rules: AnomalyRules | None = None,
+        now: datetime | None = None,
+        tables: Sequence[str] | None = None,
+        checkpoints: Sequence[Checkpoint] | None = None,
+        alert: bool = True,
+    ) -> list[HealthFinding]:
+        """What the library recorded, compared with each table's own recent past.
+
+        See `find_anomalies` (docs/health.md "Anomalies"): robust baselines over the
+        checkpoints, watermarks and the run ledger; no table's data is read.
+
+        Returns:
+            The findings, most severe first.
+
+        Raises:
+            ConfigError: an argument of the wrong type.
+            InvalidIdentifierError: a name in ``tables`` is not a table of the lakehouse.
+
+        Example:
+            >>> # [f.message for f in rt.health.anomalies()]
+        """
+        return find_anomalies(
+            self._rt, rules=rules, now=now, tables=tables, checkpoints=checkpoints, alert=alert
         )
 
 
@@ -175,6 +247,13 @@ def _check_now(value: Any) -> datetime | None:
 
 __all__ = [
     "BLOCKING",
+    "FIRST_SCAN_DAYS",
+    "MAX_COMMITS",
+    "AnomalyRules",
+    "ForeignOperation",
+    "ForeignScan",
+    "find_anomalies",
+    "scan_foreign_operations",
     "HEALTH_FOLDER",
     "MAX_SINCE_HOURS",
     "DayCount",

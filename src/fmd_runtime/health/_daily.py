@@ -1,6 +1,10 @@
 """Building the daily report and handing it out: the page under ``Files/``, HealthFindings, audit, alert.
 
-`build_report` reads (`_gather`), judges (`_sections`), and then, in this order:
+`build_report` reads (`_gather`: each metadata table once), scans the tables' history for
+foreign operations (`scan_foreign_operations`: each table's history once, from its high-water
+mark; ``record`` follows ``write``: the marks, its audit events and its alerts), applies the
+anomaly rules to the checkpoints already read (`find_anomalies`, alerting when ``alert``),
+judges its own sections (`_rules`, `_operations`), and then, in this order:
 
 1. writes the HTML page to ``<lakehouse>/Files/fmd/health/<date>_<run id>.html`` (`files_root`:
    the embedded engine's lakehouse folder, else Fabric's ``/lakehouse/default`` mount; a Spark
@@ -9,7 +13,8 @@
    (`record_findings`, which preflight and the scans can use too);
 3. audits one ``HealthReport`` event (status, counts, page) and flushes;
 4. raises ONE alert (HIGH; CRITICAL when a finding is) summarising the blocking findings that
-   were not alerted already (a verification run by the report alerts by itself).
+   were not alerted already: the scan (when it recorded), the anomaly rules and a verification
+   run by the report (``verify``) alert by themselves.
 
 Example:
     >>> # report = build_report(rt, since_hours=24, tables=None, write=True, alert=True)
@@ -26,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.checkpoints import Checkpoint
 from fmd_runtime.fabric import default_lakehouse_root
-from fmd_runtime.health._gather import Gathered, gather
+from fmd_runtime.health._anomalies import find_anomalies
+from fmd_runtime.health._foreign import ForeignScan, scan_foreign_operations
+from fmd_runtime.health._gather import gather
 from fmd_runtime.health._models import HealthFinding, HealthStatus, overall_status
 from fmd_runtime.health._operations import maintenance_section, storage_section, watermark_section
 from fmd_runtime.health._render import sorted_findings
@@ -183,8 +190,18 @@ def build_report(
     """The work of `Health.report` (arguments already checked; documented there)."""
     now = now or utcnow()
     since = now - timedelta(hours=since_hours)
-    data = gather(rt, now=now, since=since, thresholds=thresholds, tables=tables)
-    verified, alerted = _verify_targets(rt, data.checkpoints) if verify else ({}, set())
+    data = gather(rt, now=now, thresholds=thresholds, tables=tables)
+    scan = scan_foreign_operations(rt, tables, record=write, checkpoints=data.active)
+    anomalies = find_anomalies(
+        rt, now=now, tables=tables, checkpoints=data.checkpoints, alert=alert
+    )
+    alerted = {"anomaly."} | ({"foreign."} if write else set())
+    # checkpoints the scan verified again after a foreign operation: their state is the scan's
+    verified = _scan_verified(scan, data.checkpoints, now)
+    if verify:
+        verified |= _verify_targets(rt, data.checkpoints)
+    if verify or (verified and write):  # those verifications alerted by themselves
+        alerted |= {"report.checkpoint_unrestorable", "report.checkpoint_at_risk"}
     scopes, cp_findings = checkpoint_sections(
         data.checkpoints,
         now=now,
@@ -208,14 +225,9 @@ def build_report(
         operating_since=oldest,
         tables=data.tables,
     )
-    storage = storage_section(data.checkpoints, data.activity, tables=data.tables)
-    findings = [
-        *cp_findings,
-        *run_findings,
-        *wm_findings,
-        *mt_findings,
-        *_history_findings(data),
-    ]
+    storage = storage_section(data.checkpoints, scan.high_water_marks, tables=data.tables)
+    findings = [*cp_findings, *run_findings, *wm_findings, *mt_findings]
+    findings += [*scan.findings, *anomalies]
     report = HealthReport(
         report_id=str(uuid.uuid4()),
         run_id=rt.context.run_id,
@@ -231,29 +243,32 @@ def build_report(
         watermarks=tuple(lags),
         maintenance=maintenance,
         storage=tuple(storage),
-        tables_scanned=len(data.scanned),
+        foreign_operations=tuple(scan.operations),
+        foreign_scan_failures=scan.failures,
+        tables_scanned=len(scan.tables_scanned),
         thresholds=thresholds,
     )
     return publish(rt, report, write=write, alert=alert, alerted=alerted, files=files_root_override)
 
 
-def _history_findings(data: Gathered) -> list[HealthFinding]:
-    return [
-        HealthFinding(
-            check="report.history_unreadable",
-            severity="MEDIUM",
-            message=f"the history of {table} could not be read: {error}",
-            fix="check the table's storage access and its _delta_log",
-            table=table,
-        )
-        for table, error in sorted(data.history_errors.items())
-    ]
+def _scan_verified(
+    scan: ForeignScan, cps: Sequence[Checkpoint], now: datetime
+) -> dict[str, tuple[str, datetime]]:
+    """Checkpoint id -> the worst restorability the scan found for it after a foreign operation."""
+    rank = {"Restorable": 0, "AtRisk": 1, "Unrestorable": 2}
+    found: dict[str, str] = {}
+    for op in scan.operations:
+        for name in op.affected_checkpoints:
+            status = op.restorability_after or "Unrestorable"
+            if rank.get(status, 2) > rank.get(found.get(name, "Restorable"), 0):
+                found[name] = status
+    return {
+        c.checkpoint_id: (found[c.checkpoint_name], now) for c in cps if c.checkpoint_name in found
+    }
 
 
-def _verify_targets(
-    rt: Runtime, cps: Sequence[Checkpoint]
-) -> tuple[dict[str, tuple[str, datetime]], set[str]]:
-    """Verify each scope's newest restore target now; checkpoint ids verified (they alert)."""
+def _verify_targets(rt: Runtime, cps: Sequence[Checkpoint]) -> dict[str, tuple[str, datetime]]:
+    """Verify each scope's newest restore target now (each verification alerts by itself)."""
     newest: dict[str, Checkpoint] = {}
     for cp in sorted(cps, key=lambda c: (c.created_date, c.checkpoint_name)):
         if cp.is_restore_target:
@@ -262,7 +277,7 @@ def _verify_targets(
     for cp in newest.values():
         result = rt.checkpoints.verify(cp.checkpoint_id)
         out[cp.checkpoint_id] = (result.status, utcnow())
-    return out, {"report.checkpoint_unrestorable", "report.checkpoint_at_risk"}
+    return out
 
 
 def publish(
@@ -271,7 +286,7 @@ def publish(
     *,
     write: bool,
     alert: bool,
-    alerted: set[str],
+    alerted: set[str],  # check names (or prefixes) already alerted by the check itself
     files: str | Path | None,
 ) -> HealthReport:
     """Write the page and the HealthFindings rows (``write``), audit, alert (``alert``)."""
@@ -313,7 +328,7 @@ def publish(
         },
         flush=True,
     )
-    blocking = [f for f in report.blocking if f.check not in alerted]
+    blocking = [f for f in report.blocking if not f.check.startswith(tuple(alerted))]
     if alert and blocking:
         _alert(rt, report, blocking)
     return report

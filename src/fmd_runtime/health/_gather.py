@@ -7,16 +7,20 @@ with exactly these raw reads, docs/performance.md "Health report"):
 read                   what for
 =====================  ==================================================================
 PipelineConfig         the enabled tables (``rt.table_configs``)
-CheckpointHistory      the checkpoints of ``history_days`` (``rt.checkpoints.list``) ...
+CheckpointHistory      the checkpoints (``rt.checkpoints.list``): those of ``history_days``
+                       for the report, the active ones for the foreign-operation scan ...
 CheckpointTables       ... and their pinned tables (one read, by checkpoint id)
 EntityRuns             ledger rows since ``history_days`` (failed / hung loads, failures per day)
 SyncAuditLog           the maintenance operations since ``maintenance_days``
 Watermarks             every entity's current state (``rt.watermarks.states``)
-each table's history   commits in the window and the newest commit (``rt.map_tables``)
 =====================  ==================================================================
 
+Each table's history is read once, by the foreign-operation scan (`scan_foreign_operations`,
+from its high-water mark on); the anomaly rules (`find_anomalies`) are handed the checkpoints
+read here.
+
 Example:
-    >>> # data = gather(rt, now=utcnow(), since=utcnow() - timedelta(hours=24), ...)
+    >>> # data = gather(rt, now=utcnow(), thresholds=ReportThresholds(), tables=None)
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from fmd_runtime._base import as_utc
 from fmd_runtime.checkpoints import Checkpoint
-from fmd_runtime.engine import HistoryEntry
-from fmd_runtime.errors import TableNotFoundError
 from fmd_runtime.health._sections import ReportThresholds
 from fmd_runtime.tables import TableRef
 from fmd_runtime.watermarks import WatermarkState
@@ -77,9 +79,7 @@ class Gathered:
         ledger: EntityRuns rows since ``history_start``.
         audit: SyncAuditLog rows of `MAINTENANCE_OPERATIONS` since ``maintenance_start``.
         watermarks: every entity's current watermark.
-        activity: table -> (commits since the window start, newest commit time).
-        history_errors: table -> why its history could not be read.
-        scanned: the tables whose history was read.
+        active: the active checkpoints (any age: the scan re-verifies them).
     """
 
     tables: set[str] | None
@@ -88,9 +88,7 @@ class Gathered:
     ledger: list[dict[str, Any]]
     audit: list[dict[str, Any]]
     watermarks: list[WatermarkState]
-    activity: dict[str, tuple[int, datetime | None]]
-    history_errors: dict[str, str]
-    scanned: list[str]
+    active: list[Checkpoint]
 
 
 def read_since(
@@ -127,19 +125,19 @@ def gather(
     rt: Runtime,
     *,
     now: datetime,
-    since: datetime,
     thresholds: ReportThresholds,
     tables: Sequence[TableRef] | None,
 ) -> Gathered:
-    """Read what the report needs (see the module docstring); histories in the bounded pool."""
+    """Read what the report needs (see the module docstring), each metadata table once."""
     wanted = {t.name.lower() for t in tables} if tables is not None else None
     history_start = now - timedelta(days=thresholds.history_days)
     enabled = [
         c.table.lower() for c in rt.table_configs() if wanted is None or c.table.lower() in wanted
     ]
-    cps = rt.checkpoints.list(active_only=False, since=history_start)
+    every = rt.checkpoints.list(active_only=False)  # one read; split below, never read again
     if wanted is not None:
-        cps = [c for c in cps if any(t.table.lower() in wanted for t in c.tables)]
+        every = [c for c in every if any(t.table.lower() in wanted for t in c.tables)]
+    cps = [c for c in every if as_utc(c.created_date) >= history_start]
     ledger = [
         r
         for r in read_since(rt, "EntityRuns", "EventTime", history_start, columns=_LEDGER_COLUMNS)
@@ -154,22 +152,6 @@ def gather(
         where={"Operation": MAINTENANCE_OPERATIONS},
     )
     watermarks = rt.watermarks.states()
-    if wanted is not None:
-        scan = sorted(wanted)
-    else:
-        pinned = {t.table.lower() for c in cps for t in c.tables}
-        scan = sorted(set(enabled) | pinned)
-    outcomes = rt.map_tables(
-        lambda name: _activity(rt.engine.history(rt.table(name)), since),
-        scan,
-        label="Reading the history of table",
-    )
-    activity, errors = {}, {}
-    for name, o in zip(scan, outcomes, strict=True):
-        if o.ok and o.value is not None:
-            activity[name] = o.value
-        elif o.error_type != TableNotFoundError.__name__:
-            errors[name] = o.error or "unknown error"
     return Gathered(
         tables=wanted,
         enabled=enabled,
@@ -177,20 +159,12 @@ def gather(
         ledger=ledger,
         audit=audit,
         watermarks=watermarks,
-        activity=activity,
-        history_errors=errors,
-        scanned=scan,
+        active=[c for c in every if c.is_active],
     )
 
 
 def _name(r: Mapping[str, Any]) -> str | None:
     return f"{r.get('SchemaName')}.{r['TableName']}".lower() if r.get("TableName") else None
-
-
-def _activity(history: Sequence[HistoryEntry], since: datetime) -> tuple[int, datetime | None]:
-    """Commits at or after ``since`` and the newest commit's time, from one history read."""
-    times = [as_utc(e.timestamp) for e in history]
-    return sum(1 for t in times if t >= since), max(times, default=None)
 
 
 __all__ = ["MAINTENANCE_OPERATIONS", "Gathered", "gather", "read_since"]

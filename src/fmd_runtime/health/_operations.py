@@ -181,16 +181,16 @@ def _int(value: Any) -> int | None:
 # -- storage --------------------------------------------------------------------------------------
 def storage_section(
     cps: Sequence[Checkpoint],
-    activity: Mapping[str, tuple[int, datetime | None]],
+    versions: Mapping[str, int],
     *,
     tables: set[str] | None,
 ) -> list[TableStorage]:
-    """Rows, bytes and files per table over the checkpoints (largest first), with activity.
+    """Rows, bytes and files per table over the checkpoints (largest first), and its version.
 
     Args:
         cps: the checkpoints of the history window.
-        activity: table -> (commits in the window, newest commit time), from each table's
-            history (tables without a checkpoint are listed with these only).
+        versions: table -> the newest version the foreign-operation scan read (tables without
+            a checkpoint are listed with it only).
         tables: only these tables (lower-case), or all.
     """
     points: dict[str, dict[str, TablePoint]] = {}
@@ -208,10 +208,10 @@ def storage_section(
                 files=t.file_count,
             )
     out = []
-    for name in sorted(set(points) | set(activity)):
+    newest = {k.lower(): v for k, v in versions.items() if tables is None or k.lower() in tables}
+    for name in sorted(set(points) | set(newest)):
         series = sorted(points.get(name, {}).values(), key=lambda p: (p.at, p.version))
         latest = series[-1] if series else None
-        commits, last_commit = activity.get(name, (None, None))
         out.append(
             TableStorage(
                 table=name,
@@ -219,8 +219,7 @@ def storage_section(
                 bytes=latest.bytes if latest else None,
                 files=latest.files if latest else None,
                 points=tuple(series),
-                commits=commits,
-                last_commit=last_commit,
+                version=newest.get(name, latest.version if latest else None),
             )
         )
     out.sort(key=lambda s: (-(s.bytes or 0), s.table))

@@ -24,6 +24,7 @@ from fmd_runtime._base import FROZEN
 from fmd_runtime._text import format_bytes, plural
 from fmd_runtime.fabric import exit_value
 from fmd_runtime.health._charts import bar_chart, line_chart
+from fmd_runtime.health._foreign_models import ForeignOperation
 from fmd_runtime.health._models import HealthFinding, HealthStatus
 from fmd_runtime.health._operations import storage_text
 from fmd_runtime.health._render import SEVERITY_ORDER, findings_html, findings_text, html_page
@@ -64,7 +65,9 @@ class HealthReport(BaseModel):
         maintenance: the last maintenance run and the window's VACUUM/OPTIMIZE failures.
         storage: rows, bytes, files per table (largest first), with their checkpoint series.
         foreign_operations: operations on the tables the library did not make (the
-            foreign-operation scan), as dicts.
+            foreign-operation scan; its findings are among ``findings``).
+        foreign_scan_failures: ``schema.table`` -> why the scan could not read its history.
+        anomalies: the anomaly rules' findings (also among ``findings``), as a property.
         tables_scanned: tables whose history was read.
         thresholds: what was judged against.
         html_path: where the HTML page was written (None: not written).
@@ -87,7 +90,8 @@ class HealthReport(BaseModel):
     watermarks: tuple[WatermarkLag, ...] = ()
     maintenance: MaintenanceOutcome = MaintenanceOutcome()
     storage: tuple[TableStorage, ...] = ()
-    foreign_operations: tuple[dict[str, Any], ...] = ()
+    foreign_operations: tuple[ForeignOperation, ...] = ()
+    foreign_scan_failures: dict[str, str] = {}
     tables_scanned: int = 0
     thresholds: ReportThresholds = ReportThresholds()
     html_path: str | None = None
@@ -99,6 +103,11 @@ class HealthReport(BaseModel):
         """Findings per severity, every severity named (``{"CRITICAL": 0, "HIGH": 2, ...}``)."""
         found = Counter(f.severity for f in self.findings)
         return {s: found.get(s, 0) for s in SEVERITY_ORDER}
+
+    @property
+    def anomalies(self) -> list[HealthFinding]:
+        """The anomaly rules' findings (``anomaly.*``), most severe first."""
+        return [f for f in self.findings if f.check.startswith("anomaly.")]
 
     @property
     def blocking(self) -> list[HealthFinding]:
@@ -188,8 +197,18 @@ class HealthReport(BaseModel):
         lines += [f"  {t}: {e}" for t, e in sorted(m.failures.items())]
         lines += ["", f"Storage per table (largest first, {len(self.storage)} tables)"]
         lines += [f"  {storage_text(s)}" for s in self.storage[:20]]
-        if self.foreign_operations:
-            lines += ["", f"Foreign operations: {len(self.foreign_operations)}"]
+        harmful = [o for o in self.foreign_operations if o.harmful]
+        lines += [
+            "",
+            f"Foreign operations: {len(self.foreign_operations)} ({len(harmful)} harmful)",
+        ]
+        lines += [
+            f"  {o.table} v{o.version} {o.operation} at {o.timestamp:%Y-%m-%d %H:%M} UTC"
+            + (f": broke {', '.join(o.affected_checkpoints)}" if o.harmful else "")
+            for o in self.foreign_operations[:20]
+        ]
+        lines += ["", f"Anomalies: {len(self.anomalies)}"]
+        lines += [f"  {f.severity:<6} {f.message}" for f in self.anomalies[:20]]
         return "\n".join(lines)
 
     # -- HTML ------------------------------------------------------------------------------
@@ -210,144 +229,71 @@ class HealthReport(BaseModel):
 
     def to_html(self) -> str:
         """The self-contained HTML page: status, findings, charts, then each section's table."""
-        charts = self.charts()
         status = (
             f'<p class="fmd-status fmd-{html.escape(self.status)}">'
             f"<strong>{html.escape(self.status)}</strong> - {html.escape(self.headline())}<br>"
             f"generated {self.generated_at:%Y-%m-%d %H:%M} UTC, run {html.escape(self.run_id)}, "
             f"report {html.escape(self.report_id)}</p>"
         )
-        m = self.maintenance
         sections = [
             ("Status", status + _STYLE),
             ("Findings", findings_html(self.findings)),
-            ("Trends", "".join(f"<div>{svg}</div>" for svg in charts.values())),
+            ("Trends", "".join(f"<div>{svg}</div>" for svg in self.charts().values())),
+            *((title, _table(head, rows)) for title, head, rows in self._tables()),
+            ("Anomalies", findings_html(self.anomalies)),
+        ]
+        return html_page(f"Platform health {self.generated_at:%Y-%m-%d}", sections)
+
+    def _tables(self) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+        """Each section as (title, header, rows) for the page."""
+        m = self.maintenance
+        last_run = [
+            (_when(m.last_run), m.run_id, m.status, m.tables_failed,
+             format_bytes(m.bytes_reclaimed), m.files_removed)
+        ] if m.last_run else []  # fmt: skip
+        return [
             (
                 "Checkpoints per scope",
-                _table(
-                    (
-                        "Status",
-                        "Scope",
-                        "Newest",
-                        "Kind",
-                        "Age",
-                        "Validation",
-                        "Restore target",
-                        "Restorability",
-                        "Last verified",
-                        "Tables",
-                    ),
-                    [
-                        (
-                            s.status,
-                            _cut(s.scope),
-                            s.latest,
-                            s.latest_kind,
-                            _age(s.age_hours),
-                            s.validation_status,
-                            s.restore_target,
-                            s.restorability or "unknown",
-                            _when(s.last_verified),
-                            s.tables,
-                        )
-                        for s in self.scopes
-                    ],
-                ),
-            ),  # fmt: skip
+                ("Status", "Scope", "Newest", "Kind", "Age", "Validation", "Restore target",
+                 "Restorability", "Last verified", "Tables"),
+                [(s.status, _cut(s.scope), s.latest, s.latest_kind, _age(s.age_hours),
+                  s.validation_status, s.restore_target, s.restorability or "unknown",
+                  _when(s.last_verified), s.tables) for s in self.scopes],
+            ),
             (
                 "Failed and hung loads",
-                _table(
-                    ("Kind", "Entity", "Layer", "Table", "Run", "When", "Error", "Recovered"),
-                    [
-                        (
-                            r.kind,
-                            r.entity,
-                            r.layer,
-                            r.table,
-                            r.run_id,
-                            _when(r.event_time),
-                            r.error,
-                            "yes" if r.recovered else "no",
-                        )
-                        for r in self.runs
-                    ],
-                ),
-            ),  # fmt: skip
+                ("Kind", "Entity", "Layer", "Table", "Run", "When", "Error", "Recovered"),
+                [(r.kind, r.entity, r.layer, r.table, r.run_id, _when(r.event_time), r.error,
+                  "yes" if r.recovered else "no") for r in self.runs],
+            ),
             (
                 "Watermark lag",
-                _table(
-                    ("Entity", "Table", "Kind", "Value", "Last advanced", "Lag", "Lagging"),
-                    [
-                        (
-                            w.entity,
-                            w.table,
-                            w.kind,
-                            w.value,
-                            _when(w.last_advanced),
-                            _age(w.lag_hours),
-                            "yes" if w.lagging else "no",
-                        )
-                        for w in self.watermarks
-                    ],
-                ),
-            ),  # fmt: skip
+                ("Entity", "Table", "Kind", "Value", "Last advanced", "Lag", "Lagging"),
+                [(w.entity, w.table, w.kind, w.value, _when(w.last_advanced), _age(w.lag_hours),
+                  "yes" if w.lagging else "no") for w in self.watermarks],
+            ),
             (
                 "Maintenance",
-                _table(
-                    ("Last run", "Run", "Status", "Tables failed", "Reclaimed", "Files removed"),
-                    [
-                        (
-                            _when(m.last_run),
-                            m.run_id,
-                            m.status,
-                            m.tables_failed,
-                            format_bytes(m.bytes_reclaimed),
-                            m.files_removed,
-                        )
-                    ]
-                    if m.last_run
-                    else [],
-                )
-                + _table(("Table", "Failure"), sorted(m.failures.items())),
-            ),  # fmt: skip
+                ("Last run", "Run", "Status", "Tables failed", "Reclaimed", "Files removed"),
+                last_run,
+            ),
+            ("Maintenance failures", ("Table", "Failure"), sorted(m.failures.items())),
             (
                 "Storage per table",
-                _table(
-                    (
-                        "Table",
-                        "Rows",
-                        "Size",
-                        "Files",
-                        "Checkpoints",
-                        "Commits in window",
-                        "Last commit",
-                    ),
-                    [
-                        (
-                            s.table,
-                            s.rows,
-                            format_bytes(s.bytes) if s.bytes is not None else None,
-                            s.files,
-                            len(s.points),
-                            s.commits,
-                            _when(s.last_commit),
-                        )
-                        for s in self.storage
-                    ],
-                ),
-            ),  # fmt: skip
-        ]
-        if self.foreign_operations:
-            keys = sorted({k for op in self.foreign_operations for k in op})[:8]
-            sections.append(
-                (
-                    "Foreign operations",
-                    _table(
-                        keys, [tuple(op.get(k) for k in keys) for op in self.foreign_operations]
-                    ),
-                )
-            )
-        return html_page(f"Platform health {self.generated_at:%Y-%m-%d}", sections)
+                ("Table", "Rows", "Size", "Files", "Checkpoints", "Version"),
+                [(s.table, s.rows, None if s.bytes is None else format_bytes(s.bytes), s.files,
+                  len(s.points), s.version) for s in self.storage],
+            ),
+            (
+                "Foreign operations",
+                ("Table", "Version", "When", "Operation", "Kind", "By", "Files removed",
+                 "Harmful", "Checkpoints broken", "Restorability after"),
+                [(o.table, o.version, _when(o.timestamp), o.operation, o.kind,
+                  o.user_name or o.engine_info, o.files_removed, "yes" if o.harmful else "no",
+                  ", ".join(o.affected_checkpoints), o.restorability_after)
+                 for o in self.foreign_operations],
+            ),
+        ]  # fmt: skip
 
     def _repr_html_(self) -> str:
         """The HTML page, for a notebook's rich output."""

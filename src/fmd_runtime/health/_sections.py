@@ -233,8 +233,7 @@ class TablePoint(BaseModel):
 class TableStorage(BaseModel):
     """A table's size now (its newest checkpoint) and over the window's checkpoints.
 
-    ``commits`` / ``last_commit`` come from the table's history (one read per table): commits
-    in the report's window and the newest commit's time.
+    ``version`` is the newest version the foreign-operation scan read (its high-water mark).
     """
 
     model_config = FROZEN
@@ -244,8 +243,7 @@ class TableStorage(BaseModel):
     bytes: int | None = None
     files: int | None = None
     points: tuple[TablePoint, ...] = ()
-    commits: int | None = None
-    last_commit: datetime | None = None
+    version: int | None = None
 
 
 class DayCount(BaseModel):

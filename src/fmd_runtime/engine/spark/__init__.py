@@ -4,16 +4,13 @@ Every statement is built by a pure function (``*_statement``), so the exact SQL 
 without a JVM; identifiers go through `quote_identifier`, values are Spark SQL string literals
 (`sql_string`) or named parameters (``spark.sql(text, args=...)``, Spark 3.5+).
 
-Operations without a public Delta API on Spark (`files`, `missing_files`,
-`create_log_checkpoint`, `transaction_version`, older versions in `snapshot`) use Delta's JVM
-internals (``_jvm``), guarded: a public route answers where there is one, else an `EngineError`
-names the internal API that was unavailable.
-
-Session-wide confs (commit user metadata, the VACUUM retention check) are set for one call
-under one lock per process (`_session`): no commit takes another thread's run id.
-
-This module is the facade (`SparkEngine`) over private modules: ``_statements`` (the SQL
-text), ``_errors`` (classification and translation), ``_jvm`` (DeltaLog internals through py4j),
+Operations without a public Delta API on Spark (`files`, `missing_files`, `create_log_checkpoint`,
+`transaction_version`, older versions in `snapshot`) use Delta's JVM internals (``_jvm``),
+guarded: a public route answers where there is one, else an `EngineError` names the internal API
+that was unavailable. Session-wide confs (commit user metadata, the VACUUM retention check) are
+set for one call under one lock per process (`_session`): no commit takes another thread's run id.
+This module is the facade (`SparkEngine`) over private modules: ``_statements`` (the SQL text),
+``_errors`` (classification and translation), ``_jvm`` (DeltaLog internals through py4j),
 ``_frames`` (Spark data <-> port values, frame operations), ``_session`` (versions, confs).
 
 Example:
