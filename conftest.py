@@ -138,6 +138,25 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_incremental_load_with_a_failure_between_copy_and_commit",
         "test_exactly_once_recovery_and_widening_on_every_engine",
     },
+    "test_health_report.py": {
+        "test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_charts",
+        "test_a_failed_and_a_hung_load_make_it_unhealthy_with_one_alert",
+    },
+    "test_preflight.py": {
+        "test_a_clean_lakehouse_is_healthy_and_preflight_writes_only_its_audit_row",
+        "test_a_placeholder_guid_and_a_table_that_does_not_exist_are_found_naming_each",
+        "test_retention_below_the_floors_and_a_checkpoint_it_does_not_cover_are_found",
+        "test_missing_metadata_tables_and_columns_are_found_and_nothing_is_created",
+    },
+    "test_health_foreign.py": {
+        "test_an_outside_vacuum_is_reported_with_the_operation_and_the_unrestorable_checkpoint",
+        "test_harmless_foreign_optimize_is_listed_as_info",
+        "test_the_librarys_own_maintenance_and_writes_are_not_foreign",
+        "test_a_second_scan_reads_only_the_new_commits",
+    },
+    "test_health_anomalies.py": {
+        "test_a_sync_that_flags_40_percent_deleted_is_flagged_while_normal_churn_is_not",
+    },
     "test_store.py": {
         "test_ensure_creates_every_table_once_and_upgrades_missing_columns",
         "test_buffer_writes_one_commit_per_flush",

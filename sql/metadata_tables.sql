@@ -225,3 +225,38 @@ CREATE TABLE IF NOT EXISTS `metadata`.`RollbackValidationReports` (
     `Recommendations` string COMMENT 'JSON list',
     `ReportText` string COMMENT 'Rendered text report'
 ) USING DELTA COMMENT 'One report per rollback run: header, pre/post metrics, delta analysis, quality, recommendations.';
+
+CREATE TABLE IF NOT EXISTS `metadata`.`HealthFindings` (
+    `ReportId` string NOT NULL COMMENT 'Unique id of the report (UUID)',
+    `Source` string NOT NULL COMMENT 'What produced it: report, preflight, foreign, anomalies',
+    `RunId` string NOT NULL COMMENT 'fmd run id of the reporting run',
+    `PipelineRunId` string COMMENT '@pipeline().RunId of the pipeline that ran it',
+    `GeneratedAt` timestamp NOT NULL COMMENT 'When the report was generated (UTC)',
+    `ReportStatus` string NOT NULL COMMENT 'Healthy, Warning or Unhealthy (the whole report)',
+    `CheckName` string NOT NULL COMMENT 'Dotted check name (report.summary: the report\'s own row)',
+    `Severity` string NOT NULL COMMENT 'CRITICAL, HIGH, MEDIUM, LOW, INFO',
+    `BlocksRun` boolean NOT NULL COMMENT 'True for CRITICAL and HIGH',
+    `SchemaName` string COMMENT 'Schema of the table concerned',
+    `TableName` string COMMENT 'Table concerned',
+    `EntityId` string COMMENT 'Entity concerned',
+    `Message` string NOT NULL COMMENT 'What was found, with the numbers',
+    `Fix` string COMMENT 'The first step to take',
+    `Numbers` string COMMENT 'JSON: the measured values and their baseline',
+    `ObservedAt` timestamp COMMENT 'When the check observed it (UTC)',
+    `WindowStart` timestamp COMMENT 'Start of the window the report covers (UTC)',
+    `HtmlPath` string COMMENT 'Where the report\'s HTML page was written, if it was'
+) USING DELTA COMMENT 'One row per finding of a health report (daily report, preflight ...), plus one report.summary row per report; a report\'s rows are written in one commit.';
+
+CREATE TABLE IF NOT EXISTS `metadata`.`HealthScans` (
+    `SchemaName` string NOT NULL COMMENT 'Schema of the table scanned',
+    `TableName` string NOT NULL COMMENT 'Table scanned',
+    `LastVersion` bigint NOT NULL COMMENT 'Newest table version the scan read (the high-water mark)',
+    `LastCommitTime` timestamp COMMENT 'Commit time of that version (UTC)',
+    `FirstVersion` bigint COMMENT 'Oldest version the scan read (null: no new commit)',
+    `CommitsRead` int COMMENT 'History entries the scan read',
+    `ForeignOperations` int COMMENT 'Operations the library did not make',
+    `HarmfulOperations` int COMMENT 'Foreign operations that left a checkpoint AtRisk or Unrestorable',
+    `ScannedAt` timestamp NOT NULL COMMENT 'When the scan ran (UTC)',
+    `RunId` string NOT NULL COMMENT 'fmd run id of the scan',
+    `Notes` string COMMENT 'What was not read (a bounded first scan, a gap) and why'
+) USING DELTA COMMENT 'Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.';

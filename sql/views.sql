@@ -15,6 +15,8 @@
 --   1. Audit      vw_RunStatus, vw_RunOverview       (docs/audit.md; owner: fmd_runtime.audit)
 --   2. Rollback   vw_RollbackHistory                 (docs/rollback.md; appended by the rollback
 --                                                      capability below section 1)
+--   3. Health     vw_HealthReports, vw_HealthFindingsLatest, vw_HealthDaily
+--                                                     (docs/health-report.md; owner: fmd_runtime.health)
 -- =================================================================================================
 
 
@@ -272,4 +274,119 @@ WHERE s.rn = 1;
 
 -- =================================================================================================
 -- End of section 2 (Rollback).
+-- =================================================================================================
+
+
+-- =================================================================================================
+-- Section 3. Health (HealthFindings)
+-- =================================================================================================
+
+-- -------------------------------------------------------------------------------------------------
+-- vw_HealthReports: one row per health report (the daily report's Source is 'report').
+--
+-- Read from each report's own row (CheckName 'report.summary'), which every report writes even
+-- when it found nothing. ReportStatus is Healthy, Warning (a MEDIUM or LOW finding) or Unhealthy
+-- (a CRITICAL or HIGH one); the counts are its findings per severity; HtmlPath is the page under
+-- the lakehouse's Files/fmd/health/ (NULL: not written). ReportDate is GeneratedAt's UTC date.
+-- -------------------------------------------------------------------------------------------------
+CREATE OR REPLACE VIEW metadata.vw_HealthReports AS
+SELECT
+    h.ReportId,
+    h.Source,
+    h.RunId,
+    h.PipelineRunId,
+    h.GeneratedAt,
+    CAST(h.GeneratedAt AS DATE) AS ReportDate,
+    h.WindowStart,
+    h.ReportStatus,
+    CAST(COALESCE(get_json_object(h.Numbers, '$.counts.CRITICAL'), '0') AS INT) AS CriticalFindings,
+    CAST(COALESCE(get_json_object(h.Numbers, '$.counts.HIGH'), '0') AS INT) AS HighFindings,
+    CAST(COALESCE(get_json_object(h.Numbers, '$.counts.MEDIUM'), '0') AS INT) AS MediumFindings,
+    CAST(COALESCE(get_json_object(h.Numbers, '$.counts.LOW'), '0') AS INT) AS LowFindings,
+    CAST(COALESCE(get_json_object(h.Numbers, '$.counts.INFO'), '0') AS INT) AS InfoFindings,
+    CAST(get_json_object(h.Numbers, '$.tables') AS INT) AS TablesScanned,
+    h.HtmlPath
+FROM metadata.HealthFindings h
+WHERE h.CheckName = 'report.summary';
+
+-- -------------------------------------------------------------------------------------------------
+-- vw_HealthFindingsLatest: the findings of the newest report of each Source (the page's table).
+--
+-- One row per finding, most severe first (SeverityRank 0 = CRITICAL ... 4 = INFO); the report's
+-- own summary row is left out. Table is SchemaName.TableName when the finding names a table.
+-- -------------------------------------------------------------------------------------------------
+CREATE OR REPLACE VIEW metadata.vw_HealthFindingsLatest AS
+WITH latest AS (
+    SELECT Source, ReportId
+    FROM (
+        SELECT
+            Source,
+            ReportId,
+            ROW_NUMBER() OVER (PARTITION BY Source ORDER BY GeneratedAt DESC, ReportId DESC) AS rn
+        FROM metadata.HealthFindings
+        WHERE CheckName = 'report.summary'
+    ) r
+    WHERE r.rn = 1
+)
+SELECT
+    h.Source,
+    h.ReportId,
+    h.RunId,
+    h.GeneratedAt,
+    h.ReportStatus,
+    h.CheckName,
+    h.Severity,
+    CASE h.Severity
+        WHEN 'CRITICAL' THEN 0 WHEN 'HIGH' THEN 1 WHEN 'MEDIUM' THEN 2 WHEN 'LOW' THEN 3 ELSE 4
+    END AS SeverityRank,
+    h.BlocksRun,
+    CASE WHEN h.TableName IS NOT NULL THEN CONCAT_WS('.', h.SchemaName, h.TableName) END AS `Table`,
+    h.EntityId,
+    h.Message,
+    h.Fix,
+    h.Numbers,
+    h.HtmlPath
+FROM metadata.HealthFindings h
+JOIN latest l ON l.ReportId = h.ReportId AND l.Source = h.Source
+WHERE h.CheckName <> 'report.summary';
+
+-- -------------------------------------------------------------------------------------------------
+-- vw_HealthDaily: the platform's health per UTC day and Source, for a trend chart.
+--
+-- The day's last report gives Status and its counts; Reports counts the reports of the day;
+-- WorstStatus is the worst status any report of the day had.
+-- -------------------------------------------------------------------------------------------------
+CREATE OR REPLACE VIEW metadata.vw_HealthDaily AS
+WITH ranked AS (
+    SELECT
+        r.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY r.Source, r.ReportDate ORDER BY r.GeneratedAt DESC, r.ReportId DESC
+        ) AS rn,
+        COUNT(*) OVER (PARTITION BY r.Source, r.ReportDate) AS Reports,
+        MAX(
+            CASE r.ReportStatus WHEN 'Unhealthy' THEN 2 WHEN 'Warning' THEN 1 ELSE 0 END
+        ) OVER (PARTITION BY r.Source, r.ReportDate) AS WorstRank
+    FROM metadata.vw_HealthReports r
+)
+SELECT
+    Source,
+    ReportDate,
+    ReportStatus AS Status,
+    CASE WorstRank WHEN 2 THEN 'Unhealthy' WHEN 1 THEN 'Warning' ELSE 'Healthy' END AS WorstStatus,
+    Reports,
+    CriticalFindings,
+    HighFindings,
+    MediumFindings,
+    LowFindings,
+    InfoFindings,
+    TablesScanned,
+    ReportId AS LastReportId,
+    GeneratedAt AS LastGeneratedAt,
+    HtmlPath
+FROM ranked
+WHERE rn = 1;
+
+-- =================================================================================================
+-- End of section 3 (Health).
 -- =================================================================================================

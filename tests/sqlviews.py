@@ -45,16 +45,22 @@ def in_schema(sql: str, schema: str) -> str:
 def metadata_database(
     spark: Any, tables: Mapping[str, list[dict[str, Any]]], *, prefix: str = "fmd_views"
 ) -> Iterator[str]:
-    """A scratch database holding ``tables`` (metadata table -> rows) and every view of views.sql."""
+    """A scratch database holding ``tables`` (metadata table -> rows) and every view of views.sql.
+
+    A metadata table the views read but ``tables`` does not give is created empty (a view is
+    analysed when it is created: every table it names must exist).
+    """
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     spark.sql(f"CREATE DATABASE {name}")
+    views = VIEWS.read_text()
+    named = {t for t in re.findall(r"\bmetadata\.(\w+)", views) if t in SCHEMAS}
     try:
-        for table, rows in tables.items():
+        for table, rows in {**{t: [] for t in sorted(named)}, **tables}.items():
             ddl = ", ".join(f"`{c.name}` {c.type}" for c in SCHEMAS[table].columns)
             spark.createDataFrame(rows, schema=ddl).write.format("parquet").saveAsTable(
                 f"{name}.{table}"
             )
-        for statement in statements(VIEWS.read_text()):
+        for statement in statements(views):
             spark.sql(in_schema(statement, name))
         yield name
     finally:

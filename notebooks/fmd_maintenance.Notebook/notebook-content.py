@@ -16,6 +16,8 @@
 # Run weekly by the Data Pipeline **Weekly Delta Lake Maintenance** (Sunday 02:00 UTC), or by hand for an
 # emergency run (see `docs/maintenance.md`). Library calls only:
 #
+# 0. `rt.preflight(...)`: read-only checks of the lakehouse; a blocking finding stops the run before
+#    anything is planned or changed.
 # 1. `rt.maintenance.plan(...)`: per table what runs, with which retention and why; the files of every
 #    active checkpoint are proved safe from VACUUM before anything is deleted.
 # 2. `rt.maintenance.run(plan, dry_run=...)`: a dry run reports only; otherwise VACUUM then OPTIMIZE per
@@ -68,6 +70,27 @@ rt = fmd.connect(
     notebook_name="fmd_maintenance",
 )
 rt
+
+# METADATA ********************
+
+# META {
+# META   "language": "python",
+# META   "language_group": "synapse_pyspark"
+# META }
+
+# MARKDOWN ********************
+
+# Preflight (`docs/preflight.md`), read-only: the metadata tables, the `PipelineConfig` rows (placeholder
+# or nil GUIDs, empty required fields), every table in scope (exists, readable, writable by this engine),
+# retention against the active checkpoints, engine versions, the alert webhook; one `Preflight` audit event.
+# A blocking finding (CRITICAL or HIGH) stops the notebook here with a `PreflightError` naming each
+# finding and its fix, as a bad parameter does: nothing is planned, vacuumed or optimized, and the pipeline's Notebook activity fails.
+
+# CELL ********************
+
+preflight = rt.preflight(tables=tables_scope or None)
+display(preflight)
+preflight.assert_ok()
 
 # METADATA ********************
 

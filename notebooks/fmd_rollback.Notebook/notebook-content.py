@@ -16,6 +16,9 @@
 # Run by the Data Pipeline **Manual Rollback to Checkpoint** (or by hand; see `docs/rollback.md`).
 # Library calls only; every step is audited under one rollback run id.
 #
+# 0. **Preflight** (`rt.preflight`, read-only): a blocking finding (a table in scope missing or not
+#    writable, a placeholder GUID, a missing metadata table ...) stops the notebook before anything is
+#    planned.
 # 1. **Dry run** (`dry_run=True`, the default): validation (the checkpoint exists, is active, Validated
 #    and restorable) and the impact report per table. Nothing changes. The exit value carries the
 #    **approval token** of this plan.
@@ -71,6 +74,27 @@ rt = fmd.connect(
     notebook_name="fmd_rollback",
 )
 rt
+
+# METADATA ********************
+
+# META {
+# META   "language": "python",
+# META   "language_group": "synapse_pyspark"
+# META }
+
+# MARKDOWN ********************
+
+# Preflight (`docs/preflight.md`), read-only: the metadata tables, the `PipelineConfig` rows (placeholder
+# or nil GUIDs, empty required fields), every table in scope (exists, readable, writable by this engine),
+# retention against the active checkpoints, engine versions, the alert webhook; one `Preflight` audit event.
+# A blocking finding (CRITICAL or HIGH) stops the notebook here with a `PreflightError` naming each
+# finding and its fix, as a bad parameter does: no plan is made and nothing is restored, and the pipeline's Notebook activity fails.
+
+# CELL ********************
+
+preflight = rt.preflight(tables=tables_scope)  # "All": every enabled PipelineConfig table
+display(preflight)
+preflight.assert_ok()
 
 # METADATA ********************
 

@@ -7,8 +7,8 @@
 The public surface is listed once, in ``__all__`` (a test keeps it equal to what the package
 binds): `connect` and the `Runtime`, whose typed properties are the capabilities (``rt.audit``,
 ``rt.alerts``, ``rt.runs``, ``rt.watermarks``, ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``,
-``rt.maintenance``); the capability classes and the result models they return (for annotations
-in notebooks and tests); the kinds and modes as ``Literal`` types; the configuration models; and
+``rt.maintenance``, ``rt.health``; ``rt.preflight()`` checks a lakehouse before a job); the capability classes
+and the result models they return (for annotations in notebooks and tests); the kinds and modes as ``Literal`` types; the configuration models; and
 the `FmdError` hierarchy. Each capability's module (``fmd_runtime.rollback`` ...) exports the
 rest of its surface.
 """
@@ -48,6 +48,7 @@ from fmd_runtime.errors import (
     FmdError,
     InvalidIdentifierError,
     MaintenanceError,
+    PreflightError,
     RetentionError,
     RollbackError,
     SchemaDriftError,
@@ -57,6 +58,16 @@ from fmd_runtime.errors import (
     WatermarkError,
 )
 from fmd_runtime.guards import guard
+from fmd_runtime.health import (
+    AnomalyRules,
+    FindingSeverity,
+    ForeignScan,
+    Health,
+    HealthFinding,
+    HealthReport,
+    HealthStatus,
+    PreflightReport,
+)
 from fmd_runtime.maintenance import Maintenance, MaintenancePlan, MaintenanceResult
 from fmd_runtime.rollback import Rollback, RollbackPlan, RollbackResult, RollbackRun
 from fmd_runtime.runs import BreakerCheck, MergeResult, RunLedger, WriteResult
@@ -75,6 +86,7 @@ from fmd_runtime.watermarks import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnomalyRules",
     "Alert",
     "AlertSeverity",
     "Alerts",
@@ -100,7 +112,13 @@ __all__ = [
     "DriftReport",
     "EngineError",
     "EntityResult",
+    "FindingSeverity",
+    "ForeignScan",
     "FmdError",
+    "Health",
+    "HealthFinding",
+    "HealthReport",
+    "HealthStatus",
     "InvalidIdentifierError",
     "Maintenance",
     "MaintenanceError",
@@ -111,6 +129,8 @@ __all__ = [
     "MergeResult",
     "MigrationReport",
     "Outcome",
+    "PreflightError",
+    "PreflightReport",
     "RetentionError",
     "RetentionResult",
     "Rollback",

@@ -20,7 +20,8 @@ and puts it first in its message, then says what the operator can do::
     ├── CheckpointError           a checkpoint is missing, invalid or not restorable
     ├── RollbackError             a rollback was refused or failed
     │   └── ApprovalError         the approval token is missing or stale
-    └── MaintenanceError          a maintenance plan was refused
+    ├── MaintenanceError          a maintenance plan was refused
+    └── PreflightError            a preflight found findings that block the run
 
 ``transient`` marks errors that a retry may cure (the retry predicate reads it); ``terminal``
 marks errors no retry can cure even when their native cause looks like a conflict (delta-rs
@@ -189,6 +190,14 @@ class MaintenanceError(FmdError):
     """A maintenance request was refused (unsafe retention, unknown table...)."""
 
 
+class PreflightError(FmdError):
+    """A preflight found CRITICAL or HIGH findings: the job must not run until they are fixed.
+
+    Raised by ``PreflightReport.assert_ok()`` (a notebook stops at its preflight cell);
+    ``details["exit"]`` holds the report's exit dict (status, counts, the blocking findings).
+    """
+
+
 __all__ = [
     "ApprovalError",
     "CheckpointError",
@@ -201,6 +210,7 @@ __all__ = [
     "FmdError",
     "InvalidIdentifierError",
     "MaintenanceError",
+    "PreflightError",
     "RetentionError",
     "RollbackError",
     "SchemaDriftError",

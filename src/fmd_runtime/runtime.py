@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import threading
@@ -38,6 +39,7 @@ from fmd_runtime.engine.deltars import DeltaRsEngine
 from fmd_runtime.engine.spark import SparkEngine
 from fmd_runtime.errors import ConfigError, FmdError
 from fmd_runtime.fabric import run_context
+from fmd_runtime.health import Health, PreflightReport, run_preflight
 from fmd_runtime.maintenance import Maintenance
 from fmd_runtime.redaction import redact
 from fmd_runtime.rollback import Rollback
@@ -50,15 +52,14 @@ log = logging.getLogger("fmd_runtime")
 
 T = TypeVar("T")
 R = TypeVar("R")
-C = TypeVar("C")
 
 
 class Runtime:
     """One connection: engine + metadata store + run context + capabilities.
 
-    Build it with `connect`. Each capability is a typed property, created on first use and then
-    shared by everything that runs on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``,
-    ``rt.watermarks``, ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``.
+    Build it with `connect`. Each capability is a typed property, created on first use and shared
+    by everything on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``, ``rt.watermarks``,
+    ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``, ``rt.health``.
 
     Attributes:
         engine: the `DeltaEngine` adapter.
@@ -81,13 +82,13 @@ class Runtime:
         self._lock = threading.RLock()
         self._lakehouse_names: tuple[str, ...] | None = None
 
-    def _capability(self, cls: Callable[[Runtime], C]) -> C:
+    def _capability(self, cls: Callable[[Runtime], T]) -> T:
         """The connection's one instance of a capability class, built on first use."""
         with self._lock:  # two threads asking first get the same instance
             found = self._capabilities.get(cls)  # type: ignore[call-overload]
             if found is None:
                 found = self._capabilities[cls] = cls(self)  # type: ignore[index]
-            return cast(C, found)
+            return cast(T, found)
 
     # -- capabilities: each a typed property, created on first use ---------------------------
     @property
@@ -129,6 +130,33 @@ class Runtime:
     def maintenance(self) -> Maintenance:
         """VACUUM / OPTIMIZE that keep checkpoints restorable (`fmd_runtime.maintenance.Maintenance`)."""
         return self._capability(Maintenance)
+
+    @property
+    def health(self) -> Health:
+        """The daily health report, foreign operations, anomalies (`fmd_runtime.health.Health`)."""
+        return self._capability(Health)
+
+    def preflight(
+        self, *, tables: str | Sequence[str] | None = None, require_alerts: bool = False
+    ) -> PreflightReport:
+        """Check, read-only, that the lakehouse is fit for the job about to run (one audit event):
+        metadata tables, every enabled ``PipelineConfig`` table (exists, readable, writable),
+        placeholder GUIDs, retention, engine versions, alerts (docs/preflight.md).
+
+        Args:
+            tables: only these tables (``"bronze.a,bronze.b"`` or a list; None: every enabled).
+            require_alerts: a missing alert webhook is HIGH (blocking) instead of INFO.
+
+        Returns:
+            The `PreflightReport` (``ok`` False: a CRITICAL/HIGH finding blocks the run).
+
+        Raises:
+            ConfigError, InvalidIdentifierError: a bad argument (before any check runs).
+
+        Example:
+            >>> # report = rt.preflight(); print(report.to_text()); report.exit_value()
+        """
+        return run_preflight(self, tables=tables, require_alerts=require_alerts)
 
     def __repr__(self) -> str:
         return f"Runtime(engine={self.engine.name!r}, metadata_schema={self.config.metadata_schema!r}, run_id={self.context.run_id!r})"
@@ -540,10 +568,8 @@ def _connect_config(config: Any, metadata_schema: Any) -> RuntimeConfig:
         )
     if metadata_schema is None or metadata_schema == "":
         return build_runtime_config(config)
-    values = (config.model_dump() if isinstance(config, RuntimeConfig) else dict(config or {})) | {
-        "metadata_schema": metadata_schema
-    }
-    return build_runtime_config(values)
+    values = config.model_dump() if isinstance(config, RuntimeConfig) else dict(config or {})
+    return build_runtime_config(values | {"metadata_schema": metadata_schema})
 
 
 def _check_texts(**values: Any) -> None:
@@ -565,10 +591,8 @@ def _fabric_context() -> dict[str, Any]:
 
 def _user() -> str | None:
     try:
-        import getpass
-
         return getpass.getuser()
-    except Exception:
+    except Exception:  # no user name in this environment (containers): the run says so
         return None
 
 

@@ -19,6 +19,7 @@ import nbformat
 import nbrun
 import pyarrow as pa
 import pytest
+from nbclient.exceptions import CellExecutionError
 from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
@@ -35,6 +36,10 @@ PY_TYPES = {"bool": bool, "string": str, "int": int, "float": float}
 def execute(lakehouse: Path, values: dict[str, Any], tmp_path: Path) -> tuple[Any, dict[str, Any]]:
     """Run the notebook as the pipeline would, on ``lakehouse``; return it and its exit value."""
     return nbrun.execute(NOTEBOOK, {**values, "lakehouse": str(lakehouse)}, tmp_path)
+
+
+def _cell(nb: Any, cell_id: str) -> Any:
+    return next(c for c in nb.cells if c.get("id") == cell_id)
 
 
 def pipeline() -> dict[str, Any]:
@@ -76,7 +81,11 @@ def test_notebook_runs_end_to_end_as_the_pipeline_calls_it(
         r["Operation"] for r in rows
     }
     assert "Maintenance plan" in "".join(
-        o.get("text", "") for o in nb.cells[4].outputs if o.output_type == "stream"
+        o.get("text", "") for o in _cell(nb, "plan").outputs if o.output_type == "stream"
+    )
+    preflight = _cell(nb, "preflight").outputs
+    assert any(
+        "Preflight Healthy" in json.dumps(o.get("data", o.get("text", ""))) for o in preflight
     )
 
     # The scheduled run: the pipeline's defaults (DryRun false, a PreMaintenance checkpoint first).
@@ -86,6 +95,21 @@ def test_notebook_runs_end_to_end_as_the_pipeline_calls_it(
     account = next(t for t in summary["tables"] if t["table"] == "bronze.account")
     assert account["optimize_files_removed"] == 3 and account["optimize_files_added"] == 1
     assert len(rt.engine.files(rt.table("bronze.account"))) == 1
+
+
+def test_a_blocking_preflight_finding_stops_the_notebook_before_anything_is_planned(
+    small_lakehouse: Path, tmp_path: Path
+) -> None:
+    rt = fmd.connect(lakehouse=small_lakehouse)
+    rt.configure_table("bronze.ghost")  # enabled, never created
+    before = rt.engine.version(rt.table("bronze.account"))
+    with pytest.raises(CellExecutionError) as caught:
+        execute(small_lakehouse, base_parameters(pipeline(), "pipe-stop"), tmp_path)
+    assert "PreflightError" in str(caught.value) and "bronze.ghost" in str(caught.value)
+    rows = rt.store.read("SyncAuditLog", {"PipelineRunId": "pipe-stop"})
+    assert [r["Operation"] for r in rows] == ["Preflight"] and rows[0]["Status"] == "Failed"
+    assert rt.engine.version(rt.table("bronze.account")) == before  # nothing vacuumed/optimized
+    rt.close()
 
 
 def test_exit_is_alone_in_the_last_top_level_cell_and_nowhere_else() -> None:

@@ -20,6 +20,7 @@ import nbformat
 import nbrun
 import pyarrow as pa
 import pytest
+from nbclient.exceptions import CellExecutionError
 from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
@@ -163,6 +164,21 @@ def test_notebook_runs_the_operators_path_as_the_pipeline_calls_it(
         tmp_path / "4",
     )
     assert failed["status"] == "Failed" and "did you mean bronze_batch_nb" in failed["message"]
+    rt.close()
+
+
+def test_a_table_in_scope_that_does_not_exist_stops_the_notebook_before_any_plan(
+    small_lakehouse: Path, tmp_path: Path
+) -> None:
+    values = base_parameters(
+        pipeline(), "pipe-stop", CheckpointName=CHECKPOINT, TablesScope="bronze.parent,bronze.gone"
+    )
+    with pytest.raises(CellExecutionError) as caught:
+        execute(small_lakehouse, values, tmp_path)
+    assert "PreflightError" in str(caught.value) and "bronze.gone" in str(caught.value)
+    rt = fmd.connect(lakehouse=small_lakehouse)
+    rows = rt.store.read("SyncAuditLog", {"PipelineRunId": "pipe-stop"})
+    assert [r["Operation"] for r in rows] == ["Preflight"]  # no validation, no plan
     rt.close()
 
 

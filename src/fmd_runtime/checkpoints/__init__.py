@@ -367,6 +367,32 @@ class Checkpoints:
         """
         return _verify.verify_checkpoints(self._rt, [self.get(name_or_id)])[0]
 
+    def verify_many(
+        self, checkpoints: Sequence[Checkpoint], *, alert: bool = True
+    ) -> builtins.list[VerifyResult]:
+        """Verify checkpoints already read (one pass over all their tables); see `verify`.
+
+        Args:
+            checkpoints: the checkpoints (from `list` or `get`).
+            alert: raise the usual alert for the active ones not Restorable; False when the
+                caller raises its own alert explaining why (the health scan names the foreign
+                VACUUM that broke them).
+
+        Raises:
+            ConfigError: ``checkpoints`` is not a list of `Checkpoint`, or ``alert`` is not a
+                boolean.
+
+        Example:
+            >>> # rt.checkpoints.verify_many(rt.checkpoints.list(table="bronze.account"))
+        """
+        alert = strict_bool(alert, "alert")
+        if isinstance(checkpoints, str) or not all(isinstance(c, Checkpoint) for c in checkpoints):
+            raise ConfigError(
+                "parameter 'checkpoints' must be a list of Checkpoint",
+                hint="pass what rt.checkpoints.list() returns",
+            )
+        return _verify.verify_checkpoints(self._rt, list(checkpoints), alert=alert)
+
     def verify_all(self) -> builtins.list[VerifyResult]:
         """Verify every active checkpoint (the weekly job); see `verify`.
 

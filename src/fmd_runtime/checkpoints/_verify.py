@@ -44,8 +44,11 @@ _SEVERITY: dict[str, Any] = {"Restorable": "INFO", "AtRisk": "MEDIUM", "Unrestor
 _AUDIT_STATUS = {"Restorable": "Succeeded", "AtRisk": "Warning", "Unrestorable": "Failed"}
 
 
-def verify_checkpoints(rt: Runtime, cps: Sequence[Checkpoint]) -> list[VerifyResult]:
-    """Verify ``cps`` table by table; record, audit and alert the results (see the module)."""
+def verify_checkpoints(
+    rt: Runtime, cps: Sequence[Checkpoint], *, alert: bool = True
+) -> list[VerifyResult]:
+    """Verify ``cps`` table by table; record, audit and (``alert``) alert the results (see the
+    module). A caller that explains the results in its own alert passes ``alert=False``."""
     now = utcnow()
     pairs = [(cp, t) for cp in cps for t in cp.tables]
     outcomes = rt.map_tables(
@@ -149,7 +152,8 @@ def verify_checkpoints(rt: Runtime, cps: Sequence[Checkpoint]) -> list[VerifyRes
                 {"RestorabilityStatus": level, "LastVerifiedDate": now},
             )
     rt.audit.flush()
-    _alert_verify(rt, results)
+    if alert:
+        _alert_verify(rt, results)
     return results
 
 

@@ -4,9 +4,11 @@
     fmd store ensure --lakehouse PATH    create / upgrade the metadata tables
     fmd store ddl                        print the Spark SQL DDL of the metadata tables
     fmd config show TABLE --lakehouse P  show a table's PipelineConfig with defaults
+    fmd health --lakehouse PATH          the daily health report (exit 1 when Unhealthy)
+    fmd preflight --lakehouse PATH       check the lakehouse before a job (exit 1: blocking)
 
 Each subcommand lives in a module of this package (``_store``, ``_checkpoint``, ``_rollback``,
-``_maintenance``, ``_watermarks``) built on the shared option types of ``_args``; the capabilities
+``_maintenance``, ``_watermarks``, ``_preflight``, ``_health``) built on the shared option types of ``_args``; the capabilities
 themselves know nothing of the command line.
 
 Only ``fmd store ensure`` and ``fmd demo`` create a lakehouse; every other command refuses a
@@ -26,7 +28,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fmd_runtime.cli import _checkpoint, _maintenance, _rollback, _store, _watermarks
+from fmd_runtime.cli import (
+    _checkpoint,
+    _health,
+    _maintenance,
+    _preflight,
+    _rollback,
+    _store,
+    _watermarks,
+)
 from fmd_runtime.cli._args import (
     DEFAULT_LAKEHOUSE,
     is_lakehouse,
@@ -47,6 +57,8 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     _rollback.register,
     _maintenance.register,
     _watermarks.register,
+    _preflight.register,
+    _health.register,
 )
 
 

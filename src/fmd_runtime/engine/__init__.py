@@ -80,7 +80,7 @@ from fmd_runtime.engine._transient import (
     register_transient_classifier,
 )
 from fmd_runtime.engine._types import SchemaMode, WriteMode, arrow_type, normalize_type
-from fmd_runtime.errors import UnsupportedFeatureError
+from fmd_runtime.errors import ConfigError, UnsupportedFeatureError
 from fmd_runtime.tables import TableRef, validate_identifier
 
 
@@ -141,8 +141,15 @@ class DeltaEngine(Protocol):
         """Schema, protocol, partitioning and properties of a version."""
         ...
 
-    def history(self, table: TableRef, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits, newest first."""
+    def history(
+        self, table: TableRef, limit: int | None = None, *, since_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """Commits, newest first: at most ``limit``, only those after ``since_version``.
+
+        ``since_version`` bounds the read by a high-water mark: only the commits newer than it
+        are read (none when the table is not newer), so a scan that resumes reads each commit
+        once.
+        """
         ...
 
     def count_rows(self, table: TableRef, version: int | None = None) -> RowCount:
@@ -251,8 +258,13 @@ class DeltaEngine(Protocol):
         dry_run: bool = True,
         keep_versions: Sequence[int] = (),
         enforce_retention: bool = True,
+        commit: CommitOptions | None = None,
     ) -> VacuumResult:
-        """VACUUM (dry run by default); return the files removed or that would be removed."""
+        """VACUUM (dry run by default); return the files removed or that would be removed.
+
+        ``commit`` metadata goes into the ``VACUUM START`` / ``VACUUM END`` commits a real run
+        writes (both engines log them), so the history tells the library's VACUUM from others'.
+        """
         ...
 
     def optimize(
@@ -345,6 +357,38 @@ class DeltaEngine(Protocol):
         ...
 
 
+def history_window(current: int, limit: int | None, since_version: int | None) -> int | None:
+    """How many of the newest commits a bounded history read asks for (used by both adapters).
+
+    Args:
+        current: the table's current version.
+        limit: the caller's limit (None: no limit).
+        since_version: only commits after it (None: no bound).
+
+    Returns:
+        The limit to read with (None: all; 0: nothing is newer than ``since_version``).
+
+    Raises:
+        ConfigError: a negative ``limit`` or ``since_version``.
+
+    Example:
+        >>> history_window(10, None, 7), history_window(10, 2, 7), history_window(10, None, 12)
+        (3, 2, 0)
+    """
+    for name, value in (("limit", limit), ("since_version", since_version)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ConfigError(
+                f"history: {name} must be a whole number >= 0, got {value!r}",
+                hint=f"pass {name} as a table version (an int)",
+            )
+    if since_version is None:
+        return limit
+    newer = max(0, int(current) - since_version)
+    return newer if limit is None else min(limit, newer)
+
+
 def bind_alias(alias: str) -> str:
     """Validate a SQL source alias (used by both adapters).
 
@@ -418,10 +462,39 @@ def write_refusal(
     blocked = unwritable_features(engine, table)
     if not blocked:
         return None
-    label = str(getattr(engine, "engine_label", engine.name))
     return unsupported_feature_error(
-        table.name, blocked, engine=label, operation=operation, hint=hint
+        table.name, blocked, engine=engine_label(engine), operation=operation, hint=hint
     )
+
+
+def engine_label(engine: DeltaEngine) -> str:
+    """The engine as people read it: ``delta-rs (deltalake 1.6.6)``, ``Spark 3.5.5 / Delta 3.2.1``.
+
+    An adapter names itself in an ``engine_label`` attribute; one without it by its
+    `engine_versions` (``Spark 3.5.5 / Delta 3.2.1``), else by ``engine.name``.
+
+    Example:
+        >>> # engine_label(rt.engine) -> 'delta-rs (deltalake 1.6.6)'
+    """
+    label = getattr(engine, "engine_label", None)
+    if label:
+        return str(label)
+    found = engine_versions(engine)
+    return " / ".join(f"{k[:1].upper()}{k[1:]} {v}" for k, v in found.items()) or engine.name
+
+
+def engine_versions(engine: DeltaEngine) -> dict[str, str]:
+    """The libraries behind ``engine`` and their versions (empty when the adapter does not say).
+
+    ``{"deltalake": "1.6.6"}`` on delta-rs, ``{"spark": "3.5.5", "delta": "3.2.1"}`` on Spark:
+    each adapter names them in a ``versions`` attribute, so a caller (preflight) can check
+    them against the supported ranges without knowing which engine it holds.
+
+    Example:
+        >>> # engine_versions(rt.engine) -> {'deltalake': '1.6.6'}
+    """
+    found = getattr(engine, "versions", None)
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, Mapping) else {}
 
 
 def history_at(entries: Sequence[HistoryEntry], version: int) -> HistoryEntry | None:
@@ -474,10 +547,13 @@ __all__ = [
     "arrow_type",
     "bind_alias",
     "commit_counts",
+    "engine_label",
+    "engine_versions",
     "format_interval",
     "frame_columns",
     "frame_max",
     "history_at",
+    "history_window",
     "log_retention_cover",
     "native_transient",
     "normalize_type",

@@ -81,6 +81,10 @@ class HistoryEntry(BaseModel):
         parameters: the operation parameters, JSON-decoded.
         metrics: the raw operation metrics (numeric strings as ints on Spark).
         user_metadata: the commit's user metadata (run id, reason ...).
+        user_name: who committed, where the writer records it (Fabric / Databricks Spark fill
+            ``userName``; open-source Spark and delta-rs leave it None).
+        engine_info: what committed: the writer's ``engineInfo`` (``Apache-Spark/3.5.5
+            Delta-Lake/3.2.1``) or, when absent, its ``clientVersion`` (``delta-rs.py-1.6.6``).
         rows_added: rows the commit inserted (a write's rows, a MERGE's inserted rows); rows
             rewritten unchanged (copied) are not counted.
         rows_updated: rows an UPDATE or MERGE changed.
@@ -106,6 +110,8 @@ class HistoryEntry(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     user_metadata: dict[str, Any] = Field(default_factory=dict)
+    user_name: str | None = None
+    engine_info: str | None = None
     rows_added: int | None = None
     rows_updated: int | None = None
     rows_deleted: int | None = None

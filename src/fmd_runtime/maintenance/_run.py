@@ -210,6 +210,7 @@ def _vacuum(rt: Runtime, tp: TablePlan, dry_run: bool, errors: list[str]) -> dic
                 dry_run=False,
                 keep_versions=keep,
                 enforce_retention=tp.enforce_retention,
+                commit=rt.commit_options(),
             )
             files, size = res.files, res.bytes or 0
             _check_deleted(rt, tp, files)

@@ -372,6 +372,76 @@ ROLLBACK_VALIDATION_REPORTS = TableSchema(
     zorder_by=("RollbackRunId",),
 )
 
+HEALTH_FINDINGS = TableSchema(
+    name="HealthFindings",
+    comment="One row per finding of a health report (daily report, preflight ...), plus one "
+    "report.summary row per report; a report's rows are written in one commit.",
+    columns=(
+        _c("ReportId", "string", "Unique id of the report (UUID)", required=True),
+        _c(
+            "Source",
+            "string",
+            "What produced it: report, preflight, foreign, anomalies",
+            required=True,
+        ),
+        _c("RunId", "string", "fmd run id of the reporting run", required=True),
+        _c("PipelineRunId", "string", "@pipeline().RunId of the pipeline that ran it"),
+        _c("GeneratedAt", "timestamp", "When the report was generated (UTC)", required=True),
+        _c(
+            "ReportStatus",
+            "string",
+            "Healthy, Warning or Unhealthy (the whole report)",
+            required=True,
+        ),
+        _c(
+            "CheckName",
+            "string",
+            "Dotted check name (report.summary: the report's own row)",
+            required=True,
+        ),
+        _c("Severity", "string", "CRITICAL, HIGH, MEDIUM, LOW, INFO", required=True),
+        _c("BlocksRun", "boolean", "True for CRITICAL and HIGH", required=True),
+        _c("SchemaName", "string", "Schema of the table concerned"),
+        _c("TableName", "string", "Table concerned"),
+        _c("EntityId", "string", "Entity concerned"),
+        _c("Message", "string", "What was found, with the numbers", required=True),
+        _c("Fix", "string", "The first step to take"),
+        _c("Numbers", "string", "JSON: the measured values and their baseline"),
+        _c("ObservedAt", "timestamp", "When the check observed it (UTC)"),
+        _c("WindowStart", "timestamp", "Start of the window the report covers (UTC)"),
+        _c("HtmlPath", "string", "Where the report's HTML page was written, if it was"),
+    ),
+    zorder_by=("GeneratedAt", "TableName"),
+)
+
+HEALTH_SCANS = TableSchema(
+    name="HealthScans",
+    comment="Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.",
+    columns=(
+        _c("SchemaName", "string", "Schema of the table scanned", required=True),
+        _c("TableName", "string", "Table scanned", required=True),
+        _c(
+            "LastVersion",
+            "bigint",
+            "Newest table version the scan read (the high-water mark)",
+            required=True,
+        ),
+        _c("LastCommitTime", "timestamp", "Commit time of that version (UTC)"),
+        _c("FirstVersion", "bigint", "Oldest version the scan read (null: no new commit)"),
+        _c("CommitsRead", "int", "History entries the scan read"),
+        _c("ForeignOperations", "int", "Operations the library did not make"),
+        _c(
+            "HarmfulOperations",
+            "int",
+            "Foreign operations that left a checkpoint AtRisk or Unrestorable",
+        ),
+        _c("ScannedAt", "timestamp", "When the scan ran (UTC)", required=True),
+        _c("RunId", "string", "fmd run id of the scan", required=True),
+        _c("Notes", "string", "What was not read (a bounded first scan, a gap) and why"),
+    ),
+    zorder_by=("TableName",),
+)
+
 ALL_TABLES: tuple[TableSchema, ...] = (
     PIPELINE_CONFIG,
     SYNC_AUDIT_LOG,
@@ -383,6 +453,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_STATE_SNAPSHOTS,
     ROLLBACK_COMPARISON_REPORTS,
     ROLLBACK_VALIDATION_REPORTS,
+    HEALTH_FINDINGS,
+    HEALTH_SCANS,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -393,6 +465,8 @@ __all__ = [
     "CHECKPOINT_TABLES",
     "DATA_VALIDATION",
     "ENTITY_RUNS",
+    "HEALTH_FINDINGS",
+    "HEALTH_SCANS",
     "PIPELINE_CONFIG",
     "ROLLBACK_COMPARISON_REPORTS",
     "ROLLBACK_STATE_SNAPSHOTS",

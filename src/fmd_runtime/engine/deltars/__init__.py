@@ -46,6 +46,7 @@ from fmd_runtime.engine import (
     _frames,
     arrow_schema,
     bind_alias,
+    history_window,
 )
 from fmd_runtime.engine._deltalog import deletion_vector_file
 from fmd_runtime.engine._merge import MergeCheck, MergeSpec, MergeWriteResult
@@ -115,6 +116,11 @@ class DeltaRsEngine:
     def engine_label(self) -> str:
         """The engine as errors name it: ``delta-rs (deltalake 1.6.6)``."""
         return f"delta-rs (deltalake {self.deltalake_version})"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """The library behind this engine and its version: ``{"deltalake": "1.6.6"}``."""
+        return {"deltalake": self.deltalake_version}
 
     def _find_corrupt_commit(self, table: TableRef) -> tuple[str, str] | None:
         """The first commit file that is empty or does not parse as JSON lines, and why."""
@@ -256,9 +262,16 @@ class DeltaRsEngine:
                 return entry.timestamp
         return None
 
-    def history(self, table: TableRef, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits newest first, with user commit metadata separated out."""
+    def history(
+        self, table: TableRef, limit: int | None = None, *, since_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """Commits newest first, with user commit metadata separated out; after
+        ``since_version`` only (the loaded table's version bounds the read: no second load)."""
         dt = self._dt(table)
+        if since_version is not None:
+            limit = history_window(int(dt.version()), limit, since_version)
+            if limit == 0:
+                return []
         with self._translate(table, "history"):
             records = dt.history(limit)
         return _convert.history_entries(records)
@@ -471,8 +484,10 @@ class DeltaRsEngine:
         dry_run: bool = True,
         keep_versions: Sequence[int] = (),
         enforce_retention: bool = True,
+        commit: CommitOptions | None = None,
     ) -> VacuumResult:
-        """VACUUM (dry run by default); ``keep_versions`` protects the files of those versions."""
+        """VACUUM (dry run by default); ``keep_versions`` protects the files of those versions;
+        ``commit`` metadata goes into the real run's ``VACUUM START`` / ``VACUUM END`` commits."""
         dt = self._dt(table)
         kwargs: dict[str, Any] = {
             "retention_hours": int(retention_hours),
@@ -482,7 +497,11 @@ class DeltaRsEngine:
         with self._translate(table, "vacuum"):
             candidates = dt.vacuum(dry_run=True, **kwargs)
             size = _convert.local_size(self.path(table), candidates) if self._local else None
-            files = candidates if dry_run else dt.vacuum(dry_run=False, **kwargs)
+            files = (
+                candidates
+                if dry_run
+                else dt.vacuum(dry_run=False, commit_properties=self._commit(commit), **kwargs)
+            )
         return VacuumResult(
             table=table.name,
             dry_run=dry_run,

@@ -65,12 +65,17 @@ _COMMIT_INFO_KEYS = {
     "isolationLevel",
     "txnId",
     "userMetadata",
+    "userName",
     "inCommitTimestamp",
 }
 
 
 def _utc(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _decode(value: Any) -> Any:
@@ -155,6 +160,8 @@ def history_entries(records: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
                 },
                 metrics=metrics,
                 user_metadata=user,
+                user_name=_text(rec.get("userName")),
+                engine_info=_text(rec.get("engineInfo")) or _text(rec.get("clientVersion")),
                 **commit_counts(metrics),
             )
         )

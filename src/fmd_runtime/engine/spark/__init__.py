@@ -4,16 +4,13 @@ Every statement is built by a pure function (``*_statement``), so the exact SQL 
 without a JVM; identifiers go through `quote_identifier`, values are Spark SQL string literals
 (`sql_string`) or named parameters (``spark.sql(text, args=...)``, Spark 3.5+).
 
-Operations without a public Delta API on Spark (`files`, `missing_files`,
-`create_log_checkpoint`, `transaction_version`, older versions in `snapshot`) use Delta's JVM
-internals (``_jvm``), guarded: a public route answers where there is one, else an `EngineError`
-names the internal API that was unavailable.
-
-Session-wide confs (commit user metadata, the VACUUM retention check) are set for one call
-under one lock per process (`_session`): no commit takes another thread's run id.
-
-This module is the facade (`SparkEngine`) over private modules: ``_statements`` (the SQL
-text), ``_errors`` (classification and translation), ``_jvm`` (DeltaLog internals through py4j),
+Operations without a public Delta API on Spark (`files`, `missing_files`, `create_log_checkpoint`,
+`transaction_version`, older versions in `snapshot`) use Delta's JVM internals (``_jvm``),
+guarded: a public route answers where there is one, else an `EngineError` names the internal API
+that was unavailable. Session-wide confs (commit user metadata, the VACUUM retention check) are
+set for one call under one lock per process (`_session`): no commit takes another thread's run id.
+This module is the facade (`SparkEngine`) over private modules: ``_statements`` (the SQL text),
+``_errors`` (classification and translation), ``_jvm`` (DeltaLog internals through py4j),
 ``_frames`` (Spark data <-> port values, frame operations), ``_session`` (versions, confs).
 
 Example:
@@ -45,6 +42,7 @@ from fmd_runtime.engine import (
     VacuumResult,
     WriteMode,
     bind_alias,
+    history_window,
 )
 from fmd_runtime.engine import _frames as _port_frames
 from fmd_runtime.engine import retention_hours as retention_hours_of
@@ -125,6 +123,11 @@ class SparkEngine:
     def vacuum_reads_table_retention(self) -> bool:
         """True from Delta 4.1: VACUUM ignores ``RETAIN n HOURS`` (n > 0) for the table property."""
         return self.delta_version >= (4, 1, 0)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """``{"spark": "3.5.5", "delta": "3.2.1"}`` (Delta ``0.0.0`` when the JVM does not say)."""
+        return _session.versions(self.spark, self.delta_version)
 
     @property
     def vorder_supported(self) -> bool:
@@ -278,10 +281,16 @@ class SparkEngine:
                 old = _jvm.historical_metadata(self.spark, self._jvm_snapshot(table, at))
         return _frames.snapshot_from_detail(table, at, ts, columns, detail, old)
 
-    def history(self, table: TableRef, limit: int | None = None) -> list[HistoryEntry]:
-        """Commits newest first; parameters JSON-decoded, numeric metrics as ints."""
+    def history(
+        self, table: TableRef, limit: int | None = None, *, since_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """Commits newest first (after ``since_version``: ``LIMIT`` the newer ones); parameters
+        JSON-decoded, numeric metrics as ints."""
         from pyspark.sql import functions as F
 
+        if since_version is not None:
+            if not (limit := history_window(self.version(table), limit, since_version)):
+                return []
         with _translate(table, "history"):
             df = self.spark.sql(describe_history_statement(table, limit))
             rows = df.withColumn("_fmd_ms", F.expr("unix_millis(timestamp)")).collect()
@@ -451,8 +460,10 @@ class SparkEngine:
         dry_run: bool = True,
         keep_versions: Sequence[int] = (),
         enforce_retention: bool = True,
+        commit: CommitOptions | None = None,
     ) -> VacuumResult:
         """VACUUM (dry run by default); a real run returns the files its dry run listed first.
+        ``commit``: the metadata of the real run's ``VACUUM START`` / ``VACUUM END`` commits.
 
         ``enforce_retention=False`` sets ``spark.databricks.delta.retentionDurationCheck.enabled``
         to false for the call. Fabric does not honour that at session level: set it in the
@@ -469,11 +480,7 @@ class SparkEngine:
                 a retention other than 0 that differs from the table's property.
         """
         if keep_versions:
-            raise EngineError(
-                "vacuum: keep_versions is not supported by Spark VACUUM",
-                table=table.name,
-                hint="protect restore points with a retention covering them (maintenance does)",
-            )
+            raise _errors.keep_versions_error(table)
         hours = _version(retention_hours, "retention_hours")
         if self.vacuum_reads_table_retention and hours != 0:
             table_hours = retention_hours_of(self.properties(table), DELETED_FILE_RETENTION)
@@ -482,7 +489,7 @@ class SparkEngine:
                 raise refusal
         location = self.location(table).rstrip("/") + "/"
         conf = {} if enforce_retention else {_RETENTION_CONF: "false"}
-        with self._conf(conf):
+        with self._conf(conf | self._metadata(commit)):  # a dry run commits nothing
             rows = self._sql(table, "vacuum (dry run)", vacuum_statement(table, hours, True))
             paths = [str(r["path"]) for r in rows]
             size = _jvm.file_sizes(self.spark, paths)

@@ -196,4 +196,19 @@ def ignored_retention_error(
     )
 
 
-__all__ = ["DELTA_SPARK_CONFLICTS", "classify_error", "ignored_retention_error"]
+def keep_versions_error(table: TableRef) -> EngineError:
+    """The refusal of ``keep_versions``: Spark VACUUM cannot protect versions (the maintenance
+    layer protects checkpoints through retention properties instead)."""
+    return EngineError(
+        "vacuum: keep_versions is not supported by Spark VACUUM",
+        table=table.name,
+        hint="protect restore points with a retention covering them (maintenance does)",
+    )
+
+
+__all__ = [
+    "DELTA_SPARK_CONFLICTS",
+    "classify_error",
+    "ignored_retention_error",
+    "keep_versions_error",
+]

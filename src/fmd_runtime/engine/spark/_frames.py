@@ -151,6 +151,12 @@ def delta_writer(df: Any, mode: str, schema_mode: str | None, commit: CommitOpti
     return writer
 
 
+def _field(row: Any, name: str) -> str | None:
+    """A text column of a history row (None when absent or empty: Delta releases differ)."""
+    value = row.asDict().get(name) if hasattr(row, "asDict") else None
+    return str(value) if value not in (None, "") else None
+
+
 def history_entries(rows: Sequence[Any]) -> list[HistoryEntry]:
     """`HistoryEntry` s of ``DESCRIBE HISTORY`` rows (with ``_fmd_ms``: the commit time in ms),
     newest first; parameters JSON-decoded, numeric metrics as ints, typed counts filled."""
@@ -166,6 +172,8 @@ def history_entries(rows: Sequence[Any]) -> list[HistoryEntry]:
                 parameters={k: _decode(v) for k, v in (r["operationParameters"] or {}).items()},
                 metrics=metrics,
                 user_metadata=user if isinstance(user, dict) else {"userMetadata": user},
+                user_name=_field(r, "userName"),
+                engine_info=_field(r, "engineInfo"),
                 **commit_counts(metrics),
             )
         )

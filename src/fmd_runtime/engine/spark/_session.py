@@ -61,6 +61,11 @@ def delta_version(spark: Any) -> tuple[int, int, int]:
     return found
 
 
+def versions(spark: Any, delta: tuple[int, int, int]) -> dict[str, str]:
+    """The session's versions as text: ``{"spark": "3.5.5", "delta": "3.2.1"}``."""
+    return {"spark": str(spark.version), "delta": ".".join(str(part) for part in delta)}
+
+
 def has_vorder(spark: Any) -> bool:
     """True when the session is a Fabric runtime with V-Order (one of its confs is set)."""
     return any(spark.conf.get(k, None) is not None for k in _VORDER_CONFS)
