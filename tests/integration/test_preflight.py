@@ -209,6 +209,21 @@ def test_missing_metadata_tables_and_columns_are_found_and_nothing_is_created(
 # -- delta-rs only: states only delta-rs (or an older Delta) can leave -------------------------------
 
 
+def test_a_runtime_that_did_not_ensure_the_store_reads_it_without_writing(lakehouse: Path) -> None:
+    setup = fmd.connect(lakehouse=lakehouse, run_id="setup")
+    _table(setup, ACCOUNT)
+    setup.configure_table(ACCOUNT)
+    setup.checkpoints.create([ACCOUNT], kind="Manual", name="kept")
+    setup.close()
+    rt = fmd.connect(lakehouse=lakehouse, run_id="no-ensure", ensure=False)
+    watched = [ACCOUNT, *_metadata_names(rt, but="SyncAuditLog")]
+    before = _versions(rt, watched)
+    report = rt.preflight()
+    assert report.status == "Healthy" and report.audited, report.to_text()
+    assert _versions(rt, watched) == before
+    rt.close()
+
+
 def test_a_file_retention_above_the_log_retention_is_inconsistent(rt: fmd.Runtime) -> None:
     ref = _table(rt, ACCOUNT)
     rt.configure_table(ACCOUNT)
