@@ -350,8 +350,9 @@ def _retention(
     cover_h = min(files_h, log_h)
     prop = DELETED_FILE_RETENTION if files_h <= log_h else LOG_RETENTION
     for pin in pins:
+        # verify's rule: covered until the checkpoint expires, and at least at_risk_days ahead
         covered = pin.born + timedelta(hours=cover_h)
-        if covered >= pin.until:
+        if covered >= max(pin.until, now + timedelta(days=rt.config.at_risk_days)):
             continue
         need = (
             math.ceil((pin.until - pin.born).total_seconds() / 86400)
