@@ -49,7 +49,6 @@ from fmd_runtime.engine import (
     history_window,
 )
 from fmd_runtime.engine._deltalog import deletion_vector_file
-from fmd_runtime.engine._merge import MergeCheck, MergeSpec, MergeWriteResult
 from fmd_runtime.engine.deltars import _convert, _errors, _log, _merge, _sql
 from fmd_runtime.engine.deltars._features import (
     DV_RESTORE_DELTALAKE,
@@ -63,9 +62,7 @@ from fmd_runtime.engine.deltars._features import (
     protocol_feature_name,
     unsupported_features,
 )
-from fmd_runtime.engine.deltars._log import (
-    commit_file_problem,
-)
+from fmd_runtime.engine.deltars._log import commit_file_problem
 from fmd_runtime.engine.deltars._sql import sql_literal
 from fmd_runtime.errors import ConfigError, EngineError, TableNotFoundError
 from fmd_runtime.tables import TableRef, validate_identifier
@@ -389,19 +386,8 @@ class DeltaRsEngine:
             )
             return self.version(table)
 
-    def merge(
-        self,
-        table: TableRef,
-        data: Any,
-        spec: MergeSpec,
-        *,
-        check: MergeCheck | None = None,
-        commit: CommitOptions | None = None,
-    ) -> MergeWriteResult:
-        """Classify once (an Arrow hash join), ``check`` the counts, MERGE the changes
-        (`DeltaEngine.merge`)."""
-        with self._translate(table, f"merge ({spec.mode})"), self._lock(table):
-            return _merge.merge(self, table, data, spec, check, commit)
+    # the keyed MERGE (`DeltaEngine.merge`): an Arrow hash join, then the changed rows
+    merge = _merge.merge_method
 
     def update(
         self,

@@ -277,4 +277,19 @@ def merge(
     )
 
 
-__all__ = ["apply", "check_keys", "classify", "merge", "predicate"]
+def merge_method(
+    engine: Any,
+    table: TableRef,
+    data: Any,
+    spec: MergeSpec,
+    *,
+    check: MergeCheck | None = None,
+    commit: CommitOptions | None = None,
+) -> MergeWriteResult:
+    """`DeltaRsEngine.merge`: classify once (an Arrow hash join at one version), let ``check``
+    see the counts, then one ``DeltaTable.merge`` of the changed rows (`DeltaEngine.merge`)."""
+    with engine._translate(table, f"merge ({spec.mode})"), engine._lock(table):
+        return merge(engine, table, data, spec, check, commit)
+
+
+__all__ = ["apply", "check_keys", "classify", "merge", "merge_method", "predicate"]

@@ -46,7 +46,6 @@ from fmd_runtime.engine import (
 )
 from fmd_runtime.engine import _frames as _port_frames
 from fmd_runtime.engine import retention_hours as retention_hours_of
-from fmd_runtime.engine._merge import MergeCheck, MergeSpec, MergeWriteResult
 from fmd_runtime.engine.spark import _errors, _frames, _jvm, _merge, _session, _statements
 from fmd_runtime.engine.spark._errors import DELTA_SPARK_CONFLICTS, _translate, classify_error
 from fmd_runtime.engine.spark._jvm import _InternalApiMissing
@@ -384,17 +383,8 @@ class SparkEngine:
                 writer.saveAsTable(table.quoted)
         return self.version(table)
 
-    def merge(
-        self,
-        table: TableRef,
-        data: Any,
-        spec: MergeSpec,
-        *,
-        check: MergeCheck | None = None,
-        commit: CommitOptions | None = None,
-    ) -> MergeWriteResult:
-        """Classify once (persisted), ``check`` the counts, MERGE the changes (`DeltaEngine.merge`)."""
-        return _merge.merge(self, table, self._dataframe(table, data), spec, check, commit)
+    # the keyed MERGE (`DeltaEngine.merge`): one persisted classification, then the changes
+    merge = _merge.merge_method
 
     def update(
         self,

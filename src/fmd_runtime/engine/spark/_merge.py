@@ -266,4 +266,28 @@ def merge(
     )
 
 
-__all__ = ["apply", "changes", "check_keys", "classify", "col_name", "merge", "tally", "txn_conf"]
+def merge_method(
+    engine: Any,
+    table: TableRef,
+    data: Any,
+    spec: MergeSpec,
+    *,
+    check: MergeCheck | None = None,
+    commit: CommitOptions | None = None,
+) -> MergeWriteResult:
+    """`SparkEngine.merge`: classify once (persisted), let ``check`` see the counts, then one
+    ``DeltaTable.merge`` of the changed rows (`DeltaEngine.merge`)."""
+    return merge(engine, table, engine._dataframe(table, data), spec, check, commit)
+
+
+__all__ = [
+    "apply",
+    "changes",
+    "check_keys",
+    "classify",
+    "col_name",
+    "merge",
+    "merge_method",
+    "tally",
+    "txn_conf",
+]
