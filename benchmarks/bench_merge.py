@@ -161,6 +161,7 @@ def run(quick: bool) -> str:
         ]  # fmt: skip
         engine_name = "Spark + Delta (local)" if spark_mode else "delta-rs"
         return (
+            f"## Merges: rt.runs.merge vs a plain MERGE ({engine_name})\n\n"
             f"{engine_name}, {n:,} target rows, 1% changed per load; best of {ROUNDS} rounds "
             f"(`{'FMD_BENCH_ENGINE=spark ' if spark_mode else ''}python -m benchmarks merge"
             f"{' --quick' if quick else ''}`). Goal: library <= {GOAL}x the plain MERGE.\n\n"
