@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engines import connect
+from engines import connect, size
 
 import fmd_runtime as fmd
 from fmd_runtime.cli import main
@@ -69,19 +69,25 @@ def findings_rows(engine: DeltaEngine, report_id: str) -> list[dict[str, Any]]:
 def test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_charts(
     engine: DeltaEngine, tmp_path: Path
 ) -> None:
-    build(engine)
+    loads = size(engine, 3, 2)  # Spark: one checkpoint fewer (each costs tens of seconds there)
+    build(engine, loads=loads)
     before = engine.version(connect(engine, "r").store.ref("HealthFindings"))
     rep = report(engine, "health-ok", tmp_path)
     assert rep.status == "Healthy", rep.to_text()
     assert [f.check for f in rep.findings] == ["report.maintenance_missing"]  # INFO: young
     assert rep.tables_scanned == 2
     [scope] = rep.scopes
-    assert (scope.scope, scope.latest, scope.checkpoints) == ("bronze.*", "bronze_batch_2", 2)
+    assert (scope.scope, scope.latest, scope.checkpoints) == (
+        "bronze.*",
+        f"bronze_batch_{loads - 1}",
+        loads - 1,
+    )
     assert scope.restorability == "Restorable" and scope.status == "Healthy"
     sizes = {s.table: s for s in rep.storage}
     assert set(sizes) == set(TABLES)
-    assert [p.rows for p in sizes["bronze.account"].points] == [15, 30]  # 5 + 10, then + 15
-    assert sizes["bronze.account"].bytes and sizes["bronze.account"].files == 3
+    # rows after each checkpointed load: 5 + 10, then + 15
+    assert [p.rows for p in sizes["bronze.account"].points] == [15, 30][: loads - 1]
+    assert sizes["bronze.account"].bytes and sizes["bronze.account"].files == loads
     # the newest version: the foreign-operation scan read the whole history (its first scan)
     assert sizes["bronze.account"].version == engine.version(connect(engine, "r").table(TABLES[0]))
     assert rep.foreign_operations == () and rep.anomalies == []
@@ -94,14 +100,15 @@ def test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_c
     assert page.name == f"{rep.generated_at:%Y-%m-%d}_health-ok.html"
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "<script" not in text
-    assert text.count("<svg") == 3 and text.count("<polyline") == 4  # rows + bytes, 2 tables
+    assert text.count("<svg") == 3 and text.count("<circle") == 4 * (loads - 1)  # 2 charts x 2
+    assert text.count("<polyline") == (4 if loads > 2 else 0)  # a line needs two checkpoints
     for title in (
         "Rows per table over the last checkpoints",
         "Storage per table over the last checkpoints",
         "Failed loads per day",
     ):
         assert title in text
-    assert "bronze_batch_2" in text and "Healthy" in text
+    assert f"bronze_batch_{loads - 1}" in text and "Healthy" in text
 
     # HealthFindings: every finding + one summary row, in one commit
     ref = connect(engine, "r").store.ref("HealthFindings")
