@@ -191,7 +191,7 @@ def build_report(
     now = now or utcnow()
     since = now - timedelta(hours=since_hours)
     data = gather(rt, now=now, thresholds=thresholds, tables=tables)
-    scan = scan_foreign_operations(rt, tables, record=write, checkpoints=data.active)
+    scan = scan_foreign_operations(rt, data.scan, record=write, checkpoints=data.active)
     anomalies = find_anomalies(
         rt, now=now, tables=tables, checkpoints=data.checkpoints, alert=alert
     )
