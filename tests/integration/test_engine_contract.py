@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from fmd_runtime.engine import Column, CommitOptions, DeltaEngine, TableAt, arrow_schema
-from fmd_runtime.errors import EngineError, TableNotFoundError
+from fmd_runtime.errors import ConfigError, EngineError, TableNotFoundError
 from fmd_runtime.tables import TableRef
 
 COLUMNS = [
@@ -86,6 +86,35 @@ def test_versions_history_and_commit_metadata(engine: DeltaEngine) -> None:
         h.timestamp for h in reversed(hist)
     ]
     assert hist[0].operation.upper().startswith("WRITE") or "OVERWRITE" in hist[0].operation.upper()
+
+
+def test_history_since_a_version_reads_only_the_newer_commits(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=3, size=2)  # versions 0 to 3
+    assert [h.version for h in engine.history(t, since_version=1)] == [3, 2]
+    assert [h.version for h in engine.history(t, 1, since_version=0)] == [3]
+    assert engine.history(t, since_version=3) == [] == engine.history(t, since_version=9)
+    assert all(h.engine_info for h in engine.history(t))  # who wrote each commit
+    with pytest.raises(ConfigError):
+        engine.history(t, since_version=-1)
+
+
+def test_vacuum_commits_carry_the_commit_metadata(engine: DeltaEngine) -> None:
+    t = fresh()
+    write_versions(engine, t, n=1, size=2)
+    engine.write(t, batch(range(10, 12)), mode="overwrite")
+    before = engine.version(t)
+    res = engine.vacuum(
+        t,
+        retention_hours=0,
+        enforce_retention=False,
+        dry_run=False,
+        commit=CommitOptions(metadata={"fmd.runId": "maint-1"}),
+    )
+    assert len(res.files) == 1
+    logged = engine.history(t, since_version=before)
+    assert sorted(h.operation for h in logged) == ["VACUUM END", "VACUUM START"]
+    assert all(h.user_metadata.get("fmd.runId") == "maint-1" for h in logged)
 
 
 def test_counts_from_stats_and_time_travel(engine: DeltaEngine) -> None:

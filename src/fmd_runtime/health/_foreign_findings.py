@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 def unexplained_finding(
     res: VerifyResult, table: str, status: str, reason: str | None, dropped: bool
 ) -> HealthFinding:
+    """The HIGH finding of a broken checkpoint pin no scanned operation explains (or of a table
+    an active checkpoint pins that no longer exists)."""
     what = "the table no longer exists" if dropped else (reason or status)
     return HealthFinding(
         check="foreign.table_dropped" if dropped else "foreign.unexplained",
@@ -43,8 +45,9 @@ def unexplained_finding(
     )
 
 
-# -- findings --------------------------------------------------------------------------------------
 def operation_finding(o: ForeignOperation) -> HealthFinding:
+    """The finding of one foreign operation: HIGH when harmful, INFO for harmless maintenance,
+    MEDIUM for a data change."""
     numbers: dict[str, Any] = {
         "version": o.version,
         "timestamp": o.timestamp.isoformat(),
@@ -104,6 +107,8 @@ def read_findings(
     missing: set[str],
     active: Sequence[Checkpoint],
 ) -> list[HealthFinding]:
+    """Findings about the reads themselves: a gap (too many commits since the last scan) and
+    the tables whose history could not be read (a dropped pinned table is the verification's)."""
     pinned = {t.table.lower() for c in active for t in c.tables}
     out = []
     for r in reads:
