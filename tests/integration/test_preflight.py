@@ -209,6 +209,21 @@ def test_missing_metadata_tables_and_columns_are_found_and_nothing_is_created(
 # -- delta-rs only: states only delta-rs (or an older Delta) can leave -------------------------------
 
 
+def test_a_runtime_that_did_not_ensure_the_store_reads_it_without_writing(lakehouse: Path) -> None:
+    setup = fmd.connect(lakehouse=lakehouse, run_id="setup")
+    _table(setup, ACCOUNT)
+    setup.configure_table(ACCOUNT)
+    setup.checkpoints.create([ACCOUNT], kind="Manual", name="kept")
+    setup.close()
+    rt = fmd.connect(lakehouse=lakehouse, run_id="no-ensure", ensure=False)
+    watched = [ACCOUNT, *_metadata_names(rt, but="SyncAuditLog")]
+    before = _versions(rt, watched)
+    report = rt.preflight()
+    assert report.status == "Healthy" and report.audited, report.to_text()
+    assert _versions(rt, watched) == before
+    rt.close()
+
+
 def test_a_file_retention_above_the_log_retention_is_inconsistent(rt: fmd.Runtime) -> None:
     ref = _table(rt, ACCOUNT)
     rt.configure_table(ACCOUNT)
@@ -276,6 +291,15 @@ def test_empty_required_fields_and_text_placeholders_in_rows_are_named(rt: fmd.R
     assert "UpdatedBy" in guid.message and "not hexadecimal" in guid.message
 
 
+def test_rows_of_one_table_in_two_spellings_are_duplicates(rt: fmd.Runtime) -> None:
+    _table(rt, ACCOUNT)
+    rt.configure_table(ACCOUNT)
+    row = {"SchemaName": "bronze", "TableName": "ACCOUNT", "IsEnabled": True}
+    rt.store.append("PipelineConfig", [row])
+    found = _only(rt.preflight(), "preflight.duplicate_config_row")
+    assert "2 rows for bronze.ACCOUNT, bronze.account" in found.message
+
+
 def test_only_the_tables_asked_for_are_checked(rt: fmd.Runtime) -> None:
     _table(rt, ACCOUNT)
     rt.configure_table(ACCOUNT)
@@ -284,6 +308,10 @@ def test_only_the_tables_asked_for_are_checked(rt: fmd.Runtime) -> None:
     assert report.ok and report.tables == {ACCOUNT: 5}
     assert rt.preflight(tables=[GHOST]).tables == {GHOST: None}
     assert rt.preflight(tables="All").tables == {ACCOUNT: 5, GHOST: None}
+    rt.configure_table(ACCOUNT, enabled=False, vacuum_retention_hours=24)
+    assert ACCOUNT not in rt.preflight(tables=None).tables  # disabled rows are not checked ...
+    asked = rt.preflight(tables=[ACCOUNT])  # ... unless asked for, with their own settings
+    assert _only(asked, "preflight.vacuum_retention_below_floor", ACCOUNT)
     with pytest.raises(ConfigError, match="tables"):
         rt.preflight(tables=5)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="require_alerts"):

@@ -136,18 +136,18 @@ def check_config_rows(
         scope: lower-case ``schema.table`` names to look at (None: every row).
 
     Returns:
-        The findings, and the valid configurations of the enabled rows in scope.
+        The findings, and the valid configurations of the rows in scope (enabled or not).
     """
     found: list[HealthFinding] = []
     configs: dict[str, TableConfig] = {}
-    spellings: dict[str, set[str]] = {}
+    spellings: dict[str, list[str]] = {}
     required = [c.name for c in PIPELINE_CONFIG.columns if not c.nullable]
     for index, row in enumerate(rows, start=1):
         schema, table = row.get("SchemaName"), row.get("TableName")
         name = f"{schema}.{table}" if schema and table else f"#{index} (no table name)"
         if scope is not None and name.lower() not in scope:
             continue
-        spellings.setdefault(name.lower(), set()).add(name)
+        spellings.setdefault(name.lower(), []).append(name)
         enabled = row.get("IsEnabled") is not False
         severity: FindingSeverity = "HIGH" if enabled else "LOW"
         where = f"PipelineConfig row {name}" + ("" if enabled else " (disabled)")
@@ -202,17 +202,17 @@ def check_config_rows(
                 )
             )
             continue
-        if cfg.enabled:
-            configs[cfg.table.lower()] = cfg
+        configs[cfg.table.lower()] = cfg
     for names in spellings.values():
-        if len(names) > 1:
+        if len(names) > 1 and not names[0].startswith("#"):
             found.append(
                 finding(
                     "preflight.duplicate_config_row",
                     "MEDIUM",
-                    f"PipelineConfig has rows for {sorted(names)}, one table to Spark "
-                    "(names match case-insensitively): which settings apply is ambiguous",
-                    "keep one row per table: disable or delete the others",
+                    f"PipelineConfig has {len(names)} rows for {', '.join(sorted(set(names)))} "
+                    "(one table: names match case-insensitively, as Spark resolves them): "
+                    "which settings apply is ambiguous",
+                    "keep one row per table: delete the others",
                     table=sorted(names)[0],
                 )
             )
@@ -350,8 +350,9 @@ def _retention(
     cover_h = min(files_h, log_h)
     prop = DELETED_FILE_RETENTION if files_h <= log_h else LOG_RETENTION
     for pin in pins:
+        # verify's rule: covered until the checkpoint expires, and at least at_risk_days ahead
         covered = pin.born + timedelta(hours=cover_h)
-        if covered >= pin.until:
+        if covered >= max(pin.until, now + timedelta(days=rt.config.at_risk_days)):
             continue
         need = (
             math.ceil((pin.until - pin.born).total_seconds() / 86400)
