@@ -402,3 +402,16 @@ def test_a_foreign_vacuum_is_in_the_report_and_alerted_once(
     assert [k.split(":")[:2] for k in keys] == [["foreign", "HIGH"], ["foreign", "MEDIUM"]]
     rows = findings_rows(engine, rep.report_id)
     assert {"foreign.vacuum", "report.checkpoint_unrestorable"} <= {r["CheckName"] for r in rows}
+
+
+@pytest.mark.parametrize("engine", ["deltars"], indirect=True)
+def test_a_problem_an_anomaly_already_names_is_reported_once(
+    engine: DeltaEngine, tmp_path: Path
+) -> None:
+    build(engine, loads=4)  # three batch checkpoints, four watermark advances: a rhythm
+    rep = report(engine, "h-rhythm", tmp_path, write=False, now=utcnow() + timedelta(days=3))
+    checks = [f.check for f in rep.findings]
+    # the scope's and the entity's own rhythm say it first: the absolute thresholds stay quiet
+    assert "anomaly.checkpoint_missing" in checks and "report.checkpoint_stale" not in checks
+    assert "anomaly.watermark_stalled" in checks and "report.watermark_lag" not in checks
+    assert rep.scopes[0].latest == "bronze_batch_3" and rep.watermarks[0].lagging
