@@ -187,6 +187,17 @@ def _spark_runtime(root: Path, names: list[str]) -> tuple[Any, str]:
     return fmd.connect(spark=spark, run_id="bench-health-spark", triggered_by="bench"), label
 
 
+def section_key() -> str:
+    """``health`` (this venv's Spark is Runtime 1.3, or none), else ``health-rt20`` ..."""
+    from fmd_runtime.testing import delta_runtime
+
+    try:
+        runtime = delta_runtime().fabric_runtime
+    except Exception:  # no Spark + Delta here: the section is the embedded engine's
+        return "health"
+    return "health" if runtime in (None, "1.3") else "health-rt" + runtime.replace(".", "")
+
+
 def run(quick: bool) -> str:
     """Run the benchmark and return its markdown section."""
     import fmd_runtime as fmd
@@ -245,7 +256,7 @@ def run(quick: bool) -> str:
     )
     return "\n".join(
         [
-            "## Health report",
+            "## Health report" + ("" if section_key() == "health" else f" ({section_key()})"),
             "",
             f"`rt.health.report()` over tables of {DAYS} commits (one a day, aged in the log), "
             f"{DAYS} daily batch checkpoints pinning every table, one ledger row and one watermark "
