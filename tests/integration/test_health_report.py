@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from engines import connect
+from engines import connect, size
 
 import fmd_runtime as fmd
 from fmd_runtime.cli import main
@@ -69,19 +69,25 @@ def findings_rows(engine: DeltaEngine, report_id: str) -> list[dict[str, Any]]:
 def test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_charts(
     engine: DeltaEngine, tmp_path: Path
 ) -> None:
-    build(engine)
+    loads = size(engine, 3, 2)  # Spark: one checkpoint fewer (each costs tens of seconds there)
+    build(engine, loads=loads)
     before = engine.version(connect(engine, "r").store.ref("HealthFindings"))
     rep = report(engine, "health-ok", tmp_path)
     assert rep.status == "Healthy", rep.to_text()
     assert [f.check for f in rep.findings] == ["report.maintenance_missing"]  # INFO: young
     assert rep.tables_scanned == 2
     [scope] = rep.scopes
-    assert (scope.scope, scope.latest, scope.checkpoints) == ("bronze.*", "bronze_batch_2", 2)
+    assert (scope.scope, scope.latest, scope.checkpoints) == (
+        "bronze.*",
+        f"bronze_batch_{loads - 1}",
+        loads - 1,
+    )
     assert scope.restorability == "Restorable" and scope.status == "Healthy"
     sizes = {s.table: s for s in rep.storage}
     assert set(sizes) == set(TABLES)
-    assert [p.rows for p in sizes["bronze.account"].points] == [15, 30]  # 5 + 10, then + 15
-    assert sizes["bronze.account"].bytes and sizes["bronze.account"].files == 3
+    # rows after each checkpointed load: 5 + 10, then + 15
+    assert [p.rows for p in sizes["bronze.account"].points] == [15, 30][: loads - 1]
+    assert sizes["bronze.account"].bytes and sizes["bronze.account"].files == loads
     # the newest version: the foreign-operation scan read the whole history (its first scan)
     assert sizes["bronze.account"].version == engine.version(connect(engine, "r").table(TABLES[0]))
     assert rep.foreign_operations == () and rep.anomalies == []
@@ -94,14 +100,15 @@ def test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_c
     assert page.name == f"{rep.generated_at:%Y-%m-%d}_health-ok.html"
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "<script" not in text
-    assert text.count("<svg") == 3 and text.count("<polyline") == 4  # rows + bytes, 2 tables
+    assert text.count("<svg") == 3 and text.count("<circle") == 4 * (loads - 1)  # 2 charts x 2
+    assert text.count("<polyline") == (4 if loads > 2 else 0)  # a line needs two checkpoints
     for title in (
         "Rows per table over the last checkpoints",
         "Storage per table over the last checkpoints",
         "Failed loads per day",
     ):
         assert title in text
-    assert "bronze_batch_2" in text and "Healthy" in text
+    assert f"bronze_batch_{loads - 1}" in text and "Healthy" in text
 
     # HealthFindings: every finding + one summary row, in one commit
     ref = connect(engine, "r").store.ref("HealthFindings")
@@ -130,7 +137,7 @@ def test_a_platform_with_loads_and_checkpoints_is_healthy_and_its_page_has_the_c
 def test_a_failed_and_a_hung_load_make_it_unhealthy_with_one_alert(
     engine: DeltaEngine, tmp_path: Path
 ) -> None:
-    build(engine, loads=2)
+    build(engine, loads=size(engine, 2, 1))  # Spark: no checkpoint (tens of seconds each there)
     rt = connect(engine, "night-run", pipeline_run_id="night")
     rt.runs.fail("contact", "bronze", table="bronze.contact", error="source timed out")
     # a notebook killed mid-load: its Started row, eight hours old, never got an outcome
@@ -395,3 +402,16 @@ def test_a_foreign_vacuum_is_in_the_report_and_alerted_once(
     assert [k.split(":")[:2] for k in keys] == [["foreign", "HIGH"], ["foreign", "MEDIUM"]]
     rows = findings_rows(engine, rep.report_id)
     assert {"foreign.vacuum", "report.checkpoint_unrestorable"} <= {r["CheckName"] for r in rows}
+
+
+@pytest.mark.parametrize("engine", ["deltars"], indirect=True)
+def test_a_problem_an_anomaly_already_names_is_reported_once(
+    engine: DeltaEngine, tmp_path: Path
+) -> None:
+    build(engine, loads=4)  # three batch checkpoints, four watermark advances: a rhythm
+    rep = report(engine, "h-rhythm", tmp_path, write=False, now=utcnow() + timedelta(days=3))
+    checks = [f.check for f in rep.findings]
+    # the scope's and the entity's own rhythm say it first: the absolute thresholds stay quiet
+    assert "anomaly.checkpoint_missing" in checks and "report.checkpoint_stale" not in checks
+    assert "anomaly.watermark_stalled" in checks and "report.watermark_lag" not in checks
+    assert rep.scopes[0].latest == "bronze_batch_3" and rep.watermarks[0].lagging

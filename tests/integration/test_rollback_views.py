@@ -96,7 +96,17 @@ def test_views_sql_has_the_rollback_section_after_the_audit_one() -> None:
     text = VIEWS.read_text()
     assert text.index("End of section 1 (Audit).") < text.index("Section 2. Rollback")
     names = [re.search(r"VIEW\s+metadata\.(\w+)", s).group(1) for s in statements(text)]  # type: ignore[union-attr]
-    assert names[-1] == "vw_RollbackHistory"
+    # the rollback view is the last of its section: every audit view comes before it, and the
+    # sections after it (health) start only once section 2 has ended
+    assert names.index("vw_RollbackHistory") > max(
+        names.index(v) for v in names if v.startswith("vw_Run")
+    )
+    end = text.index("End of section 2 (Rollback).")
+    assert text.index("VIEW metadata.vw_RollbackHistory") < end
+    assert all(
+        text.index(f"VIEW metadata.{v}") > end
+        for v in names[names.index("vw_RollbackHistory") + 1 :]
+    )
 
 
 def test_one_row_per_rollback_run_with_its_outcome(spark: Any, db: str) -> None:

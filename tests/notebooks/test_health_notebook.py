@@ -20,6 +20,7 @@ import nbformat
 import nbrun
 import pyarrow as pa
 import pytest
+from nbclient.exceptions import CellExecutionError
 from nbrun import base_parameters, notebook_activity, parameters_cell
 
 import fmd_runtime as fmd
@@ -122,8 +123,12 @@ def test_a_bad_parameter_stops_the_notebook_before_connecting(
     platform: Path, tmp_path: Path
 ) -> None:
     values = base_parameters(pipeline(), "pipe-run-3", SinceHours="0")
-    with pytest.raises(Exception, match="since_hours"):
+    with pytest.raises(CellExecutionError, match="since_hours"):
         execute(platform, values, tmp_path)
+    rt = fmd.connect(lakehouse=platform)
+    assert rt.store.read("HealthFindings") == []
+    assert "HealthReport" not in {e["Operation"] for e in rt.store.read("SyncAuditLog")}
+    assert not (platform / "Files").exists()
 
 
 def test_exit_is_alone_in_the_last_top_level_cell_and_nowhere_else() -> None:

@@ -122,7 +122,8 @@ class Health:
             tables: only these tables (``"bronze.a,bronze.b"`` or a list; None, ``""`` or
                 ``"All"``: every enabled PipelineConfig table and every checkpointed one).
             write: write the page and the HealthFindings rows (a bool or "true"/"false").
-            alert: raise the summary alert when the report is Unhealthy.
+            alert: raise the summary alert when the report is Unhealthy, and let the anomaly
+                rules alert. The foreign-operation scan alerts whenever it records (``write``).
             verify: also verify each scope's newest restore target now (reads every pinned
                 file list: slower; without it the last verification's status is used).
             thresholds: a `ReportThresholds` or a dict of its fields (hung_after_hours ...).

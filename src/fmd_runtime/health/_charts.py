@@ -176,7 +176,7 @@ def line_chart(
             f'<rect x="{WIDTH - _RIGHT + 12}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
         )
         parts.append(
-            f'<text x="{WIDTH - _RIGHT + 28}" y="{ly + 1}">{html.escape(name[:28])}</text>'
+            f'<text x="{WIDTH - _RIGHT + 28}" y="{ly + 1}">{html.escape(name[:26])}</text>'
         )
     parts += _x_labels(labels, xs)
     parts.append("</svg>")

@@ -191,7 +191,7 @@ def build_report(
     now = now or utcnow()
     since = now - timedelta(hours=since_hours)
     data = gather(rt, now=now, thresholds=thresholds, tables=tables)
-    scan = scan_foreign_operations(rt, tables, record=write, checkpoints=data.active)
+    scan = scan_foreign_operations(rt, data.scan, record=write, checkpoints=data.active)
     anomalies = find_anomalies(
         rt, now=now, tables=tables, checkpoints=data.checkpoints, alert=alert
     )
@@ -226,7 +226,9 @@ def build_report(
         tables=data.tables,
     )
     storage = storage_section(data.checkpoints, scan.high_water_marks, tables=data.tables)
-    findings = [*cp_findings, *run_findings, *wm_findings, *mt_findings]
+    findings = _without_repeats(
+        [*cp_findings, *run_findings, *wm_findings, *mt_findings], anomalies
+    )
     findings += [*scan.findings, *anomalies]
     report = HealthReport(
         report_id=str(uuid.uuid4()),
@@ -249,6 +251,28 @@ def build_report(
         thresholds=thresholds,
     )
     return publish(rt, report, write=write, alert=alert, alerted=alerted, files=files_root_override)
+
+
+def _without_repeats(
+    own: Sequence[HealthFinding], anomalies: Sequence[HealthFinding]
+) -> list[HealthFinding]:
+    """The report's findings less those an anomaly already names for the same scope or entity.
+
+    A stale checkpoint scope (``report.checkpoint_stale``) that ``anomaly.checkpoint_missing``
+    names, and a lagging watermark (``report.watermark_lag``) of an entity that
+    ``anomaly.watermark_stalled`` names, are one problem: the anomaly (judged against the
+    scope's or entity's own rhythm) is kept, the report's absolute threshold is the fallback.
+    """
+    scopes = {
+        str(f.numbers.get("scope")) for f in anomalies if f.check == "anomaly.checkpoint_missing"
+    }
+    entities = {f.entity for f in anomalies if f.check == "anomaly.watermark_stalled"}
+    return [
+        f
+        for f in own
+        if not (f.check == "report.checkpoint_stale" and f.numbers.get("scope") in scopes)
+        and not (f.check == "report.watermark_lag" and f.entity in entities)
+    ]
 
 
 def _scan_verified(

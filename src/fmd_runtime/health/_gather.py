@@ -80,6 +80,9 @@ class Gathered:
         audit: SyncAuditLog rows of `MAINTENANCE_OPERATIONS` since ``maintenance_start``.
         watermarks: every entity's current watermark.
         active: the active checkpoints (any age: the scan re-verifies them).
+        scan: the tables the foreign-operation scan reads: those named, else the enabled
+            PipelineConfig tables and every table an active checkpoint pins (not the metadata
+            tables), as the scan's own default (passed, so it reads PipelineConfig no more).
     """
 
     tables: set[str] | None
@@ -89,6 +92,7 @@ class Gathered:
     audit: list[dict[str, Any]]
     watermarks: list[WatermarkState]
     active: list[Checkpoint]
+    scan: list[TableRef]
 
 
 def read_since(
@@ -152,6 +156,13 @@ def gather(
         where={"Operation": MAINTENANCE_OPERATIONS},
     )
     watermarks = rt.watermarks.states()
+    active = [c for c in every if c.is_active]
+    if tables is not None:
+        scan = list(tables)
+    else:
+        names = {*enabled, *(t.table.lower() for c in active for t in c.tables)}
+        meta = rt.config.metadata_schema.lower()
+        scan = [rt.table(n) for n in sorted(names) if rt.table(n).schema_name.lower() != meta]
     return Gathered(
         tables=wanted,
         enabled=enabled,
@@ -159,7 +170,8 @@ def gather(
         ledger=ledger,
         audit=audit,
         watermarks=watermarks,
-        active=[c for c in every if c.is_active],
+        active=active,
+        scan=scan,
     )
 
 

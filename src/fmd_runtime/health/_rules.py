@@ -79,7 +79,11 @@ def checkpoint_sections(
                     f"{judged.checkpoint_name} is {age:g} hours old "
                     f"(more than {thresholds.checkpoint_stale_hours:g})",
                     "check that the daily sync ran and created its checkpoint",
-                    numbers={"age_hours": age, "threshold": thresholds.checkpoint_stale_hours},
+                    numbers={
+                        "scope": scope,
+                        "age_hours": age,
+                        "threshold": thresholds.checkpoint_stale_hours,
+                    },
                 )
             )
         status = last_verified = None
