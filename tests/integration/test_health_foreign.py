@@ -213,6 +213,27 @@ def test_a_foreign_retention_change_that_puts_a_checkpoint_at_risk_is_harmful(
     assert len(high_alerts(rt)) == 1
 
 
+def test_a_checkpoint_broken_before_a_later_vacuum_is_not_blamed_on_it(rt: fmd.Runtime) -> None:
+    make(rt, "bronze.account")
+    cp = rt.checkpoints.create(["bronze.account"], kind="Manual")
+    assert cp is not None
+    t = rt.table("bronze.account")
+    rt.engine.write(t, rows(100, 2), mode="overwrite")
+    rt.engine.vacuum(t, retention_hours=0, dry_run=False, enforce_retention=False)
+    first = scan_foreign_operations(rt)  # the VACUUM that broke it, reported once
+    assert [o.kind for o in first.operations if o.harmful] == ["vacuum"]
+    rt.engine.write(t, rows(200, 2), mode="overwrite")
+    rt.engine.vacuum(t, retention_hours=0, dry_run=False, enforce_retention=False)  # a later one
+    later = scan_foreign_operations(rt)
+    assert [(o.kind, o.harmful) for o in later.operations] == [
+        ("overwrite", False),
+        ("vacuum", False),
+    ]
+    [broken] = [f for f in later.findings if f.severity == "HIGH"]
+    assert broken.check == "foreign.unexplained" and cp.checkpoint_name in broken.message
+    assert "already Unrestorable when verified" in broken.message
+
+
 def test_an_untagged_vacuum_the_audit_log_shows_as_the_librarys_is_not_foreign(
     rt: fmd.Runtime,
 ) -> None:

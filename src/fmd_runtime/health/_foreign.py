@@ -147,7 +147,7 @@ def scan_foreign_operations(
     touched = {o.table.lower() for o in ops if o.kind in VERIFY_KINDS} | missing
     to_verify = [c for c in active if any(t.table.lower() in touched for t in c.tables)]
     results = rt.checkpoints.verify_many(to_verify, alert=False) if to_verify else []
-    ops, unexplained = _attribute(ops, results, missing)
+    ops, unexplained = _attribute(ops, results, missing, {c.checkpoint_name: c for c in to_verify})
     findings = [operation_finding(o) for o in ops] + unexplained
     findings += read_findings(reads, failures, missing, active)
     scan = ForeignScan(
@@ -300,13 +300,17 @@ def _operation(table: str, entry: HistoryEntry, end: HistoryEntry | None) -> For
 
 # -- what they broke -------------------------------------------------------------------------------
 def _attribute(
-    ops: list[ForeignOperation], results: Sequence[VerifyResult], missing: set[str]
+    ops: list[ForeignOperation],
+    results: Sequence[VerifyResult],
+    missing: set[str],
+    before: dict[str, Checkpoint],
 ) -> tuple[list[ForeignOperation], list[HealthFinding]]:
     """Each broken checkpoint table to the foreign operation that explains it.
 
     Missing files: the table's latest foreign VACUUM. A retention too short: its latest foreign
-    property change or RESTORE (RESTORE rewinds properties). Unexplained ones become findings
-    of their own (the checkpoint is broken all the same).
+    property change or RESTORE (RESTORE rewinds properties). A checkpoint already that broken
+    at its last verification is not blamed on an operation after it (it was broken before).
+    Unexplained ones become findings of their own (the checkpoint is broken all the same).
     """
     by_table: dict[str, list[int]] = {}
     for i, o in enumerate(ops):
@@ -321,10 +325,16 @@ def _attribute(
                 worst[key] = tv.status
             if tv.status == "Restorable":
                 continue
-            culprit = _culprit(ops, by_table.get(key, []), tv.missing_files > 0)
+            verified = _already(before.get(res.checkpoint_name), tv.status)
+            culprit = _culprit(ops, by_table.get(key, []), tv.missing_files > 0, verified)
             if culprit is None:
+                reason = tv.reason or tv.status
+                if verified is not None:
+                    reason += (
+                        f"; already {tv.status} when verified at {verified:%Y-%m-%d %H:%M} UTC"
+                    )
                 unexplained.append(
-                    unexplained_finding(res, tv.table, tv.status, tv.reason, key in missing)
+                    unexplained_finding(res, tv.table, tv.status, reason, key in missing)
                 )
                 continue
             hit = broken.setdefault(
@@ -353,10 +363,29 @@ def _attribute(
     return out, unexplained
 
 
-def _culprit(ops: Sequence[ForeignOperation], indexes: Sequence[int], files: bool) -> int | None:
-    """The latest foreign operation of the table that explains a broken pin, or None."""
+def _already(cp: Checkpoint | None, status: str) -> datetime | None:
+    """When the checkpoint was last verified as broken as ``status`` or worse (else None)."""
+    if cp is None or cp.last_verified_date is None or cp.restorability_status not in _RANK:
+        return None
+    if _RANK[cp.restorability_status] < _RANK[status]:
+        return None
+    return as_utc(cp.last_verified_date)
+
+
+def _culprit(
+    ops: Sequence[ForeignOperation],
+    indexes: Sequence[int],
+    files: bool,
+    broken_since: datetime | None,
+) -> int | None:
+    """The latest foreign operation of the table that explains a broken pin (None: none does;
+    ``broken_since``: the pin was already broken then, so nothing later explains it)."""
     kinds = ("vacuum",) if files else ("properties", "restore")
-    found = [i for i in indexes if ops[i].kind in kinds]
+    found = [
+        i
+        for i in indexes
+        if ops[i].kind in kinds and (broken_since is None or ops[i].timestamp <= broken_since)
+    ]
     return max(found, key=lambda i: ops[i].version) if found else None
 
 
