@@ -187,6 +187,16 @@ def _spark_runtime(root: Path, names: list[str]) -> tuple[Any, str]:
     return fmd.connect(spark=spark, run_id="bench-health-spark", triggered_by="bench"), label
 
 
+def _say(result: tuple[str, int, dict[str, Any]]) -> None:
+    """Print one engine's times as soon as they are measured (a long Spark run shows progress)."""
+    engine, n, m = result
+    print(
+        f"{engine}: {n} tables, raw {m['raw'].seconds:.2f} s, first report "
+        f"{m['first'].seconds:.2f} s, next {m['next'].seconds:.2f} s",
+        flush=True,
+    )
+
+
 def section_key() -> str:
     """``health`` (this venv's Spark is Runtime 1.3, or none), else ``health-rt20`` ..."""
     from fmd_runtime.testing import delta_runtime
@@ -213,6 +223,7 @@ def run(quick: bool) -> str:
         rt = fmd.connect(lakehouse=work / "lakehouse", run_id="bench-health", triggered_by="bench")
         results = [("delta-rs", n_tables, _measure(rt, names, work / "files-deltars"))]
         rt.close()
+        _say(results[-1])
         try:
             spark_rt, label = _spark_runtime(work / "lakehouse", names[:n_spark])
         except Exception as exc:  # no Spark + Delta in this environment: say so, never fake it
@@ -226,6 +237,7 @@ def run(quick: bool) -> str:
                 )
             )
             spark_rt.close()
+            _say(results[-1])
         for engine, n, m in results:
             ratio = m["first"].seconds / m["raw"].seconds
             rows.append(
