@@ -104,6 +104,10 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
         "test_a_snapshot_after_a_source_outage_is_refused_and_a_normal_days_churn_commits",
         "test_a_merge_killed_after_its_data_commit_and_re_run_changes_nothing",
     },
+    "test_commit_economy.py": {
+        "test_a_load_costs_one_ingestion_commit_and_a_notebook_of_many_one_for_all",
+        "test_a_crash_after_the_data_commit_is_completed_from_the_commit_in_one_row",
+    },
     "test_checkpoints_create.py": {
         "test_batch_checkpoint_of_50_tables_pins_exact_versions_and_counts",
         "test_a_row_flagged_deleted_and_purged_fails_the_checkpoint_naming_the_table",

@@ -144,7 +144,7 @@ CREATE TABLE IF NOT EXISTS `metadata`.`Watermarks` (
     `EventTime` timestamp NOT NULL COMMENT 'When (UTC)',
     `Invalidated` boolean COMMENT 'True when a rollback undid this advance',
     `EventId` string COMMENT 'Unique id of the event (UUID)'
-) USING DELTA COMMENT 'Watermark events per entity (Begin, Commit, Reset, Recover, Migrate); the latest Commit/Reset is current.';
+) USING DELTA COMMENT 'Watermark events per entity (Commit, Reset, Recover, Migrate, RollbackReset); a load\'s own commit is on its EntityRuns row.';
 
 CREATE TABLE IF NOT EXISTS `metadata`.`EntityRuns` (
     `RunId` string NOT NULL COMMENT 'fmd run id',
@@ -153,7 +153,7 @@ CREATE TABLE IF NOT EXISTS `metadata`.`EntityRuns` (
     `Layer` string NOT NULL COMMENT 'Layer',
     `SchemaName` string COMMENT 'Target schema',
     `TableName` string COMMENT 'Target table',
-    `Status` string NOT NULL COMMENT 'Started, Succeeded, Failed, Skipped',
+    `Status` string NOT NULL COMMENT 'Succeeded, Failed (Started: rows of earlier versions)',
     `TableVersion` bigint COMMENT 'Version written',
     `TxnAppId` string COMMENT 'Delta idempotent-write app id',
     `TxnVersion` bigint COMMENT 'Delta idempotent-write version (per-entity sequence)',
@@ -164,8 +164,12 @@ CREATE TABLE IF NOT EXISTS `metadata`.`EntityRuns` (
     `InvalidatedBy` string COMMENT 'Rollback run id that invalidated it',
     `Details` string COMMENT 'JSON details',
     `EntryId` string COMMENT 'Unique id of the ledger row (UUID)',
-    `Part` string COMMENT 'Slice of the entity a chunked load wrote (null: the whole entity)'
-) USING DELTA COMMENT 'Run ledger: one row per entity load attempt and outcome; drives the idempotent re-run guard.';
+    `Part` string COMMENT 'Slice of the entity a chunked load wrote (null: the whole entity)',
+    `WatermarkEvent` string COMMENT 'Commit or Recover: this completion also advanced the watermark (one commit for both)',
+    `WatermarkKind` string COMMENT 'Kind of WatermarkValue when WatermarkEvent is set',
+    `PreviousWatermark` string COMMENT 'Watermark before this load advanced it',
+    `WindowLow` string COMMENT 'Low bound of the load\'s copy window'
+) USING DELTA COMMENT 'Run ledger: one row per entity load outcome (and the watermark it committed); drives the re-run guard.';
 
 CREATE TABLE IF NOT EXISTS `metadata`.`RollbackStateSnapshots` (
     `SnapshotId` string NOT NULL COMMENT 'Unique id',

@@ -88,8 +88,11 @@ def prepare(engine: Any) -> fmd.Runtime:
 
 def load(engine: Any, run_id: str, table: str, n0: int) -> Any:
     loader = runtime(engine, run_id)
+    entity = table.split(".")[1]
     try:
-        return loader.runs.write(table.split(".")[1], table, rows(n0, 3), layer="bronze")
+        # the notebook pattern: the load in its activity, whose Start is written at once
+        with loader.audit.activity("LoadBronze", entity=entity, table=table, layer="bronze"):
+            return loader.runs.write(entity, table, rows(n0, 3), layer="bronze")
     finally:
         loader.close()
 

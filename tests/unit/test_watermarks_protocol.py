@@ -12,15 +12,17 @@ import fmd_runtime as fmd
 from fmd_runtime import WatermarkError
 from fmd_runtime.cli import main as cli_main
 from fmd_runtime.engine import Column
+from fmd_runtime.watermarks._rows import read_rows
 
 T0 = "2025-01-15T02:30:00.000000+00:00"
 T1 = "2025-01-16T02:30:00.000000+00:00"
 
 
 def _events(rt, entity: str | None = None, op: str | None = None) -> list[dict]:
+    """The entity's watermark events: the Watermarks table's and those on ledger rows."""
     rt.store.flush()
     where = {k: v for k, v in {"EntityId": entity, "Operation": op}.items() if v}
-    return rt.store.read("Watermarks", where or None, order_by="EventTime")
+    return read_rows(rt, **where)
 
 
 def _audit(rt, operation: str) -> list[dict]:
@@ -48,7 +50,8 @@ def test_first_load_then_commit_advances(rt) -> None:
         3,
     )
     ops = [e["Operation"] for e in _events(rt, "acc")]
-    assert ops == ["Begin", "Commit"]
+    assert ops == ["Commit"]  # the attempt itself is audited (WatermarkBegin), not stored
+    assert len(_audit(rt, "WatermarkBegin")) == 1
     details = json.loads(_audit(rt, "WatermarkCommit")[-1]["Details"])
     assert details["from"] is None and details["to"] == T0
 
@@ -87,17 +90,18 @@ def test_same_run_commits_once(rt) -> None:
 
 def test_failure_between_begin_and_commit_leaves_the_value(rt, lakehouse) -> None:
     rt.watermarks.commit(rt.watermarks.begin("acc", kind="rowversion"), "0xA1B2C")
-    rt.close()  # flushes the buffered Begin event
+    rt.close()
     rt2 = _other_run(lakehouse)
     w = rt2.watermarks.begin("acc")
     with pytest.raises(RuntimeError):
         try:
             raise RuntimeError("copy failed")
         finally:
-            rt2.close()  # Begin recorded, nothing committed
+            rt2.close()  # the attempt audited, nothing committed
     assert rt2.watermarks.current("acc") == "0x00000000000A1B2C"
     assert w.predicate("RowVersion") == "[RowVersion] > 0x00000000000A1B2C"
-    assert [e["Operation"] for e in _events(rt2, "acc")] == ["Begin", "Commit", "Begin"]
+    assert [e["Operation"] for e in _events(rt2, "acc")] == ["Commit"]
+    assert len(_audit(rt2, "WatermarkBegin")) == 2
 
 
 def test_no_rows_copied_keeps_the_value(rt) -> None:

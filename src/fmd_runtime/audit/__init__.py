@@ -93,6 +93,7 @@ class Audit:
         self._sink_lock = threading.Lock()
         self._marks: dict[str, dict[str, Any]] = {}
         self._marks_lock = threading.Lock()
+        self._on_end: list[Callable[[], None]] = []
         self.write_failures = 0
         self.max_age_seconds = 60.0
         env_path = os.environ.get(JSONL_ENV)
@@ -393,7 +394,37 @@ class Audit:
             self._open -= 1
             outermost = self._open <= 0
         if outermost:
+            for callback in list(self._on_end):
+                try:  # e.g. the ledger rows held during the activity: written before its events
+                    callback()
+                except Exception as exc:  # the activity's own outcome is never replaced
+                    log.warning("fmd audit: end-of-activity callback failed: %s", redact(str(exc)))
             self._auto_flush()
+
+    @property
+    def open_activities(self) -> int:
+        """Activities open now, in every thread of this runtime (0: none).
+
+        Example:
+            >>> # with rt.audit.activity("Load"): rt.audit.open_activities  -> 1
+        """
+        with self._open_lock:
+            return max(self._open, 0)
+
+    def on_outermost_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the outermost activity ends, before the audit flush.
+
+        The run ledger registers here to write the rows it held during the activity in one
+        commit; a callback that raises is logged and
+        skipped (the activity's outcome stands).
+
+        Args:
+            callback: a function of no arguments.
+
+        Example:
+            >>> # rt.audit.on_outermost_end(lambda: print("fan-out finished"))
+        """
+        self._on_end.append(callback)
 
     # -- summaries -------------------------------------------------------------------------
     def summarize(

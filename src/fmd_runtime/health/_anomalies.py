@@ -169,8 +169,11 @@ def _rows(
     """One read of a ledger table: the live rows of the window (of ``names``' tables)."""
     columns = ["EntityId", "Layer", "SchemaName", "TableName", "EventTime", "Invalidated"]
     columns += ["Value", "PreviousValue"] if name == "Watermarks" else ["Status", "RunId"]
+    rows = rt.store.read(name, where, columns=columns)
+    if name == "Watermarks":  # a load's own commit is on its ledger row
+        rows += rt.runs.watermark_events(where)
     out = []
-    for row in rt.store.read(name, where, columns=columns):
+    for row in rows:
         if row.get("Invalidated") is True or row["EventTime"] is None:
             continue
         if as_utc(row["EventTime"]) < since:

@@ -6,11 +6,13 @@
   names, by default the pipeline run id) already completed the entity; the skip is audited as
   ``SkippedAlreadyProcessed``. `RunLedger.complete` is written only after the write succeeded.
 - **Exactly-once appends**: `RunLedger.write` carries Delta's idempotent-transaction identity:
-  app id ``fmd:<layer>:<entity>`` and a version from a per-entity sequence kept in the ledger.
-  Fabric run ids are GUIDs, Delta wants an increasing integer: the first attempt of a (run or
-  batch, entity, layer, part) allocates ``max(ledger, Delta log) + 1`` and records it in a
-  ``Started`` row *before* writing, so every retry of that attempt reuses the same number and
-  the engine skips a write that already landed.
+  app id ``fmd:<layer>:<entity>`` and a version above every one Delta's log and the ledger's
+  completions have seen for it. Nothing is written before the write: a retry finds an attempt
+  (run or batch, entity, layer, part) that already landed by its identity in the commits'
+  metadata, so it never writes twice.
+- **One ingestion-state commit per load**: the completion row is held (`IngestionState`) and
+  the watermark commit joins it, so ledger and watermark take one commit; every row held during
+  an activity is written in one commit when the outermost activity ends.
 - **Recovery**: each write records ``fmd.runId``, ``fmd.entity`` and the proposed watermark
   (``fmd.watermark``) in the commit's user metadata; `RunLedger.landed` finds those commits
   (ignoring ones a RESTORE or a rollback undid) so `Watermarks.recover` can complete a watermark.
@@ -24,20 +26,21 @@ Example:
   committing a merge that would delete or change implausibly many rows (``_breaker``).
 
 The work is done in private modules: ``_ledger`` (every read and append of ``EntityRuns``),
-``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_write`` (the exactly-once attempt,
+``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_state`` (the held rows), ``_write`` (the exactly-once attempt,
 the write and the history scan), ``_merge`` (the merge), ``_breaker`` (the deletion circuit
 breaker), ``_models`` (the results); each method below calls one of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.engine import MergeMode, SchemaMode, WriteMode
 from fmd_runtime.runs import _guard, _ledger, _merge, _write
 from fmd_runtime.runs._models import BreakerCheck, LandedCommit, MergeResult, Status, WriteResult
+from fmd_runtime.runs._state import IngestionState
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -48,6 +51,19 @@ class RunLedger:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self.state = IngestionState(runtime)
+        """The ledger rows this runtime holds for one commit (`IngestionState`)."""
+
+    def flush(self) -> int:
+        """Write the ledger rows held for one commit now (see `IngestionState`); rows written.
+
+        Raises:
+            StoreError: the write failed; the rows stay held for the next flush.
+
+        Example:
+            >>> # rt.runs.flush()   # before handing over to a process that reads the ledger
+        """
+        return self.state.flush()
 
     # -- identity --------------------------------------------------------------------------
     @staticmethod
@@ -345,15 +361,22 @@ class RunLedger:
     def in_flight(self, batch_id: str, tables: Sequence[str]) -> list[dict[str, Any]]:
         """The loads of a batch into ``tables`` that started and neither completed nor failed.
 
-        An attempt (run, entity, layer, part, table) is in flight while its newest ledger row
-        is ``Started``: its ``Succeeded`` / ``Failed`` / ``Skipped`` row has not been written.
+        A load writes nothing before its data commit, so a load in flight is seen through its
+        audited activity: an activity of the pipeline run ``batch_id`` (in another run than
+        this one) that names one of the tables and whose Start has no End / Fail / Skip yet.
+        The outermost activity's Start is written at once, so wrap each entity's load in
+        ``rt.audit.activity(..., entity=..., table=...)`` (one notebook per entity, as a
+        pipeline ForEach runs them, makes every load visible; the inner activities of a
+        notebook that loads many entities are written when it ends). Ledger rows ``Started``
+        without an outcome (written before the write by earlier versions) count too.
 
         Args:
             batch_id: the batch (a pipeline run id, or the caller's batch id).
             tables: ``schema.table`` names (case-insensitive).
 
         Returns:
-            The ``Started`` rows of those attempts, oldest first.
+            One ledger-like row per load in flight (SchemaName, TableName, RunId, EntityId,
+            EventTime, Status ``Started``; ``Origin`` ``audit`` for an open activity).
 
         Example:
             >>> # [r["TableName"] for r in rt.runs.in_flight(rt.context.pipeline_run_id, names)]
@@ -381,14 +404,48 @@ class RunLedger:
         return _ledger.loaded_tables(self._rt, tables)
 
     def record_landed(
-        self, entity: str, landed: LandedCommit, *, table: str
+        self,
+        entity: str,
+        landed: LandedCommit,
+        *,
+        table: str,
+        watermark: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None:
         """Complete the ledger for a load found landed in history (used by watermark recovery).
 
+        Args:
+            entity: the entity.
+            landed: the commit found.
+            table: its table.
+            watermark: the watermark columns to record on the same row (``WatermarkEvent``
+                ``Recover``, ``WatermarkKind``, ``WatermarkValue``, ``PreviousWatermark``, and
+                ``Reason``): ledger and watermark in one commit.
+
         Returns:
-            The row written, or None when that run's load was already recorded as complete.
+            The row recorded, or None when that run's load was already recorded as complete.
+
+        Example:
+            >>> # rt.runs.record_landed("account", landed, table="bronze.account")
         """
-        return _ledger.record_landed(self._rt, entity, landed, table=table)
+        return _ledger.record_landed(self._rt, entity, landed, table=table, watermark=watermark)
+
+    def watermark_events(self, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The watermark advances recorded on ledger rows, as ``Watermarks`` events.
+
+        A load's watermark commit is stored on its completion row (one commit for both);
+        `fmd_runtime.watermarks` reads these beside the ``Watermarks`` table. Each dict has the
+        ``Watermarks`` columns (``EventId`` is the row's ``EntryId``) and ``LedgerRow`` True.
+
+        Args:
+            where: ``Watermarks`` filters (EntityId, SchemaName, TableName, Operation).
+
+        Returns:
+            The events, oldest first (held rows of this runtime included).
+
+        Example:
+            >>> # [e["Value"] for e in rt.runs.watermark_events({"EntityId": "account"})]
+        """
+        return _ledger.watermark_events(self._rt, where)
 
     def version_times(self, table: str) -> dict[int, datetime]:
         """Commit time of every version in the table's history ({} when the table does not exist)."""
@@ -419,4 +476,12 @@ class RunLedger:
         return _ledger.invalidate_after(self._rt, table, after, by_run_id=by_run_id)
 
 
-__all__ = ["BreakerCheck", "LandedCommit", "MergeResult", "RunLedger", "Status", "WriteResult"]
+__all__ = [
+    "BreakerCheck",
+    "IngestionState",
+    "LandedCommit",
+    "MergeResult",
+    "RunLedger",
+    "Status",
+    "WriteResult",
+]

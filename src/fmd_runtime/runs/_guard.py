@@ -1,7 +1,8 @@
 """The re-run guard: skip what this run (or batch) already loaded, record completions and failures.
 
-`should_skip` asks the ledger and audits the skip; `complete` and `fail` append the outcome and
-audit it. Separate from the exactly-once write (``_write``), which calls `complete` / `fail`
+`should_skip` asks the ledger and audits the skip; `complete` and `fail` record the outcome and
+audit it (a completion may be held for one commit with others, a failure is written at once:
+``_state``). Separate from the exactly-once write (``_write``), which calls `complete` / `fail`
 around its engine write.
 
 Example:
@@ -130,8 +131,11 @@ def fail(
     error: BaseException | str | None = None,
     batch_id: str | None = None,
     part: str | None = None,
+    txn_app_id: str | None = None,
+    txn_version: int | None = None,
 ) -> dict[str, Any]:
-    """The work of `RunLedger.fail` (documented there)."""
+    """The work of `RunLedger.fail` (documented there); the identity of the failed attempt,
+    when it had one, is recorded (the next attempt takes a number above it)."""
     entity, layer = check_target(entity, layer)
     summary = redact(str(error)) if error is not None else None
     row = append(
@@ -139,9 +143,12 @@ def fail(
         "Failed",
         entity,
         layer,
+        now=True,  # other processes decide on failures (the source circuit breaker)
         table=table,
         BatchId=batch_of(rt, batch_id),
         Part=part,
+        TxnAppId=txn_app_id,
+        TxnVersion=txn_version,
         details={
             "error_type": type(error).__name__ if isinstance(error, BaseException) else None,
             "error": summary,

@@ -73,8 +73,12 @@ def batch_of(rt: Runtime, batch_id: str | None) -> str | None:
 
 
 def read(rt: Runtime, **where: Any) -> list[dict[str, Any]]:
-    """Ledger rows matching ``where``, oldest first."""
+    """Ledger rows matching ``where``, oldest first: the table's and the ones this runtime
+    still holds (`IngestionState`), each once."""
+    held = rt.runs.state.rows(where)  # before the table: a row written meanwhile is in both
     rows = rt.store.read("EntityRuns", where)
+    seen = {r.get("EntryId") for r in rows}
+    rows += [r for r in held if r.get("EntryId") not in seen]
     return sorted(rows, key=lambda r: as_utc(r["EventTime"]))
 
 
@@ -100,8 +104,14 @@ def entries(
     return read(rt, **where)
 
 
-def append(rt: Runtime, status: Status, entity: str, layer: str, **values: Any) -> dict[str, Any]:
-    """Append one ledger row (run id, entity, layer, table, status, time) and return it."""
+def append(
+    rt: Runtime, status: Status, entity: str, layer: str, *, now: bool = False, **values: Any
+) -> dict[str, Any]:
+    """Record one ledger row (run id, entity, layer, table, status, time) and return it.
+
+    The row is written at once, or held for the end of the outermost activity or for the
+    entity's watermark commit (`IngestionState.record`); ``now`` writes it at once.
+    """
     table = values.pop("table", None)
     ref = rt.table(table) if table else None
     details = values.pop("details", None)
@@ -117,21 +127,60 @@ def append(rt: Runtime, status: Status, entity: str, layer: str, **values: Any) 
         "Details": to_json(details) if details else None,
         **values,
     }
-    rt.store.append("EntityRuns", [row])
+    rt.runs.state.record(row, now=now)
     return row
 
 
 def in_flight(rt: Runtime, batch_id: str, tables: Sequence[str]) -> list[dict[str, Any]]:
     """The work of `RunLedger.in_flight` (documented there)."""
     batch = check_text(batch_id, "batch id")
-    wanted = {rt.table(t).name.lower() for t in tables}
+    refs = [rt.table(t) for t in tables]
+    wanted = {r.name.lower() for r in refs}
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in read(rt, BatchId=batch):  # oldest first: the last row of an attempt wins
         name = row_table(r)
         if name in wanted:
             key = (r["RunId"], r["EntityId"], r["Layer"], r.get("Part"), name)
             latest[key] = dict(r)
-    return [r for r in latest.values() if r["Status"] == "Started" and is_live(r)]
+    # ``Started`` rows: written before the write by earlier versions of the library
+    started = [r for r in latest.values() if r["Status"] == "Started" and is_live(r)]
+    return started + open_activities(rt, batch, refs, wanted)
+
+
+def open_activities(
+    rt: Runtime, batch: str, refs: Sequence[TableRef], wanted: set[str]
+) -> list[dict[str, Any]]:
+    """Audited activities of the pipeline run ``batch`` (other runs than this one) that name
+    one of ``wanted``'s tables and have started and not ended, as ``Started`` ledger-like rows
+    (the outermost activity's Start is written at once, so another process sees it)."""
+    if not refs:
+        return []
+    rows = rt.store.read(
+        "SyncAuditLog",
+        {
+            "PipelineRunId": batch,
+            "TableName": sorted({r.table for r in refs}),
+            "Operation": ["Start", "End", "Fail", "Skip"],
+        },
+        columns=["RunId", "ActivityName", "EntityId", "SchemaName", "TableName", "Layer"]
+        + ["Operation", "EventTime"],
+    )
+    open_: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in sorted(rows, key=lambda r: as_utc(r["EventTime"])):
+        name = row_table(r)
+        if name not in wanted or r["RunId"] == rt.context.run_id:
+            continue
+        key = (r["RunId"], r.get("ActivityName"), r.get("EntityId"), name)
+        starts = open_.setdefault(key, [])
+        if r["Operation"] == "Start":
+            starts.append(r)
+        elif starts:
+            starts.pop()
+    return [
+        {**r, "BatchId": batch, "Status": "Started", "Part": None, "Origin": "audit"}
+        for starts in open_.values()
+        for r in starts
+    ]
 
 
 def batch_loads(rt: Runtime, batch_id: str, tables: Sequence[str]) -> dict[str, int]:
@@ -155,11 +204,17 @@ def loaded_tables(rt: Runtime, tables: Sequence[str]) -> set[str]:
         {"TableName": sorted({r.table for r in refs})},
         columns=["SchemaName", "TableName"],
     )
+    rows += rt.runs.state.rows({"TableName": sorted({r.table for r in refs})})
     return {name for r in rows if (name := row_table(r)) in wanted}
 
 
 def record_landed(
-    rt: Runtime, entity: str, landed: LandedCommit, *, table: str
+    rt: Runtime,
+    entity: str,
+    landed: LandedCommit,
+    *,
+    table: str,
+    watermark: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The work of `RunLedger.record_landed` (documented there)."""
     layer = landed.layer or "unknown"
@@ -168,6 +223,8 @@ def record_landed(
         is_live(r) and r["RunId"] == landed.run_id and r.get("Part") == landed.part for r in rows
     ):
         return None
+    extra = dict(watermark or {})
+    reason = extra.pop("Reason", None)
     return append(
         rt,
         "Succeeded",
@@ -177,12 +234,63 @@ def record_landed(
         run_id=landed.run_id,
         BatchId=landed.batch_id,
         TableVersion=landed.version,
-        WatermarkValue=landed.watermark,
         Part=landed.part,
         TxnAppId=landed.txn_app_id,
         TxnVersion=landed.txn_version,
-        details={"recovered_by_run": rt.context.run_id},
+        details={"recovered_by_run": rt.context.run_id, **({"reason": reason} if reason else {})},
+        **{"WatermarkValue": landed.watermark, **extra},
     )
+
+
+WATERMARK_EVENTS = ("Commit", "Recover")
+"""The ``WatermarkEvent`` values of a ledger row that also advanced the entity's watermark."""
+
+
+def watermark_events(rt: Runtime, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The work of `RunLedger.watermark_events` (documented there)."""
+    where = dict(where or {})
+    operation = where.pop("Operation", None)
+    wanted = [
+        op
+        for op in WATERMARK_EVENTS
+        if operation is None
+        or op == operation
+        or (isinstance(operation, (list, tuple, set)) and op in operation)
+    ]
+    if not wanted:
+        return []
+    return [as_watermark_event(r) for r in read(rt, **where, WatermarkEvent=wanted)]
+
+
+def as_watermark_event(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A ledger row that advanced a watermark, as the ``Watermarks`` event it stands for.
+
+    Example:
+        >>> as_watermark_event({"EntryId": "e1", "EntityId": "a", "WatermarkEvent": "Commit",
+        ...     "WatermarkValue": "2", "WatermarkKind": "int", "RunId": "r",
+        ...     "EventTime": None})["Operation"]
+        'Commit'
+    """
+    details = row_details(row) or {}
+    return {
+        "EventId": row.get("EntryId"),
+        "EntityId": row["EntityId"],
+        "Kind": row.get("WatermarkKind"),
+        "Operation": row.get("WatermarkEvent"),
+        "SchemaName": row.get("SchemaName"),
+        "TableName": row.get("TableName"),
+        "Layer": row.get("Layer"),
+        "Value": row.get("WatermarkValue"),
+        "PreviousValue": row.get("PreviousWatermark"),
+        "WindowLow": row.get("WindowLow"),
+        "RunId": row["RunId"],
+        "Reason": details.get("reason"),
+        "TableVersion": row.get("TableVersion"),
+        "EventTime": row["EventTime"],
+        "Invalidated": row.get("Invalidated"),
+        "InvalidatedBy": row.get("InvalidatedBy"),
+        "LedgerRow": True,
+    }
 
 
 def version_times(rt: Runtime, table: str) -> dict[int, datetime]:
@@ -199,6 +307,7 @@ def invalidate_after(
     """The work of `RunLedger.invalidate_after` (documented there)."""
     ref = rt.table(table)
     after = after if after.tzinfo else after.replace(tzinfo=timezone.utc)
+    rt.runs.state.flush()  # a held row must be in the table to be marked
     times = version_times(rt, ref.name)
 
     def when(r: Mapping[str, Any]) -> datetime:

@@ -59,6 +59,8 @@ class LandedCommit(BaseModel):
     batch_id: str | None = None
     part: str | None = None
     watermark: str | None = None
+    watermark_kind: str | None = None
+    """The kind of the window the load was copied in (``fmd.watermarkKind``), when known."""
     txn_app_id: str | None = None
     txn_version: int | None = None
     undone: bool = False

@@ -1,8 +1,9 @@
 """Exactly-once writes: Delta's idempotent-transaction identity, and finding the commits it made.
 
-`write` allocates (or reuses) the transaction version of an attempt in a ``Started`` ledger row
-before writing, so every retry of that attempt carries the same identity and Delta skips a write
-that already landed; `scan` reads a table's history for the commits `write` made (their user
+`run_attempt` gives each attempt a transaction version above every one Delta's log and the
+ledger have seen for the app id, and finds an attempt that already landed by its identity (run or
+batch, part) in the commits' metadata, so a retry never writes twice and no row is written
+before the write; `scan` reads a table's history for the commits `write` made (their user
 metadata), each marked undone when a RESTORE went back before it or a rollback invalidated its
 run. Separate from the guard (``_guard``): this is the part that talks to the engine.
 
@@ -28,7 +29,6 @@ from fmd_runtime.engine import (
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.runs._guard import complete, fail
 from fmd_runtime.runs._ledger import (
-    append,
     batch_of,
     check_optional_text,
     check_target,
@@ -109,10 +109,11 @@ def run_attempt(
     """One exactly-once attempt (a write or a merge) of ``entity`` into ``ref``.
 
     Skips it when this run / batch already completed it; completes the ledger when an earlier
-    try of it landed before a crash (found by its identity in the history); otherwise takes
-    (or reuses) the attempt's transaction version in a ``Started`` row, runs ``apply`` with the
-    commit options that carry the identity and the ``fmd.*`` metadata, and completes the ledger
-    (or records the failure and re-raises).
+    try of it landed (a commit of the app id the ledger does not record, found by the
+    attempt's identity in the history); otherwise takes a transaction version above every one
+    seen, runs ``apply`` with the commit options that carry the identity and the ``fmd.*``
+    metadata, and records the completion (held for one commit: ``_state``) or the failure
+    (written at once) and re-raises. Nothing is written before the data commit.
     """
     batch, app = batch_of(rt, batch_id), app_id(entity, layer)
     common: dict[str, Any] = dict(
@@ -148,25 +149,15 @@ def run_attempt(
             details=row_details(done[-1]),
         )
     seen = rt.engine.transaction_version(ref, app) if rt.engine.exists(ref) else None
-    started = [
-        r
-        for r in mine
-        if r["Status"] == "Started" and r.get("TxnAppId") == app and r.get("TxnVersion") is not None
-    ]
-    txn = int(started[-1]["TxnVersion"]) if started else None
-    if txn is not None and seen is not None and seen >= txn:
-        hit = next(
-            iter(
-                scan(
-                    rt,
-                    ref,
-                    None,
-                    lambda md: md.get("fmd.appId") == app and md.get("fmd.txnVersion") == str(txn),
-                )
-            ),
-            None,
-        )
-        if hit is not None and not hit.undone:  # this attempt landed before a crash
+    numbered = [r for r in rows if r.get("TxnAppId") == app and r.get("TxnVersion") is not None]
+    recorded = max(
+        (int(r["TxnVersion"]) for r in numbered if r["Status"] == "Succeeded"), default=0
+    )
+    if seen is not None and seen > recorded:
+        # a commit of this app id landed that no completion records: a crash (or a failure
+        # raised after the commit) between the data and its ledger row. This attempt's own?
+        hit = landed_attempt(rt, ref, app, batch, part, after=recorded)
+        if hit is not None:
             details = {"merge": hit.merge.model_dump()} if hit.merge else None
             complete(
                 rt,
@@ -178,37 +169,21 @@ def run_attempt(
                 watermark=hit.watermark,
                 part=part,
                 txn_app_id=app,
-                txn_version=txn,
+                txn_version=hit.txn_version,
                 details=details,
             )
             return Attempt(
                 common,
                 version=hit.version,
                 applied=False,
-                txn_version=txn,
+                txn_version=hit.txn_version,
                 watermark=hit.watermark,
                 details=details,
             )
-        txn = None  # undone by a restore, or used by someone else: take a fresh number
-    if txn is None:
-        used = [
-            int(r["TxnVersion"])
-            for r in rows
-            if r.get("TxnAppId") == app and r.get("TxnVersion") is not None
-        ]
-        txn = max([*used, seen or 0]) + 1
-        append(
-            rt,
-            "Started",
-            entity,
-            layer,
-            table=ref.name,
-            BatchId=batch,
-            TxnAppId=app,
-            TxnVersion=txn,
-            WatermarkValue=watermark,
-            Part=part,
-        )
+    # Above every number Delta's log has seen for the app id and every completed one (RESTORE
+    # does not rewind Delta's transaction identifiers); a failed attempt that did not land
+    # left no number in the log, so its retry takes the same one.
+    txn = max(recorded, seen or 0) + 1
     metadata = {
         "fmd.runId": rt.context.run_id,
         "fmd.entity": entity,
@@ -216,15 +191,31 @@ def run_attempt(
         "fmd.appId": app,
         "fmd.txnVersion": str(txn),
     }
+    kind = rt.runs.state.window_kind(entity) if watermark is not None else None
     metadata |= {
         k: v
-        for k, v in {"fmd.batchId": batch, "fmd.watermark": watermark, "fmd.part": part}.items()
+        for k, v in {
+            "fmd.batchId": batch,
+            "fmd.watermark": watermark,
+            "fmd.watermarkKind": kind,  # a crash before the watermark commit loses no kind
+            "fmd.part": part,
+        }.items()
         if v is not None
     }
     try:
         applied = apply(ref, CommitOptions(metadata=metadata, app_id=app, app_version=txn))
     except Exception as exc:
-        fail(rt, entity, layer, table=ref.name, error=exc, batch_id=batch, part=part)
+        fail(
+            rt,
+            entity,
+            layer,
+            table=ref.name,
+            error=exc,
+            batch_id=batch,
+            part=part,
+            txn_app_id=app,
+            txn_version=txn,
+        )
         raise
     complete(
         rt,
@@ -249,6 +240,39 @@ def run_attempt(
         rows_written=applied.rows_written,
         details=applied.details or None,
     )
+
+
+LANDED_SCAN_COMMITS = 200
+"""How many of a table's newest commits `landed_attempt` reads for an unrecorded load."""
+
+
+def landed_attempt(
+    rt: Runtime,
+    ref: TableRef,
+    app: str,
+    batch: str | None,
+    part: str | None,
+    *,
+    after: int,
+) -> LandedCommit | None:
+    """The newest live commit of this attempt (this run, or the batch, and the part) that
+    carries a transaction version of ``app`` above ``after``; None when there is none."""
+    run_id = rt.context.run_id
+
+    def mine(md: Mapping[str, Any]) -> bool:
+        txn = md.get("fmd.txnVersion", "")
+        return (
+            md.get("fmd.appId") == app
+            and txn.isdigit()
+            and int(txn) > after
+            and md.get("fmd.part") == part
+            and (
+                md.get("fmd.runId") == run_id
+                or (batch is not None and md.get("fmd.batchId") == batch)
+            )
+        )
+
+    return next((c for c in scan(rt, ref, LANDED_SCAN_COMMITS, mine) if not c.undone), None)
 
 
 def write(
@@ -332,6 +356,7 @@ def scan(
                 batch_id=md.get("fmd.batchId"),
                 part=md.get("fmd.part"),
                 watermark=md.get("fmd.watermark"),
+                watermark_kind=md.get("fmd.watermarkKind"),
                 txn_app_id=md.get("fmd.appId"),
                 txn_version=int(txn) if txn and txn.isdigit() else None,
                 undone=restored_away or md.get("fmd.runId") in invalid,

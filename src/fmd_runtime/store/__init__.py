@@ -83,6 +83,42 @@ class RowBuffer:
         if full and flush_when_full:
             self.flush()
 
+    def rows(self, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Copies of the queued rows matching ``where`` (as `MetadataStore.read` filters:
+        column = value, a list means IN, None means IS NULL), oldest first: what a reader of
+        this process must see before the next flush."""
+        with self._lock:
+            return [dict(r) for r in self._rows if matches(r, where)]
+
+    def amend(
+        self, where: Mapping[str, Any], values: Mapping[str, Any], *, newest: bool = True
+    ) -> dict[str, Any] | None:
+        """Set ``values`` on one queued row matching ``where`` (the newest unless told) before
+        it is written; return a copy of it, or None when no queued row matches.
+
+        Raises:
+            StoreError: a column in ``values`` that the table does not have.
+        """
+        unknown = sorted(set(values) - set(self._schema.column_names))
+        if unknown:
+            raise StoreError(f"{self._schema.name}: unknown column(s) {unknown}")
+        with self._lock:
+            hits = [r for r in self._rows if matches(r, where)]
+            if not hits:
+                return None
+            row = hits[-1] if newest else hits[0]
+            row.update(values)
+            return dict(row)
+
+    def discard(self) -> int:
+        """Drop every queued row without writing it (what a killed process loses); how many.
+
+        Only `fmd_runtime.testing.kill` calls this, to simulate a crash.
+        """
+        with self._lock:
+            dropped, self._rows = len(self._rows), []
+        return dropped
+
     def flush(self) -> int:
         """Write every queued row in one commit; return the number of rows written.
 
@@ -275,6 +311,15 @@ class MetadataStore:
             raise first_error
         return written
 
+    def discard(self) -> dict[str, int]:
+        """Drop every buffer's rows unwritten (a killed process); rows dropped per table.
+
+        Only `fmd_runtime.testing.kill` calls this, to simulate a crash.
+        """
+        with self._buffers_lock:
+            buffers = list(self._buffers.items())
+        return {name: n for name, buf in buffers if (n := buf.discard())}
+
     def update(self, name: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         """Set ``values`` on rows matching ``where`` (column = value or IN list); return rows updated."""
         schema = self.definition(name)
@@ -341,6 +386,27 @@ class MetadataStore:
         return rows
 
 
+def matches(row: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
+    """True when ``row`` passes ``where`` as `MetadataStore.read` applies it (equality, a list
+    or set for IN, None for IS NULL).
+
+    Example:
+        >>> matches({"Status": "Failed", "Part": None}, {"Status": ["Failed"], "Part": None})
+        True
+    """
+    for col, want in (where or {}).items():
+        have = row.get(col)
+        if want is None:
+            if have is not None:
+                return False
+        elif isinstance(want, (list, tuple, set, frozenset)):
+            if have not in want:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
 def _coerce(value: Any, arrow_type: str) -> Any:
     """Make Python values fit the column's Arrow type (naive datetimes are taken as UTC)."""
     if value is None:
@@ -358,4 +424,11 @@ def _coerce(value: Any, arrow_type: str) -> Any:
     return value
 
 
-__all__ = ["DEFAULT_METADATA_SCHEMA", "MetadataStore", "RowBuffer", "to_json", "utcnow"]
+__all__ = [
+    "DEFAULT_METADATA_SCHEMA",
+    "MetadataStore",
+    "RowBuffer",
+    "matches",
+    "to_json",
+    "utcnow",
+]

@@ -247,7 +247,7 @@ PIPELINE_CONFIG = TableSchema(
 
 WATERMARKS = TableSchema(
     name="Watermarks",
-    comment="Watermark events per entity (Begin, Commit, Reset, Recover, Migrate); the latest Commit/Reset is current.",
+    comment="Watermark events per entity (Commit, Reset, Recover, Migrate, RollbackReset); a load's own commit is on its EntityRuns row.",
     columns=(
         _c("EntityId", "string", "Entity (source object) id", required=True),
         _c("Layer", "string", "Layer loaded"),
@@ -270,7 +270,7 @@ WATERMARKS = TableSchema(
 
 ENTITY_RUNS = TableSchema(
     name="EntityRuns",
-    comment="Run ledger: one row per entity load attempt and outcome; drives the idempotent re-run guard.",
+    comment="Run ledger: one row per entity load outcome (and the watermark it committed); drives the re-run guard.",
     columns=(
         _c("RunId", "string", "fmd run id", required=True),
         _c("BatchId", "string", "Caller's batch id (defaults to the pipeline run id)"),
@@ -278,7 +278,12 @@ ENTITY_RUNS = TableSchema(
         _c("Layer", "string", "Layer", required=True),
         _c("SchemaName", "string", "Target schema"),
         _c("TableName", "string", "Target table"),
-        _c("Status", "string", "Started, Succeeded, Failed, Skipped", required=True),
+        _c(
+            "Status",
+            "string",
+            "Succeeded, Failed (Started: rows of earlier versions)",
+            required=True,
+        ),
         _c("TableVersion", "bigint", "Version written"),
         _c("TxnAppId", "string", "Delta idempotent-write app id"),
         _c("TxnVersion", "bigint", "Delta idempotent-write version (per-entity sequence)"),
@@ -290,6 +295,14 @@ ENTITY_RUNS = TableSchema(
         _c("Details", "string", "JSON details"),
         _c("EntryId", "string", "Unique id of the ledger row (UUID)"),
         _c("Part", "string", "Slice of the entity a chunked load wrote (null: the whole entity)"),
+        _c(
+            "WatermarkEvent",
+            "string",
+            "Commit or Recover: this completion also advanced the watermark (one commit for both)",
+        ),
+        _c("WatermarkKind", "string", "Kind of WatermarkValue when WatermarkEvent is set"),
+        _c("PreviousWatermark", "string", "Watermark before this load advanced it"),
+        _c("WindowLow", "string", "Low bound of the load's copy window"),
     ),
     zorder_by=("EntityId", "RunId"),
 )

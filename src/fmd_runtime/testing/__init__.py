@@ -4,7 +4,7 @@
 pyspark nor deltalake until a function that uses them is called.
 """
 
-from fmd_runtime.testing._faults import FaultyEngine, Hook, InjectedFault
+from fmd_runtime.testing._faults import FaultyEngine, Hook, InjectedFault, ProcessKilled, kill
 from fmd_runtime.testing._jars import (
     DeltaJarsUnavailableError,
     DeltaRuntime,
@@ -20,8 +20,10 @@ __all__ = [
     "FaultyEngine",
     "Hook",
     "InjectedFault",
+    "ProcessKilled",
     "delta_runtime",
     "jar_cache_dir",
+    "kill",
     "local_spark_session",
     "reset_catalog",
     "resolve_delta_jars",

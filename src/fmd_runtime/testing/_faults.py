@@ -40,6 +40,25 @@ class InjectedFault(EngineError):
     """The error a `FaultyEngine` raises by default (an engine failure, not transient)."""
 
 
+class ProcessKilled(BaseException):
+    """A crash: raise it from a `FaultyEngine` fault (``error=ProcessKilled()``) to stop a
+    notebook dead at that step (no ``except Exception`` handler runs), then call `kill` on its
+    runtime so that what it buffered is lost, as when Fabric kills the process."""
+
+
+def kill(runtime: Any) -> dict[str, int]:
+    """Lose everything ``runtime`` buffered and never wrote (audit events, held ledger rows),
+    as a killed process does; return the rows dropped per metadata table. Use the runtime no
+    more afterwards.
+
+    Example:
+        >>> # engine.fail("write", tables={"bronze.account"}, when="after", error=ProcessKilled())
+        >>> # with pytest.raises(ProcessKilled): load(rt); kill(rt)   # then re-run the batch
+    """
+    dropped: dict[str, int] = runtime.store.discard()
+    return dropped
+
+
 Hook = Callable[[TableRef | None, tuple[Any, ...], dict[str, Any]], Any]
 """A hook: called with the operation's table (None when it has none), args and keyword args."""
 

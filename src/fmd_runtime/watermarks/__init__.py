@@ -29,8 +29,11 @@ The protocol, in a notebook::
     rt.watermarks.commit(w, high, table_version=res.version)
 
 ``commit`` advances only forward, once per run; a failure before it leaves the stored value as it
-was. State lives in ``metadata.Watermarks`` as events; the latest non-invalidated Commit, Reset,
-Recover, Migrate or RollbackReset event is the current value.
+was. State lives as events: in ``metadata.Watermarks`` (resets, migrations, rollback rewinds, a
+commit with no load of this runtime to join) and on the load's own ``metadata.EntityRuns`` row
+(``WatermarkEvent`` Commit or Recover), so a load records ledger and watermark in one commit. The
+latest non-invalidated Commit, Reset, Recover, Migrate or RollbackReset event of either is the
+current value.
 
 Layout: this facade holds `Watermarks` and re-exports the public names; the work is done in
 `_values` (kinds, parsing, canonical form, sentinels, plausibility), `_sql` (literals and columns
@@ -42,8 +45,6 @@ here, around the call.
 
 from __future__ import annotations
 
-import atexit
-import weakref
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -75,19 +76,6 @@ from fmd_runtime.watermarks._values import (
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
 
-# Begin events wait in each capability's buffer (one commit per flush); a process that ends
-# without closing its runtime still writes them, best effort, at exit.
-_LIVE: weakref.WeakSet[Watermarks] = weakref.WeakSet()
-
-
-@atexit.register
-def _flush_begin_events() -> None:
-    for capability in list(_LIVE):
-        try:
-            capability._buffer.flush()
-        except Exception:  # exit-time best effort: Begin rows only record attempts
-            pass
-
 
 class Watermarks:
     """The watermark capability (``rt.watermarks``): begin, commit, reset, recover, migrate.
@@ -100,8 +88,6 @@ class Watermarks:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._buffer = runtime.store.buffer("Watermarks")
-        _LIVE.add(self)
 
     # -- reads ---------------------------------------------------------------------------
     def state(self, entity: str) -> WatermarkState | None:
@@ -144,7 +130,7 @@ class Watermarks:
         allow_future: bool = False,
         allow_sentinel: bool = False,
     ) -> Window:
-        """Open the copy window of an incremental load and record the attempt (a Begin event).
+        """Open the copy window of an incremental load and audit the attempt (``WatermarkBegin``).
 
         When the entity's table is known (``table=`` or from its stored events), ``begin`` first
         runs `recover`: a data commit that landed after the last watermark commit (a crash between
@@ -187,7 +173,6 @@ class Watermarks:
         with _rows.audit_refusals(self._rt, "WatermarkBegin"):
             return _window.begin(
                 self._rt,
-                self._buffer,
                 entity,
                 kind=kind,
                 lookback=lookback,

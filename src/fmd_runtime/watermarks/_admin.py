@@ -220,19 +220,25 @@ def invalidate_after(
         v = row.get("TableVersion")
         return times[v] if v is not None and v in times else as_utc(row["EventTime"])
 
+    def counts(row: Mapping[str, Any]) -> bool:
+        # a load's own commit (its ledger row) that this rollback's ledger repair has just
+        # invalidated still has to be rewound here
+        undone_now = row.get("LedgerRow") and row.get("InvalidatedBy") == by_run_id
+        return row["Operation"] in STATE_OPERATIONS and (is_live(row) or bool(undone_now))
+
     out, new_rows = [], []
     for entity in sorted(mine):
-        live = [
-            r
-            for r in read_rows(rt, EntityId=entity)
-            if r["Operation"] in STATE_OPERATIONS and is_live(r)
-        ]
+        events = read_rows(rt, EntityId=entity)
+        done = latest(events)
+        if done and done["Operation"] == "RollbackReset" and done["RunId"] == by_run_id:
+            continue  # this rollback rewound it already (a resumed run)
+        live = [r for r in events if counts(r)]
         later = [r for r in live if when(r) > after]
         if not later:
             continue
         kept = [r for r in live if when(r) <= after]
         to, last = (kept[-1].get("Value") if kept else None), live[-1]
-        _invalidate(rt, later)
+        _invalidate(rt, later, by_run_id)
         reason = f"{ref.name} rolled back to its state at {after.isoformat()} by run {by_run_id}"
         new_rows.append(
             new_row(
@@ -275,7 +281,13 @@ def invalidate_after(
     return out
 
 
-def _invalidate(rt: Runtime, rows: list[dict[str, Any]]) -> None:
+def _invalidate(rt: Runtime, rows: list[dict[str, Any]], by_run_id: str) -> None:
+    ledger = [r["EventId"] for r in rows if r.get("LedgerRow") and is_live(r)]
+    if ledger:  # a load's commit on its ledger row: the load is undone with it
+        rt.runs.flush()
+        values = {"Invalidated": True, "InvalidatedBy": by_run_id}
+        rt.store.update("EntityRuns", {"EntryId": ledger}, values)
+    rows = [r for r in rows if not r.get("LedgerRow")]
     ids = [r["EventId"] for r in rows if r.get("EventId")]
     if ids:
         rt.store.update("Watermarks", {"EventId": ids}, {"Invalidated": True})

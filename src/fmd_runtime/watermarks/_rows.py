@@ -45,8 +45,10 @@ Where = tuple[str | None, str | None, str | None]
 
 # -- reads -----------------------------------------------------------------------------------------
 def read_rows(rt: Runtime, **where: Any) -> list[dict[str, Any]]:
-    """The events matching ``where`` (all without it), oldest first."""
+    """The events matching ``where`` (all without it), oldest first: the ``Watermarks`` table's
+    and the watermark commits recorded on a load's ledger row (``LedgerRow`` True)."""
     rows = rt.store.read("Watermarks", where or None)
+    rows += rt.runs.watermark_events(where)
     return sorted(rows, key=lambda r: as_utc(r["EventTime"]))
 
 

@@ -2,7 +2,7 @@
 
 `begin` (after `recover` has completed a load that landed without its commit) reads the stored
 value, checks it, and returns the `Window` whose predicate the source query uses, recording the
-attempt as a Begin event in the capability's buffer. `commit` advances the watermark to the high
+attempt in the audit log (``WatermarkBegin``). `commit` advances the watermark to the high
 value of the copied rows: forward only, once per run, never a sentinel or a future value.
 `recover` finds a data commit `RunLedger.write` made for the entity after the last watermark
 commit (a crash between the two) and completes the watermark from its proposed value. These are
@@ -10,7 +10,7 @@ the operations every load runs; the administrative ones (reset, migrate, rollbac
 in `_admin`.
 
 Example:
-    >>> # w = begin(rt, buffer, "account", kind="datetime", table="bronze.account", ...)
+    >>> # w = begin(rt, "account", kind="datetime", table="bronze.account", ...)
     >>> # commit(rt, w, high, table_version=5, allow_future=False, allow_sentinel=False)
 """
 
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from fmd_runtime._entities import check_entity, is_live
 from fmd_runtime.config import check_number, strict_bool
 from fmd_runtime.errors import ConfigError, WatermarkError
-from fmd_runtime.store import RowBuffer
 from fmd_runtime.watermarks._models import WatermarkState, Window
 from fmd_runtime.watermarks._rows import (
     audit,
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
 def begin(
     rt: Runtime,
-    buffer: RowBuffer,
     entity: str,
     *,
     kind: WatermarkKind | None,
@@ -68,7 +66,7 @@ def begin(
     allow_future: bool,
     allow_sentinel: bool,
 ) -> Window:
-    """`Watermarks.begin`: recover, read and check the low bound, record the Begin event."""
+    """`Watermarks.begin`: recover, read and check the low bound, audit the attempt."""
     entity = check_entity(entity)
     inclusive, recover = strict_bool(inclusive, "inclusive"), strict_bool(recover, "recover")
     plausible = plausibility(rt, entity, allow_future, allow_sentinel, minimum_sentinels=False)
@@ -77,7 +75,9 @@ def begin(
     rows = read_rows(rt, EntityId=entity)
     st = to_state(latest(rows))
     last = to_state(rows[-1]) if rows else None  # any event: an attempt knows kind and table
-    target = explicit or table_of(st or last)
+    target = explicit or table_of(st or last) or _ledger_table(rt, entity, st or last)
+    if last is None and kind is None:
+        last = _landed_attempt(rt, entity, target)
     k = resolve_kind(rt, entity, kind, st, target, last)
     tz = None if source_tz is None else str(source_tz)
     zone_of(tz, entity)
@@ -108,11 +108,9 @@ def begin(
         source_tz=tz,
         recovered=recovered,
     )
-    value = st.value if st else None
-    row = new_row(
-        rt, entity, k, "Begin", table=target, Layer=layer, Value=value, WindowLow=effective
-    )
-    buffer.add(row)
+    # No Begin row: the attempt is in the audit log (WatermarkBegin), the window's low bound
+    # goes on the load's ledger row with its commit, and the completion waits for that commit.
+    rt.runs.state.window_opened(entity, k)
     details = window.model_dump(mode="json", include={"kind", "low", "effective_low", "inclusive"})
     audit(rt, "WatermarkBegin", "Started", (entity, target, layer), details=details)
     return window
@@ -145,6 +143,7 @@ def commit(
     if high is None:
         details: dict[str, Any] = {"reason": "no rows copied", "value": window.low}
         audit(rt, "WatermarkCommit", "Skipped", where, details=details)
+        rt.runs.state.window_closed(entity)  # the load's completion is written without it
         return current(rt, entity)
     value = plausible(parse_watermark(high, kind, source_tz=window.source_tz, entity=entity), kind)
     rows = read_rows(rt, EntityId=entity)
@@ -183,20 +182,23 @@ def commit(
             flush=True,
         )
         raise error
-    row = new_row(
-        rt,
-        entity,
-        kind,
-        "Commit",
-        table=window.table,
-        Layer=window.layer,
-        Value=value,
-        PreviousValue=st.value if st else None,
-        WindowLow=window.effective_low,
-        RunId=window.run_id,
-        TableVersion=table_version,
-    )
-    rt.store.append("Watermarks", [row])
+    previous = st.value if st else None
+    if not _join_completion(rt, window, value, previous, table_version):
+        row = new_row(
+            rt,
+            entity,
+            kind,
+            "Commit",
+            table=window.table,
+            Layer=window.layer,
+            Value=value,
+            PreviousValue=previous,
+            WindowLow=window.effective_low,
+            RunId=window.run_id,
+            TableVersion=table_version,
+        )
+        rt.store.append("Watermarks", [row])
+    rt.runs.state.window_closed(entity)
     details = {
         "from": stored,
         "to": value,
@@ -206,6 +208,33 @@ def commit(
     }
     audit(rt, "WatermarkCommit", "Succeeded", where, details=details)
     return value
+
+
+def _join_completion(
+    rt: Runtime, window: Window, value: str, previous: str | None, table_version: int | None
+) -> bool:
+    """Record the commit on the load's held completion row (this run's, of the window's
+    table and version, not yet written): one commit for ledger and watermark. False when
+    there is none (a load written by other means, or a completion written already)."""
+    where: dict[str, Any] = {
+        "EntityId": window.entity,
+        "RunId": window.run_id,
+        "Status": "Succeeded",
+        "WatermarkEvent": None,
+    }
+    if window.table:
+        ref = rt.table(window.table)
+        where |= {"SchemaName": ref.schema_name, "TableName": ref.table}
+    if table_version is not None:
+        where["TableVersion"] = table_version
+    values = {
+        "WatermarkEvent": "Commit",
+        "WatermarkKind": window.kind,
+        "WatermarkValue": value,
+        "PreviousWatermark": previous,
+        "WindowLow": window.effective_low,
+    }
+    return rt.runs.state.amend(where, values) is not None
 
 
 def recover(
@@ -223,11 +252,44 @@ def recover(
     rows = read_rows(rt, EntityId=entity)
     st = to_state(latest(rows))
     last = to_state(rows[-1]) if rows else None
-    target = explicit or table_of(st or last)
+    target = explicit or table_of(st or last) or _ledger_table(rt, entity, st or last)
     if not target:
         return None
+    if last is None and kind is None:
+        last = _landed_attempt(rt, entity, target)
     k = resolve_kind(rt, entity, kind, st, target, last)
     return _recover(rt, entity, rows, st, target, layer, k, None)
+
+
+def _ledger_table(rt: Runtime, entity: str, known: WatermarkState | None) -> str | None:
+    """The table of the entity's newest ledger row, for an entity with no watermark event yet
+    (a first load that ended before its watermark commit)."""
+    if known is not None:
+        return None
+    rows = [r for r in rt.runs.entries(entity) if r.get("TableName")]
+    return f"{rows[-1]['SchemaName']}.{rows[-1]['TableName']}" if rows else None
+
+
+def _landed_attempt(rt: Runtime, entity: str, target: str | None) -> WatermarkState | None:
+    """What the newest load of ``entity`` into ``target`` recorded in its data commit (its
+    window's kind), for an entity with no event yet: a first load that crashed before its
+    watermark commit. Read only when nothing else names the kind."""
+    if not target or not rt.engine.exists(rt.table(target)):
+        return None
+    for landed in rt.runs.landed(target, entity, limit=20):
+        if landed.watermark_kind and not landed.undone:
+            return WatermarkState(
+                entity=entity,
+                kind=landed.watermark_kind,
+                value=None,
+                operation="Landed",
+                run_id=landed.run_id or "",
+                table=target,
+                layer=landed.layer,
+                table_version=landed.version,
+                event_time=landed.timestamp,
+            )
+    return None
 
 
 def _recover(
@@ -260,21 +322,34 @@ def _recover(
             return None  # the newest load is already committed
         lay = landed.layer or layer
         reason = f"completed from {target} v{landed.version} by run {rt.context.run_id}"
-        row = new_row(
-            rt,
+        previous = st.value if st else None
+        joined = rt.runs.record_landed(  # the ledger row and the watermark: one commit
             entity,
-            k,
-            "Recover",
+            landed,
             table=target,
-            Layer=lay,
-            Value=value,
-            PreviousValue=st.value if st else None,
-            RunId=landed.run_id,
-            TableVersion=landed.version,
-            Reason=reason,
+            watermark={
+                "WatermarkEvent": "Recover",
+                "WatermarkKind": k,
+                "WatermarkValue": value,
+                "PreviousWatermark": previous,
+                "Reason": reason,
+            },
         )
-        rt.store.append("Watermarks", [row])
-        rt.runs.record_landed(entity, landed, table=target)
+        if joined is None:  # the load's completion was recorded, only its watermark was not
+            row = new_row(
+                rt,
+                entity,
+                k,
+                "Recover",
+                table=target,
+                Layer=lay,
+                Value=value,
+                PreviousValue=previous,
+                RunId=landed.run_id,
+                TableVersion=landed.version,
+                Reason=reason,
+            )
+            rt.store.append("Watermarks", [row])
         details = {
             "from": stored,
             "to": value,
