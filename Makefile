@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (python3.11, Java 17, Maven):
 #   make demo   - run the demo job on the embedded (delta-rs) engine
-#   make test   - run the whole suite: delta-rs, then Spark + Delta for Fabric Runtime 1.3
+#   make test   - run the whole suite: delta-rs, and Spark + Delta for Fabric Runtime 1.3
 #                 (.venv: Spark 3.5 / Delta 3.2.1) and Runtime 2.0 (.venv-rt20: Spark 4.1 /
 #                 Delta 4.2.0). The Delta jars are resolved by Maven into .cache/jars.
 PYTHON ?= python3
@@ -44,19 +44,26 @@ jars: $(VENV)/.test-deps $(RT20)/.test-deps
 demo: $(VENV)/.demo-deps
 	$(BIN)/fmd demo
 
-# The two runtimes run side by side (each its own JVM and one Spark session): local Spark spends
-# most of a test waiting on task scheduling, so the pair takes little more than the longer one.
-# Runtime 2.0's output is printed in full after Runtime 1.3's; either failing fails the target.
-RT20_LOG := .cache/test-rt20.log
+# The tiers run side by side: the delta-rs tier (Runtime 1.3's venv, in the foreground), and
+# each runtime's Spark tier as two shards (FMD_TEST_SHARD, whole files; each process its own JVM
+# and one Spark session). Local Spark spends most of a test waiting on task scheduling, so the
+# four sessions take little more than the longest shard. The Spark logs are printed after the
+# delta-rs tier's output; any tier failing fails the target.
+SPARK_SHARDS := rt13-1 rt13-2 rt20-1 rt20-2
 test: jars
 	$(MAKE) --no-print-directory lint typecheck
 	@mkdir -p .cache; \
-	$(BIN20)/python -m pytest $(PYTEST_SPARK) > $(RT20_LOG) 2>&1 & rt20=$$!; \
-	$(BIN)/python -m pytest; rt13=$$?; \
-	wait $$rt20; rc20=$$?; \
-	echo "======== Fabric Runtime 2.0 tier ($(BIN20), -m \"spark_delta or spark\") ========"; \
-	cat $(RT20_LOG); \
-	test $$rt13 -eq 0 && test $$rc20 -eq 0
+	FMD_TEST_SHARD=1/2 $(BIN)/python -m pytest $(PYTEST_SPARK) > .cache/test-rt13-1.log 2>&1 & p1=$$!; \
+	FMD_TEST_SHARD=2/2 $(BIN)/python -m pytest $(PYTEST_SPARK) > .cache/test-rt13-2.log 2>&1 & p2=$$!; \
+	FMD_TEST_SHARD=1/2 $(BIN20)/python -m pytest $(PYTEST_SPARK) > .cache/test-rt20-1.log 2>&1 & p3=$$!; \
+	FMD_TEST_SHARD=2/2 $(BIN20)/python -m pytest $(PYTEST_SPARK) > .cache/test-rt20-2.log 2>&1 & p4=$$!; \
+	$(BIN)/python -m pytest -m "not spark_delta and not spark"; rc=$$?; \
+	for p in $$p1 $$p2 $$p3 $$p4; do wait $$p || rc=1; done; \
+	for s in $(SPARK_SHARDS); do \
+	  echo "======== Spark + Delta tier, $$s (-m \"spark_delta or spark\") ========"; \
+	  cat .cache/test-$$s.log; \
+	done; \
+	test $$rc -eq 0
 
 # One runtime at a time: everything on Runtime 1.3's venv, or the Spark tier of Runtime 2.0.
 test-rt13: jars

@@ -14,6 +14,7 @@ The fixtures of the ``fmd_runtime`` pytest plugin (`fmd_runtime.testing.plugin`)
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,8 +169,16 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
 }
 
 
+SHARD_ENV = "FMD_TEST_SHARD"
+"""``i/n``: run the i-th of n shards of the selected tests (whole files; `make test` runs each
+runtime's Spark tier as two processes: local Spark spends most of a test waiting on task
+scheduling, so two sessions side by side take little more than one)."""
+
+
+@pytest.hookimpl(trylast=True)  # after ``-m`` has deselected: shards split what is left
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the Spark runs of scenario breadth variants (see `SPARK_SCENARIOS`)."""
+    """Deselect the Spark runs of scenario breadth variants (see `SPARK_SCENARIOS`), then keep
+    this process's shard (`SHARD_ENV`)."""
     keep, drop = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -179,9 +188,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             drop.append(item)
         else:
             keep.append(item)
+    keep, others = shard(keep, os.environ.get(SHARD_ENV))
+    drop += others
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def shard(
+    items: list[pytest.Item], spec: str | None
+) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """(this shard's items, the others') for ``spec`` ``i/n``: whole files, each given to the
+    shard with the fewest tests so far (largest files first), the same split in every process."""
+    if not spec:
+        return items, []
+    try:
+        i, n = (int(x) for x in spec.split("/"))
+        assert 1 <= i <= n
+    except (ValueError, AssertionError):
+        raise pytest.UsageError(f"{SHARD_ENV}={spec!r}: expected i/n with 1 <= i <= n") from None
+    files: dict[str, int] = {}
+    for item in items:
+        files[str(item.fspath)] = files.get(str(item.fspath), 0) + 1
+    load, owner = [0] * n, {}
+    for path in sorted(files, key=lambda p: (-files[p], p)):
+        k = load.index(min(load))
+        owner[path], load[k] = k, load[k] + files[path]
+    mine = [it for it in items if owner[str(it.fspath)] == i - 1]
+    return mine, [it for it in items if owner[str(it.fspath)] != i - 1]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
