@@ -16,13 +16,14 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fmd_runtime._base import as_utc
 from fmd_runtime._entities import check_entity, is_live
 from fmd_runtime.errors import ContractViolation
 from fmd_runtime.runs._models import LandedCommit, Status
-from fmd_runtime.store import to_json, utcnow
+from fmd_runtime.store import matches, to_json, utcnow
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
@@ -75,10 +76,15 @@ def batch_of(rt: Runtime, batch_id: str | None) -> str | None:
 def read(rt: Runtime, **where: Any) -> list[dict[str, Any]]:
     """Ledger rows matching ``where``, oldest first: the table's and the ones this runtime
     still holds (`IngestionState`), each once."""
-    held = rt.runs.state.rows(where)  # before the table: a row written meanwhile is in both
-    rows = rt.store.read("EntityRuns", where)
-    seen = {r.get("EntryId") for r in rows}
-    rows += [r for r in held if r.get("EntryId") not in seen]
+    entity = where.get("EntityId")
+    if isinstance(entity, str):  # one entity: its rows are read once per load (`IngestionState`)
+        fetch = partial(rt.store.read, "EntityRuns", {"EntityId": entity})
+        rows = [r for r in rt.runs.state.entity_rows(entity, fetch) if matches(r, where)]
+    else:
+        held = rt.runs.state.rows(where)  # before the table: a row written meanwhile is in both
+        rows = rt.store.read("EntityRuns", where)
+        seen = {r.get("EntryId") for r in rows}
+        rows += [r for r in held if r.get("EntryId") not in seen]
     return sorted(rows, key=lambda r: as_utc(r["EventTime"]))
 
 
@@ -321,6 +327,7 @@ def invalidate_after(
     ]
     ids = [r["EntryId"] for r in hit if r.get("EntryId")]
     values = {"Invalidated": True, "InvalidatedBy": by_run_id}
+    rt.runs.state.forget()
     if ids:
         rt.store.update("EntityRuns", {"EntryId": ids}, values)
     for r in hit:

@@ -29,7 +29,7 @@ import atexit
 import logging
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.redaction import redact
@@ -63,7 +63,9 @@ class IngestionState:
         self._rt = runtime
         self._buffer = runtime.store.buffer("EntityRuns")
         self._windows: dict[str, str] = {}
+        self._cache: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._buffer.on_written.append(self._written)
         runtime.audit.on_outermost_end(self._activity_ended)
         _LIVE.add(self)
 
@@ -76,6 +78,42 @@ class IngestionState:
     def rows(self, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Held rows matching ``where`` (as `MetadataStore.read` filters), oldest first."""
         return self._buffer.rows(where)
+
+    # -- one read of an entity's rows per load -------------------------------------------------
+    def entity_rows(
+        self, entity: str, fetch: Callable[[], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """Every ledger row of ``entity``: the table's (``fetch`` reads them) and the held ones.
+
+        While a load of the entity is under way in this runtime (an activity is open, or its
+        watermark window is), the table's rows are read once and kept, with every row this
+        runtime writes for it added: guard, window, write and commit share one read. Otherwise
+        each call reads (a process that only watches sees other processes' loads at once).
+        """
+        with self._lock:
+            cached = self._cache.get(entity)
+        if cached is None:
+            table = fetch()
+            if self._waits(entity):
+                with self._lock:
+                    cached = self._cache.setdefault(entity, table)
+            else:
+                cached = table
+        held = self._buffer.rows({"EntityId": entity})
+        seen = {r.get("EntryId") for r in held}
+        return [dict(r) for r in cached if r.get("EntryId") not in seen] + held
+
+    def forget(self) -> None:
+        """Drop the kept rows (the table changed under them: an update, a rollback)."""
+        with self._lock:
+            self._cache.clear()
+
+    def _written(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for row in rows:
+                kept = self._cache.get(row.get("EntityId") or "")
+                if kept is not None:
+                    kept.append(dict(row))
 
     def window_opened(self, entity: str, kind: str) -> None:
         """Note that ``entity``'s watermark window (of ``kind``) is open: its completion waits
@@ -98,6 +136,8 @@ class IngestionState:
         with self._lock:
             self._windows.pop(entity, None)
             waiting = set(self._windows)
+            if self._rt.audit.open_activities == 0:
+                self._cache.pop(entity, None)  # the load is over
         if self._rt.audit.open_activities == 0 and not any(
             r.get("EntityId") in waiting for r in self._buffer.rows()
         ):
@@ -147,6 +187,7 @@ class IngestionState:
         window's commit (written by that commit, or by close / exit)."""
         with self._lock:
             waiting = set(self._windows)
+            self._cache = {e: rows for e, rows in self._cache.items() if e in waiting}
         held = self._buffer.rows()
         if not held or (waiting and all(r.get("EntityId") in waiting for r in held)):
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -69,6 +69,8 @@ class RowBuffer:
         self._flush_lock = threading.Lock()
         self.max_rows = max_rows
         self.commits = 0
+        self.on_written: list[Callable[[list[dict[str, Any]]], None]] = []
+        """Called with the rows of each successful flush (e.g. to keep a cache of them)."""
 
     def __len__(self) -> int:
         with self._lock:
@@ -137,6 +139,8 @@ class RowBuffer:
                     self._rows[:0] = rows  # keep order; nothing lost
                 raise
             self.commits += 1
+            for listener in list(self.on_written):
+                listener(rows)
             return len(rows)
 
 

@@ -287,6 +287,7 @@ def _invalidate(rt: Runtime, rows: list[dict[str, Any]], by_run_id: str) -> None
         rt.runs.flush()
         values = {"Invalidated": True, "InvalidatedBy": by_run_id}
         rt.store.update("EntityRuns", {"EntryId": ledger}, values)
+        rt.runs.state.forget()
     rows = [r for r in rows if not r.get("LedgerRow")]
     ids = [r["EventId"] for r in rows if r.get("EventId")]
     if ids:
