@@ -23,10 +23,15 @@ Example:
   snapshot by key (soft-deleting what is missing) under the same identity, and refuses before
   committing a merge that would delete or change implausibly many rows (``_breaker``).
 
+- **A source circuit breaker** shared by every process of a run (``_circuit``): after repeated
+  transient failures of one source its entities fail fast with `CircuitOpenError`
+  (`check_source`, `should_skip` with ``source=``, activities naming a source), until one probe
+  after the cooldown closes it again (docs/circuit-breaker.md).
+
 The work is done in private modules: ``_ledger`` (every read and append of ``EntityRuns``),
 ``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_write`` (the exactly-once attempt,
 the write and the history scan), ``_merge`` (the merge), ``_breaker`` (the deletion circuit
-breaker), ``_models`` (the results); each method below calls one of them.
+breaker), ``_circuit`` / ``_circuit_rows`` (the source circuit breaker), ``_models`` (the results); each method below calls one of them.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.engine import MergeMode, SchemaMode, WriteMode
 from fmd_runtime.runs import _guard, _ledger, _merge, _write
+from fmd_runtime.runs._circuit import SourceBreaker
+from fmd_runtime.runs._circuit_rows import CircuitSettings, CircuitState, derive_state
 from fmd_runtime.runs._models import BreakerCheck, LandedCommit, MergeResult, Status, WriteResult
 
 if TYPE_CHECKING:
@@ -48,6 +55,8 @@ class RunLedger:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self.breaker = SourceBreaker(runtime)
+        """The source circuit breaker (also the audit's gate for activities naming a source)."""
 
     # -- identity --------------------------------------------------------------------------
     @staticmethod
@@ -73,6 +82,7 @@ class RunLedger:
         batch_id: str | None = None,
         force: bool = False,
         part: str | None = None,
+        source: str | None = None,
     ) -> bool:
         """True when this run (or batch) already completed ``entity`` in ``layer``; audited.
 
@@ -83,19 +93,25 @@ class RunLedger:
                 re-run under a new run id but the same batch skips what the first run finished.
             force: re-process anyway (audited as ``ForcedReprocess``).
             part: the slice of a chunked load.
+            source: the source the entity is loaded from: when it is not already loaded, its
+                circuit breaker is checked (`check_source`).
 
         Returns:
             True to skip. A skip is audited as ``SkippedAlreadyProcessed`` (status Skipped).
 
         Raises:
             ConfigError: ``force`` is not a boolean (a bool or "true"/"false"/"1"/"0").
+            CircuitOpenError: ``source``'s circuit is open (audited ``CircuitOpen``).
 
         Example:
             >>> # if rt.runs.should_skip("account", "bronze"): continue
         """
-        return _guard.should_skip(
+        skip = _guard.should_skip(
             self._rt, entity, layer, batch_id=batch_id, force=force, part=part
         )
+        if not skip and source is not None:
+            self.breaker.check(source, entity=entity, layer=layer)
+        return skip
 
     def complete(
         self,
@@ -152,15 +168,145 @@ class RunLedger:
         error: BaseException | str | None = None,
         batch_id: str | None = None,
         part: str | None = None,
+        source: str | None = None,
     ) -> dict[str, Any]:
         """Record a failed load of ``entity`` (the re-run will load it again).
 
+        A transient ``error`` (an exception `fmd_runtime.retry.is_transient` accepts) also
+        counts against the circuit breaker of ``source`` (default: the table's PipelineConfig
+        ``SourceName``); the same exception leaving an activity naming the source is not
+        counted twice.
+
         Example:
-            >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc)
+            >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc, source="crm")
         """
-        return _guard.fail(
+        row = _guard.fail(
             self._rt, entity, layer, table=table, error=error, batch_id=batch_id, part=part
         )
+        try:
+            found = self.breaker.source_of(source, table) if self.breaker.enabled else None
+        except Exception:  # noqa: BLE001 - an unreadable PipelineConfig: nothing to count
+            found = None
+        if found and isinstance(error, BaseException):
+            self.breaker.record(found, error=error, entity=entity, layer=layer)
+        return row
+
+    # -- source circuit breaker -----------------------------------------------------------
+    def circuit(self, source: str) -> CircuitState:
+        """The source's circuit breaker as its events say now (one read).
+
+        Args:
+            source: the source system or connection name.
+
+        Returns:
+            The `CircuitState`: closed, open, half_open or disabled, with the failures counted,
+            when it opened and until when.
+
+        Raises:
+            ConfigError: ``source`` is not a source name.
+
+        Example:
+            >>> # rt.runs.circuit("crm").state -> 'closed'
+        """
+        return self.breaker.state(source)
+
+    def check_source(
+        self, source: str, *, entity: str | None = None, layer: str | None = None
+    ) -> CircuitState:
+        """Let an entity of ``source`` run, or refuse it at once because the source is down.
+
+        Closed (or switched off): returns. Open: raises. Half-open (the cooldown is over): the
+        first entity to claim the probe (across processes: the first claim committed) runs, the
+        others are refused until its outcome (`record_source`, or leaving its activity) closes
+        or re-opens the breaker. Costs at most one small read; none while this process knows
+        the breaker is open. An unreadable store never refuses: the check is skipped.
+
+        Args:
+            source: the source system or connection name.
+            entity / layer: what is about to be loaded (named in the refusal's audit row).
+
+        Returns:
+            The `CircuitState` that let the entity run.
+
+        Raises:
+            CircuitOpenError: the breaker is open (audited ``CircuitOpen``, one event per
+                entity; the first refusal of an opening may also send its alert).
+            ConfigError: ``source`` is not a source name.
+
+        Example:
+            >>> # rt.runs.check_source("crm", entity="account", layer="bronze")
+        """
+        return self.breaker.check(source, entity=entity, layer=layer)
+
+    def record_source(
+        self,
+        source: str,
+        *,
+        error: BaseException | None = None,
+        entity: str | None = None,
+        layer: str | None = None,
+    ) -> CircuitState | None:
+        """Record an entity's outcome for its source when no activity names the source.
+
+        ``error`` None is a success: written only when it changes something (failures are
+        counted, or it was the probe's). A transient error is a Failure (written at once);
+        another error counts for nothing. Activities naming a source and `fail` with
+        ``source=`` call this themselves.
+
+        Returns:
+            The state after the outcome (None when nothing was recorded).
+
+        Example:
+            >>> # rt.runs.record_source("crm", error=exc, entity="account")
+        """
+        return self.breaker.record(source, error=error, entity=entity, layer=layer)
+
+    def reset_circuit(self, source: str, *, reason: str) -> CircuitState:
+        """Close the source's breaker now (the source is fixed); audited ``CircuitReset``.
+
+        Args:
+            source: the source.
+            reason: why (required; recorded, redacted).
+
+        Returns:
+            The state afterwards (closed, no failures counted).
+
+        Raises:
+            ConfigError: no reason, or ``source`` is not a source name.
+
+        Example:
+            >>> # rt.runs.reset_circuit("crm", reason="CRM back after maintenance (CHG-123)")
+        """
+        return self.breaker.reset(source, reason)
+
+    def configure_source(self, source: str, **settings: Any) -> CircuitSettings:
+        """Set one source's breaker settings (a new ``SourceConfig`` row; the latest counts).
+
+        Args:
+            source: the source.
+            **settings: ``enabled`` (False: off for this source), ``failure_threshold`` (1 to
+                1,000), ``window_minutes`` (0.001 to 10,080), ``cooldown_minutes`` and
+                ``probe_timeout_minutes`` (0 to 10,080). Left out or None: RuntimeConfig's
+                ``circuit_*`` default.
+
+        Returns:
+            The source's settings now.
+
+        Raises:
+            ConfigError: an unknown setting or a value out of bounds (named).
+
+        Example:
+            >>> # rt.runs.configure_source("legacy_erp", failure_threshold=3, cooldown_minutes=30)
+        """
+        return self.breaker.configure(source, **settings)
+
+    def source_settings(self, source: str) -> CircuitSettings:
+        """The source's breaker settings (defaults and its ``SourceConfig`` row).
+
+        Example:
+            >>> # rt.runs.source_settings("crm").failure_threshold
+        """
+        return self.breaker.settings(source)
 
     # -- exactly-once write ---------------------------------------------------------------
     def write(
@@ -419,4 +565,15 @@ class RunLedger:
         return _ledger.invalidate_after(self._rt, table, after, by_run_id=by_run_id)
 
 
-__all__ = ["BreakerCheck", "LandedCommit", "MergeResult", "RunLedger", "Status", "WriteResult"]
+__all__ = [
+    "BreakerCheck",
+    "CircuitSettings",
+    "CircuitState",
+    "LandedCommit",
+    "MergeResult",
+    "RunLedger",
+    "SourceBreaker",
+    "Status",
+    "WriteResult",
+    "derive_state",
+]

@@ -241,8 +241,53 @@ PIPELINE_CONFIG = TableSchema(
         _c("LastPurgeDate", "timestamp", "Last purge recorded"),
         _c("UpdatedDate", "timestamp", "Last change (UTC)"),
         _c("UpdatedBy", "string", "Who changed it"),
+        _c("SourceName", "string", "Source system the table is loaded from (circuit breaker key)"),
     ),
     zorder_by=("TableName",),
+)
+
+SOURCE_CIRCUIT = TableSchema(
+    name="SourceCircuit",
+    comment="Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, "
+    "Released); a source's state is derived from them (fmd_runtime.runs.derive_state).",
+    columns=(
+        _c("SourceName", "string", "Source system / connection", required=True),
+        _c(
+            "Operation",
+            "string",
+            "Failure, Success, Opened, Probe, Closed, Reset, Released",
+            required=True,
+        ),
+        _c("EntityId", "string", "Entity whose load the event is about"),
+        _c("Layer", "string", "Layer loaded"),
+        _c("RunId", "string", "fmd run id", required=True),
+        _c("PipelineRunId", "string", "@pipeline().RunId"),
+        _c("ErrorType", "string", "Exception type (Failure)"),
+        _c("ErrorSummary", "string", "One-line error, secrets redacted (Failure)"),
+        _c("OpenUntil", "timestamp", "Opened: when one entity may probe the source (UTC)"),
+        _c("ProbeId", "string", "EventId of the Probe this outcome answers"),
+        _c("EventTime", "timestamp", "When (UTC)", required=True),
+        _c("EventId", "string", "Unique id (UUID)", required=True),
+        _c("Details", "string", "JSON details (failures, reason ...)"),
+    ),
+    zorder_by=("SourceName",),
+)
+
+SOURCE_CONFIG = TableSchema(
+    name="SourceConfig",
+    comment="Per-source circuit breaker settings; the latest row of a source is current, null "
+    "columns take RuntimeConfig's circuit_* defaults.",
+    columns=(
+        _c("SourceName", "string", "Source system / connection", required=True),
+        _c("CircuitEnabled", "boolean", "False: the breaker never counts or refuses this source"),
+        _c("FailureThreshold", "int", "Consecutive transient failures that open it"),
+        _c("WindowMinutes", "double", "Within how many minutes those failures count"),
+        _c("CooldownMinutes", "double", "How long it stays open before one entity probes"),
+        _c("ProbeTimeoutMinutes", "double", "When a probe without an outcome counts as lost"),
+        _c("UpdatedDate", "timestamp", "When the row was written (UTC)", required=True),
+        _c("UpdatedBy", "string", "Who wrote it"),
+    ),
+    zorder_by=("SourceName",),
 )
 
 WATERMARKS = TableSchema(
@@ -455,6 +500,8 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_VALIDATION_REPORTS,
     HEALTH_FINDINGS,
     HEALTH_SCANS,
+    SOURCE_CIRCUIT,
+    SOURCE_CONFIG,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -472,6 +519,8 @@ __all__ = [
     "ROLLBACK_STATE_SNAPSHOTS",
     "ROLLBACK_VALIDATION_REPORTS",
     "SCHEMAS",
+    "SOURCE_CIRCUIT",
+    "SOURCE_CONFIG",
     "SYNC_AUDIT_LOG",
     "TableSchema",
     "WATERMARKS",
