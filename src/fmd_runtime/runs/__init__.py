@@ -286,8 +286,8 @@ class RunLedger:
             source: the source.
             **settings: ``enabled`` (False: off for this source), ``failure_threshold`` (1 to
                 1,000), ``window_minutes`` (0.001 to 10,080), ``cooldown_minutes`` and
-                ``probe_timeout_minutes`` (0 to 10,080). Left out or None: RuntimeConfig's
-                ``circuit_*`` default.
+                ``probe_timeout_minutes`` (0 to 10,080). Left out: the stored value stays;
+                None: back to RuntimeConfig's ``circuit_*`` default.
 
         Returns:
             The source's settings now.

@@ -115,18 +115,25 @@ class SourceBreaker:
             hit = self._settings.get(source)
         if hit is not None and now - hit[0] < SETTINGS_TTL_SECONDS:
             return hit[1]
-        rows = self._rt.store.read("SourceConfig", {"SourceName": source})
-        latest = max(rows, key=lambda r: r["UpdatedDate"]) if rows else None
-        found = resolve_settings(source, self._rt.config, latest)
+        found = resolve_settings(source, self._rt.config, self._config_row(source))
         with self._lock:
             self._settings[source] = (now, found)
         return found
 
+    def _config_row(self, source: str) -> dict[str, Any] | None:
+        rows = self._rt.store.read("SourceConfig", {"SourceName": source})
+        return max(rows, key=lambda r: r["UpdatedDate"]) if rows else None
+
     def configure(self, source: str, **values: Any) -> CircuitSettings:
-        """Write the source's settings (a new ``SourceConfig`` row); None keeps the default."""
+        """Write the source's settings (a new ``SourceConfig`` row): the settings given replace
+        the stored ones (None: back to the default), the others keep their stored value."""
         source = check_source_name(source)
         clean = check_settings(values)
-        row: dict[str, Any] = {col: clean.get(field) for field, col in SETTING_COLUMNS.items()}
+        current = self._config_row(source) or {}
+        row: dict[str, Any] = {
+            col: clean.get(field) if field in values else current.get(col)
+            for field, col in SETTING_COLUMNS.items()
+        }
         ctx = self._rt.context
         row.update(
             SourceName=source, UpdatedDate=utcnow(), UpdatedBy=ctx.triggered_by or ctx.run_id
