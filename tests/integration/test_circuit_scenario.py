@@ -188,3 +188,20 @@ def test_should_skip_and_fail_name_the_source_and_a_reset_closes_it(crm: Any) ->
     assert rt.runs.reset_circuit(SOURCE, reason="CRM back (CHG-1)").state == "closed"
     assert rt.runs.should_skip("c", "bronze", source=SOURCE) is False
     assert rt.store.read("SyncAuditLog", {"Operation": "CircuitReset"})
+
+
+def test_fmd_circuit_status_exits_1_while_open_and_reset_closes_it(
+    rt: Any, lakehouse: Any, capsys: Any
+) -> None:
+    from fmd_runtime.cli import main
+
+    rt.alerts.notifier = None
+    rt.runs.configure_source(SOURCE, failure_threshold=2)
+    for entity in ("a", "b"):
+        load(rt, entity, error=ConnectionError("refused"))
+    assert main(["circuit", "status", "--lakehouse", str(lakehouse)]) == 1
+    assert "source crm is unavailable: 2 consecutive failures" in capsys.readouterr().out
+    assert main(["circuit", "reset", SOURCE, "--lakehouse", str(lakehouse)]) == 2
+    args = ["circuit", "reset", SOURCE, "--reason", "CRM back", "--lakehouse", str(lakehouse)]
+    assert main(args) == 0
+    assert main(["circuit", "status", SOURCE, "--lakehouse", str(lakehouse)]) == 0
