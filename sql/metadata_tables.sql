@@ -264,7 +264,7 @@ CREATE TABLE IF NOT EXISTS `metadata`.`HealthScans` (
 
 CREATE TABLE IF NOT EXISTS `metadata`.`SourceCircuit` (
     `SourceName` string NOT NULL COMMENT 'Source system / connection',
-    `Operation` string NOT NULL COMMENT 'Failure, Success, Opened, Probe, Closed, Reset, Released',
+    `Operation` string NOT NULL COMMENT 'Failure, Success, Opened, Probe, Closed, Reset, Released, Configured',
     `EntityId` string COMMENT 'Entity whose load the event is about',
     `Layer` string COMMENT 'Layer loaded',
     `RunId` string NOT NULL COMMENT 'fmd run id',
@@ -275,16 +275,5 @@ CREATE TABLE IF NOT EXISTS `metadata`.`SourceCircuit` (
     `ProbeId` string COMMENT 'EventId of the Probe this outcome answers',
     `EventTime` timestamp NOT NULL COMMENT 'When (UTC)',
     `EventId` string NOT NULL COMMENT 'Unique id (UUID)',
-    `Details` string COMMENT 'JSON details (failures, reason ...)'
-) USING DELTA COMMENT 'Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, Released); a source\'s state is derived from them (fmd_runtime.runs.derive_state).';
-
-CREATE TABLE IF NOT EXISTS `metadata`.`SourceConfig` (
-    `SourceName` string NOT NULL COMMENT 'Source system / connection',
-    `CircuitEnabled` boolean COMMENT 'False: the breaker never counts or refuses this source',
-    `FailureThreshold` int COMMENT 'Consecutive transient failures that open it',
-    `WindowMinutes` double COMMENT 'Within how many minutes those failures count',
-    `CooldownMinutes` double COMMENT 'How long it stays open before one entity probes',
-    `ProbeTimeoutMinutes` double COMMENT 'When a probe without an outcome counts as lost',
-    `UpdatedDate` timestamp NOT NULL COMMENT 'When the row was written (UTC)',
-    `UpdatedBy` string COMMENT 'Who wrote it'
-) USING DELTA COMMENT 'Per-source circuit breaker settings; the latest row of a source is current, null columns take RuntimeConfig\'s circuit_* defaults.';
+    `Details` string COMMENT 'JSON details (Reset: the reason; Configured: the settings)'
+) USING DELTA COMMENT 'Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, Released, Configured); a source\'s state and settings are derived from them (fmd_runtime.runs.derive_state).';

@@ -23,9 +23,9 @@ SOURCE = "crm"
 
 
 def circuit_rows(rt: Any, source: str = SOURCE) -> list[dict[str, Any]]:
-    return sorted(
-        rt.store.read("SourceCircuit", {"SourceName": source}), key=lambda r: r["EventTime"]
-    )
+    """The source's breaker events, oldest first (its ``Configured`` settings left out)."""
+    rows = rt.store.read("SourceCircuit", {"SourceName": source})
+    return sorted((r for r in rows if r["Operation"] != "Configured"), key=lambda r: r["EventTime"])
 
 
 def raised_alerts(rt: Any) -> list[dict[str, Any]]:

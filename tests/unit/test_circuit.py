@@ -17,7 +17,12 @@ from fmd_runtime.audit import derive_status, entity_results
 from fmd_runtime.audit._summary import _entities_from_events
 from fmd_runtime.retry import is_transient
 from fmd_runtime.runs import CircuitSettings, derive_state
-from fmd_runtime.runs._circuit_rows import check_settings, open_error, resolve_settings
+from fmd_runtime.runs._circuit_rows import (
+    check_settings,
+    open_error,
+    resolve_settings,
+    stored_settings,
+)
 
 T0 = datetime(2025, 1, 15, 2, 3, tzinfo=timezone.utc)
 S = CircuitSettings(source="crm", failure_threshold=5, window_minutes=15, cooldown_minutes=10)
@@ -160,7 +165,16 @@ def test_settings_take_runtime_defaults_and_per_source_overrides_within_bounds()
         2.0,
         timedelta(minutes=2),
     )
-    s = resolve_settings("crm", cfg, {"FailureThreshold": 7, "CircuitEnabled": False})
+    stored = stored_settings(
+        [
+            {"Operation": "Configured", "EventTime": T0, "Details": '{"failure_threshold":4}'},
+            {"Operation": "Configured", "EventTime": at(1), "Details": '{"failure_threshold":7,'
+             '"enabled":false}'},
+            {"Operation": "Failure", "EventTime": at(2)},
+        ]
+    )  # fmt: skip
+    assert stored == {"failure_threshold": 7, "enabled": False}
+    s = resolve_settings("crm", cfg, stored)
     assert (s.failure_threshold, s.enabled) == (7, False)
     with pytest.raises(ConfigError, match="failure_threshold"):
         check_settings({"failure_threshold": 0})

@@ -1,6 +1,6 @@
 """``fmd circuit status|reset``: the source circuit breakers from the command line.
 
-``status`` prints each source's state (every source with breaker events or settings, or the
+``status`` prints each source's state (every source with breaker events, or the
 ``--source`` ones) as JSON and one line each; it exits 1 when a breaker is open or half-open.
 ``reset`` closes one source's breaker (``--reason`` required), as
 ``rt.runs.reset_circuit`` does.
@@ -32,7 +32,6 @@ def _cli(args: argparse.Namespace) -> int:
             return 0
         sources = args.source or sorted(
             {r["SourceName"] for r in rt.store.read("SourceCircuit", columns=["SourceName"])}
-            | {r["SourceName"] for r in rt.store.read("SourceConfig", columns=["SourceName"])}
         )
         states = [rt.runs.circuit(s) for s in sources]
         print_json([s.model_dump(mode="json") for s in states])

@@ -280,7 +280,8 @@ class RunLedger:
         return self.breaker.reset(source, reason)
 
     def configure_source(self, source: str, **settings: Any) -> CircuitSettings:
-        """Set one source's breaker settings (a new ``SourceConfig`` row; the latest counts).
+        """Set one source's breaker settings (a ``Configured`` event in ``SourceCircuit``; the
+        latest counts, read by the processes of a run within a minute).
 
         Args:
             source: the source.
@@ -301,7 +302,7 @@ class RunLedger:
         return self.breaker.configure(source, **settings)
 
     def source_settings(self, source: str) -> CircuitSettings:
-        """The source's breaker settings (defaults and its ``SourceConfig`` row).
+        """The source's breaker settings (defaults and its latest ``Configured`` event).
 
         Example:
             >>> # rt.runs.source_settings("crm").failure_threshold

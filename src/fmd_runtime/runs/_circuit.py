@@ -18,10 +18,11 @@ alert) appends its claim, then reads the table as of the version just before its
 wins when the state there still allows the claim, so of two processes claiming at once exactly
 one wins: the one whose commit came first (wall clocks and commit latency cannot decide that).
 
-Per-source settings live in ``metadata.SourceConfig`` (one row per change, the latest is
-current) rather than in PipelineConfig columns: a source feeds many tables, and a per-table copy
-of its settings could disagree with itself. They are cached in the process for
-`SETTINGS_TTL_SECONDS`.
+Per-source settings are ``Configured`` events of the same table (the latest is current) rather
+than PipelineConfig columns: a source feeds many tables, and a per-table copy of its settings
+could disagree with itself; and in the events table the one read a check makes also gives the
+settings (a table of their own would cost a second read, and a second table to create on every
+new lakehouse). They are cached in the process for `SETTINGS_TTL_SECONDS`.
 
 Example:
     >>> # rt.runs.check_source("crm", entity="account")   # raises CircuitOpenError when open
@@ -43,7 +44,6 @@ from fmd_runtime.errors import CircuitOpenError, ConfigError
 from fmd_runtime.redaction import redact
 from fmd_runtime.retry import is_transient, retryer
 from fmd_runtime.runs._circuit_rows import (
-    SETTING_COLUMNS,
     CircuitOperation,
     CircuitSettings,
     CircuitState,
@@ -53,6 +53,7 @@ from fmd_runtime.runs._circuit_rows import (
     event_row,
     open_error,
     resolve_settings,
+    stored_settings,
 )
 from fmd_runtime.store import to_json, utcnow
 
@@ -108,42 +109,39 @@ class SourceBreaker:
         return bool(self._rt.config.circuit_enabled)
 
     def settings(self, source: str) -> CircuitSettings:
-        """The source's settings (defaults + its latest ``SourceConfig`` row), cached a while."""
+        """The source's settings (defaults + its latest ``Configured`` event), cached a while."""
         source = check_source_name(source)
-        now = time.monotonic()
         with self._lock:
             hit = self._settings.get(source)
-        if hit is not None and now - hit[0] < SETTINGS_TTL_SECONDS:
+        if hit is not None and time.monotonic() - hit[0] < SETTINGS_TTL_SECONDS:
             return hit[1]
-        found = resolve_settings(source, self._rt.config, self._config_row(source))
-        with self._lock:
-            self._settings[source] = (now, found)
-        return found
+        return self._load(source)[0]
 
-    def _config_row(self, source: str) -> dict[str, Any] | None:
-        rows = self._rt.store.read("SourceConfig", {"SourceName": source})
-        return max(rows, key=lambda r: r["UpdatedDate"]) if rows else None
+    def _load(self, source: str, entity: str | None = None) -> tuple[CircuitSettings, CircuitState]:
+        """One read of the source's events: its settings (cached) and its state now (seen)."""
+        rows = self._events(source)
+        settings = resolve_settings(source, self._rt.config, stored_settings(rows))
+        found = derive_state(rows, settings, now=utcnow())
+        now = time.monotonic()
+        with self._lock:
+            self._settings[source] = (now, settings)
+            if settings.enabled:
+                self._seen[source] = _Seen(found, entity, now)
+        return settings, found
 
     def configure(self, source: str, **values: Any) -> CircuitSettings:
-        """Write the source's settings (a new ``SourceConfig`` row): the settings given replace
-        the stored ones (None: back to the default), the others keep their stored value."""
+        """Write the source's settings (a ``Configured`` event): the settings given replace the
+        stored ones (None: back to the default), the others keep their stored value."""
         source = check_source_name(source)
         clean = check_settings(values)
-        current = self._config_row(source) or {}
-        row: dict[str, Any] = {
-            col: clean.get(field) if field in values else current.get(col)
-            for field, col in SETTING_COLUMNS.items()
-        }
-        ctx = self._rt.context
-        row.update(
-            SourceName=source, UpdatedDate=utcnow(), UpdatedBy=ctx.triggered_by or ctx.run_id
-        )
-        self._retry(lambda: self._rt.store.append("SourceConfig", [row]))
+        merged = stored_settings(self._events(source))
+        merged.update({k: clean.get(k) for k in values})
+        self._write("Configured", source, None, None, details=to_json(merged))
         with self._lock:
             self._settings.pop(source, None)
             self._seen.pop(source, None)
         self._rt.audit.event(
-            "CircuitConfigured", "Succeeded", source=source, details={"settings": clean}
+            "CircuitConfigured", "Succeeded", source=source, details={"settings": merged}
         )
         return self.settings(source)
 
@@ -188,13 +186,7 @@ class SourceBreaker:
 
     def state(self, source: str, *, entity: str | None = None) -> CircuitState:
         """Read the source's events and derive its state now (remembered for ``entity``)."""
-        settings = self.settings(source)
-        if not settings.enabled:
-            return derive_state([], settings, now=utcnow())
-        found = derive_state(self._events(settings.source), settings, now=utcnow())
-        with self._lock:
-            self._seen[settings.source] = _Seen(found, entity, time.monotonic())
-        return found
+        return self._load(check_source_name(source), entity)[1]
 
     def _known(self, source: str, entity: str | None) -> CircuitState | None:
         """What this process may use without reading: an open state still in force, or the
@@ -224,15 +216,19 @@ class SourceBreaker:
         if not self.enabled:
             return CircuitState(source=source, state="disabled", as_of=utcnow())
         try:
-            settings = self.settings(source)
-            source = settings.source
+            source = check_source_name(source)
+            with self._lock:
+                hit, held = self._settings.get(source), self._probes.get(source)
+            loaded: CircuitState | None = None
+            if hit is None or time.monotonic() - hit[0] >= SETTINGS_TTL_SECONDS:
+                settings, loaded = self._load(source, entity)  # one read: settings and state
+            else:
+                settings = hit[1]
             if not settings.enabled:
                 return CircuitState(source=source, state="disabled", as_of=utcnow())
-            with self._lock:
-                held = self._probes.get(source)
+            st = loaded or self._known(source, entity) or self.state(source, entity=entity)
             if held is not None and held.entity == entity:
-                return self._known(source, entity) or self.state(source, entity=entity)
-            st = self._known(source, entity) or self.state(source, entity=entity)
+                return st
             if st.can_probe and held is None and self._claim("Probe", st, entity, layer):
                 return st
         except CircuitOpenError:

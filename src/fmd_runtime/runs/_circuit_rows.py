@@ -12,6 +12,9 @@ over the rows (tested without an engine). The events:
 - ``Probe``: the claim of the entity let through after the cooldown (half-open).
 - ``Closed``: the probe succeeded. ``Reset``: an operator closed it. ``Released``: the probe
   ended without telling anything about the source (a non-transient error); another may probe.
+- ``Configured``: the source's own settings (``Details``: a JSON object of `SETTING_FIELDS`);
+  the latest one is current (`stored_settings`). Kept in the same table so that the one read a
+  check makes gives the settings and the events (and a new lakehouse gets one table, not two).
 
 The rules, walking the events oldest first: while closed, ``failure_threshold`` Failures that
 fall within ``window_minutes`` of each other, with no Success between them, open it at the last
@@ -28,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -47,22 +51,24 @@ from fmd_runtime.config import (
 from fmd_runtime.errors import CircuitOpenError, ConfigError
 from fmd_runtime.redaction import redact
 
-CircuitOperation = Literal["Failure", "Success", "Opened", "Probe", "Closed", "Reset", "Released"]
+CircuitOperation = Literal[
+    "Failure", "Success", "Opened", "Probe", "Closed", "Reset", "Released", "Configured"
+]
 CircuitStatus = Literal["closed", "open", "half_open", "disabled"]
 
-SETTING_COLUMNS = {
-    "enabled": "CircuitEnabled",
-    "failure_threshold": "FailureThreshold",
-    "window_minutes": "WindowMinutes",
-    "cooldown_minutes": "CooldownMinutes",
-    "probe_timeout_minutes": "ProbeTimeoutMinutes",
-}
-"""`CircuitSettings` field -> ``SourceConfig`` column."""
+SETTING_FIELDS = (
+    "enabled",
+    "failure_threshold",
+    "window_minutes",
+    "cooldown_minutes",
+    "probe_timeout_minutes",
+)
+"""The settings a source may override (a ``Configured`` event's ``Details`` keys)."""
 
 
 class CircuitSettings(BaseModel):
     """One source's breaker settings: RuntimeConfig's ``circuit_*`` defaults, overridden by the
-    source's latest ``SourceConfig`` row (`resolve_settings`).
+    source's latest ``Configured`` event (`resolve_settings`).
 
     Attributes:
         source: the source.
@@ -313,17 +319,38 @@ def check_source_name(source: Any) -> str:
     return source.strip()
 
 
+def stored_settings(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The settings of a source's latest ``Configured`` event ({} when it has none).
+
+    Example:
+        >>> row = {"Operation": "Configured", "EventTime": datetime(2025, 1, 1), "Details": '{"failure_threshold":3}'}
+        >>> stored_settings([row])
+        {'failure_threshold': 3}
+    """
+    rows = [r for r in events if r.get("Operation") == "Configured" and r.get("Details")]
+    if not rows:
+        return {}
+    latest = max(rows, key=lambda r: (as_utc(r["EventTime"]), str(r.get("EventId") or "")))
+    try:
+        found = json.loads(latest["Details"])
+    except ValueError:
+        return {}
+    return (
+        {k: v for k, v in found.items() if k in SETTING_FIELDS} if isinstance(found, dict) else {}
+    )
+
+
 def resolve_settings(
-    source: str, config: RuntimeConfig, row: Mapping[str, Any] | None
+    source: str, config: RuntimeConfig, stored: Mapping[str, Any] | None
 ) -> CircuitSettings:
-    """A source's settings: RuntimeConfig's defaults, then the non-null values of its
-    ``SourceConfig`` row (checked against the same bounds).
+    """A source's settings: RuntimeConfig's defaults, then the non-null values it stored
+    (`stored_settings`), checked against the same bounds.
 
     Raises:
         ConfigError: a value outside its bounds (named).
 
     Example:
-        >>> resolve_settings("crm", RuntimeConfig(), {"FailureThreshold": 3}).failure_threshold
+        >>> resolve_settings("crm", RuntimeConfig(), {"failure_threshold": 3}).failure_threshold
         3
     """
     values: dict[str, Any] = {
@@ -333,9 +360,9 @@ def resolve_settings(
         "cooldown_minutes": config.circuit_cooldown_minutes,
         "probe_timeout_minutes": config.circuit_probe_timeout_minutes,
     }
-    for field, column in SETTING_COLUMNS.items():
-        if row and row.get(column) is not None:
-            values[field] = row[column]
+    for field in SETTING_FIELDS:
+        if stored and stored.get(field) is not None:
+            values[field] = stored[field]
     return CircuitSettings(source=source, **check_settings(values))
 
 
@@ -345,10 +372,10 @@ def check_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ConfigError: an unknown setting, or a value outside its bounds (named).
     """
-    unknown = sorted(set(values) - set(SETTING_COLUMNS))
+    unknown = sorted(set(values) - set(SETTING_FIELDS))
     if unknown:
         raise ConfigError(
-            f"unknown circuit setting(s) {unknown}", hint=f"valid: {list(SETTING_COLUMNS)}"
+            f"unknown circuit setting(s) {unknown}", hint=f"valid: {list(SETTING_FIELDS)}"
         )
     out: dict[str, Any] = {}
     for field, value in values.items():
@@ -393,6 +420,7 @@ def open_error(state: CircuitState, *, entity: str | None, table: str | None) ->
 
 
 __all__ = [
+    "SETTING_FIELDS",
     "CircuitOperation",
     "CircuitSettings",
     "CircuitState",
@@ -403,4 +431,5 @@ __all__ = [
     "event_row",
     "open_error",
     "resolve_settings",
+    "stored_settings",
 ]

@@ -249,13 +249,14 @@ PIPELINE_CONFIG = TableSchema(
 SOURCE_CIRCUIT = TableSchema(
     name="SourceCircuit",
     comment="Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, "
-    "Released); a source's state is derived from them (fmd_runtime.runs.derive_state).",
+    "Released, Configured); a source's state and settings are derived from them "
+    "(fmd_runtime.runs.derive_state).",
     columns=(
         _c("SourceName", "string", "Source system / connection", required=True),
         _c(
             "Operation",
             "string",
-            "Failure, Success, Opened, Probe, Closed, Reset, Released",
+            "Failure, Success, Opened, Probe, Closed, Reset, Released, Configured",
             required=True,
         ),
         _c("EntityId", "string", "Entity whose load the event is about"),
@@ -268,24 +269,7 @@ SOURCE_CIRCUIT = TableSchema(
         _c("ProbeId", "string", "EventId of the Probe this outcome answers"),
         _c("EventTime", "timestamp", "When (UTC)", required=True),
         _c("EventId", "string", "Unique id (UUID)", required=True),
-        _c("Details", "string", "JSON details (failures, reason ...)"),
-    ),
-    zorder_by=("SourceName",),
-)
-
-SOURCE_CONFIG = TableSchema(
-    name="SourceConfig",
-    comment="Per-source circuit breaker settings; the latest row of a source is current, null "
-    "columns take RuntimeConfig's circuit_* defaults.",
-    columns=(
-        _c("SourceName", "string", "Source system / connection", required=True),
-        _c("CircuitEnabled", "boolean", "False: the breaker never counts or refuses this source"),
-        _c("FailureThreshold", "int", "Consecutive transient failures that open it"),
-        _c("WindowMinutes", "double", "Within how many minutes those failures count"),
-        _c("CooldownMinutes", "double", "How long it stays open before one entity probes"),
-        _c("ProbeTimeoutMinutes", "double", "When a probe without an outcome counts as lost"),
-        _c("UpdatedDate", "timestamp", "When the row was written (UTC)", required=True),
-        _c("UpdatedBy", "string", "Who wrote it"),
+        _c("Details", "string", "JSON details (Reset: the reason; Configured: the settings)"),
     ),
     zorder_by=("SourceName",),
 )
@@ -501,7 +485,6 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     HEALTH_FINDINGS,
     HEALTH_SCANS,
     SOURCE_CIRCUIT,
-    SOURCE_CONFIG,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -520,7 +503,6 @@ __all__ = [
     "ROLLBACK_VALIDATION_REPORTS",
     "SCHEMAS",
     "SOURCE_CIRCUIT",
-    "SOURCE_CONFIG",
     "SYNC_AUDIT_LOG",
     "TableSchema",
     "WATERMARKS",
