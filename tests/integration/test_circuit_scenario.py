@@ -205,3 +205,42 @@ def test_fmd_circuit_status_exits_1_while_open_and_reset_closes_it(
     args = ["circuit", "reset", SOURCE, "--reason", "CRM back", "--lakehouse", str(lakehouse)]
     assert main(args) == 0
     assert main(["circuit", "status", SOURCE, "--lakehouse", str(lakehouse)]) == 0
+
+
+def _claim(runtime: Any, entity: str, barrier: Any, passed: list[str]) -> None:
+    """Wait for the other claimer, then check the source (a claim when it is half-open)."""
+    barrier.wait()
+    try:
+        runtime.runs.check_source(SOURCE, entity=entity)
+        passed.append(entity)
+    except fmd.CircuitOpenError:
+        pass
+
+
+def test_two_processes_claiming_the_probe_at_once_let_exactly_one_through(
+    rt: Any, lakehouse: Any
+) -> None:
+    import threading
+
+    rt.alerts.notifier = None
+    other = fmd.connect(lakehouse=lakehouse, run_id="other-process")
+    other.alerts.notifier = None
+    for round_ in range(3):
+        rt.runs.configure_source(SOURCE, failure_threshold=1, cooldown_minutes=10)
+        load(rt, f"down{round_}", error=ConnectionError("refused"))
+        # the cooldown is over; a probe is lost only after 10 minutes
+        rt.runs.configure_source(SOURCE, cooldown_minutes=0, probe_timeout_minutes=10)
+        barrier, passed = threading.Barrier(2), []
+        threads = [
+            threading.Thread(
+                target=_claim, args=(r, f"{r.context.run_id}-{round_}", barrier, passed)
+            )
+            for r in (rt, other)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(passed) == 1, passed
+        rt.runs.reset_circuit(SOURCE, reason="next round")
+    other.close()

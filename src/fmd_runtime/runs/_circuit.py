@@ -70,6 +70,9 @@ REUSE_SECONDS = 5.0
 """How long the state read for an entity serves that entity's further checks (an activity and
 the `should_skip` inside it read once)."""
 
+CLAIM_SCAN_VERSIONS = 100
+"""How many versions a claim steps back at most to find the commit that holds it."""
+
 TABLE = "SourceCircuit"
 
 
@@ -415,7 +418,7 @@ class SourceBreaker:
         row, version = self._write(op, source, entity, layer, open_until=st.open_until)
         settings = self.settings(source)
         prior = derive_state(
-            self._events(source, version=(version or 1) - 1), settings, now=row["EventTime"]
+            self._before(source, row["EventId"], version), settings, now=row["EventTime"]
         )
         won = prior.can_probe if op == "Probe" else (not prior.allows and not prior.alerted)
         with self._lock:
@@ -428,6 +431,24 @@ class SourceBreaker:
         if won and op == "Opened":
             self._alert(st)
         return won
+
+    def _before(self, source: str, event_id: str, version: int | None) -> list[dict[str, Any]]:
+        """The source's events as of the version just before the commit holding ``event_id``.
+
+        The engine returns the table's version after the write, which a concurrent commit may
+        already have moved past ours: step back until the claim is not in the snapshot (one
+        read when nobody else committed meanwhile).
+        """
+        v = version if version is not None else self._rt.engine.version(self._rt.store.ref(TABLE))
+        for _ in range(CLAIM_SCAN_VERSIONS):
+            if v <= 0:
+                break
+            rows = self._events(source, version=v - 1)
+            if all(r.get("EventId") != event_id for r in rows):
+                return rows
+            v -= 1
+        # not found within the scan: judge by the latest rows, ours excluded (best effort)
+        return [r for r in self._events(source) if r.get("EventId") != event_id]
 
     def _alert(self, st: CircuitState) -> None:
         opened = st.opened_at or datetime.now(timezone.utc)
