@@ -162,6 +162,10 @@ SPARK_SCENARIOS: dict[str, set[str]] = {
     "test_health_anomalies.py": {
         "test_a_sync_that_flags_40_percent_deleted_is_flagged_while_normal_churn_is_not",
     },
+    # the breaker's path on the production engine: claims by commit order, refusal, re-open, close
+    "test_circuit_scenario.py": {
+        "test_after_the_cooldown_one_probe_runs_its_failure_re_opens_and_its_success_closes",
+    },
     "test_store.py": {
         "test_ensure_creates_every_table_once_and_upgrades_missing_columns",
         "test_buffer_writes_one_commit_per_flush",

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS `metadata`.`PipelineConfig` (
     `MaxChangeRatio` double COMMENT 'Merge circuit breaker: most changes vs the usual volume (default 3.0)',
     `LastPurgeDate` timestamp COMMENT 'Last purge recorded',
     `UpdatedDate` timestamp COMMENT 'Last change (UTC)',
-    `UpdatedBy` string COMMENT 'Who changed it'
+    `UpdatedBy` string COMMENT 'Who changed it',
+    `SourceName` string COMMENT 'Source system the table is loaded from (circuit breaker key)'
 ) USING DELTA COMMENT 'Per-table settings: keys, tracking columns, maintenance, retention, drift policy.';
 
 CREATE TABLE IF NOT EXISTS `metadata`.`SyncAuditLog` (
@@ -264,3 +265,19 @@ CREATE TABLE IF NOT EXISTS `metadata`.`HealthScans` (
     `RunId` string NOT NULL COMMENT 'fmd run id of the scan',
     `Notes` string COMMENT 'What was not read (a bounded first scan, a gap) and why'
 ) USING DELTA COMMENT 'Foreign-operation scan high-water marks: one row per table per scan; the latest row is current.';
+
+CREATE TABLE IF NOT EXISTS `metadata`.`SourceCircuit` (
+    `SourceName` string NOT NULL COMMENT 'Source system / connection',
+    `Operation` string NOT NULL COMMENT 'Failure, Success, Opened, Probe, Closed, Reset, Released, Configured',
+    `EntityId` string COMMENT 'Entity whose load the event is about',
+    `Layer` string COMMENT 'Layer loaded',
+    `RunId` string NOT NULL COMMENT 'fmd run id',
+    `PipelineRunId` string COMMENT '@pipeline().RunId',
+    `ErrorType` string COMMENT 'Exception type (Failure)',
+    `ErrorSummary` string COMMENT 'One-line error, secrets redacted (Failure)',
+    `OpenUntil` timestamp COMMENT 'Opened: when one entity may probe the source (UTC)',
+    `ProbeId` string COMMENT 'EventId of the Probe this outcome answers',
+    `EventTime` timestamp NOT NULL COMMENT 'When (UTC)',
+    `EventId` string NOT NULL COMMENT 'Unique id (UUID)',
+    `Details` string COMMENT 'JSON details (Reset: the reason; Configured: the settings)'
+) USING DELTA COMMENT 'Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, Released, Configured); a source\'s state and settings are derived from them (fmd_runtime.runs.derive_state).';

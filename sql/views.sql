@@ -33,7 +33,10 @@
 -- Status Running and StartedNeverEnded true. That is a run still going, or a notebook killed by a
 -- timeout (its outermost Start is written at once; LastEventTime says since when nothing came).
 -- Status is derived from the entity's events, the same rules as fmd_runtime.audit.derive_status:
---   Failed     any event of the entity failed (Fail, or a capability event with Status Failed)
+--   Failed     any event of the entity failed (Fail, or a capability event with Status Failed),
+--              other than an open source circuit's refusal (ErrorType CircuitOpenError)
+--   CircuitOpen an open source circuit breaker refused it (its only failures are refusals;
+--              CircuitRefusals counts them; docs/circuit-breaker.md)
 --   Running    an activity started (Start) and has not closed (End / Fail / Skip)
 --   Skipped    skipped (Skip) and nothing succeeded
 --   Succeeded  an activity ended (End) or a capability event succeeded
@@ -71,7 +74,15 @@ per_entity AS (
         SUM(CASE WHEN Operation = 'Start' THEN 1 ELSE 0 END) AS Starts,
         MAX_BY(ActivityName, CASE WHEN Operation = 'Start' THEN EventTime END) AS LastStarted,
         SUM(CASE WHEN Operation IN ('End', 'Fail', 'Skip') THEN 1 ELSE 0 END) AS Closes,
-        SUM(CASE WHEN Status = 'Failed' THEN 1 ELSE 0 END) AS Failures,
+        SUM(
+            CASE
+                WHEN Status = 'Failed' AND COALESCE(ErrorType, '') <> 'CircuitOpenError' THEN 1
+                ELSE 0
+            END
+        ) AS Failures,
+        SUM(
+            CASE WHEN Status = 'Failed' AND ErrorType = 'CircuitOpenError' THEN 1 ELSE 0 END
+        ) AS CircuitRefusals,
         SUM(CASE WHEN Operation = 'Skip' OR Status = 'Skipped' THEN 1 ELSE 0 END) AS Skips,
         SUM(
             CASE
@@ -111,6 +122,7 @@ SELECT
     SourceName,
     CASE
         WHEN Failures > 0 THEN 'Failed'
+        WHEN CircuitRefusals > 0 THEN 'CircuitOpen'
         WHEN Starts > Closes THEN 'Running'
         WHEN Skips > 0 AND Successes = 0 THEN 'Skipped'
         WHEN Successes > 0 THEN 'Succeeded'
@@ -128,6 +140,7 @@ SELECT
     FirstEventTime,
     LastEventTime,
     Failures,
+    CircuitRefusals,
     DryRun,
     Starts > Closes AS StartedNeverEnded,
     CASE WHEN Starts > Closes THEN LastStarted END AS OpenActivity
@@ -138,7 +151,8 @@ WHERE Entity IS NOT NULL OR Starts > Closes;
 -- vw_RunOverview: one row per run. RunStatus is Failed when an entity failed or a run-level event
 -- failed (e.g. a parameter ContractViolation), Running while an entity or a run-level activity
 -- started and has not ended (StartedNeverEnded: still running, or killed), else Succeeded.
--- Counts come from vw_RunStatus (entities only).
+-- Counts come from vw_RunStatus (entities only); CircuitOpen counts the entities an open source
+-- circuit refused (not in Failed; the run is Failed all the same).
 -- -------------------------------------------------------------------------------------------------
 CREATE OR REPLACE VIEW metadata.vw_RunOverview AS
 WITH runs AS (
@@ -170,6 +184,7 @@ entities AS (
         SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Failed' THEN 1 ELSE 0 END) AS Failed,
         SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Skipped' THEN 1 ELSE 0 END) AS Skipped,
         SUM(CASE WHEN Entity IS NOT NULL AND Status = 'Running' THEN 1 ELSE 0 END) AS Running,
+        SUM(CASE WHEN Entity IS NOT NULL AND Status = 'CircuitOpen' THEN 1 ELSE 0 END) AS CircuitOpen,
         BOOL_OR(StartedNeverEnded) AS StartedNeverEnded
     FROM metadata.vw_RunStatus
     GROUP BY RunId
@@ -185,7 +200,8 @@ SELECT
     r.LastEventTime,
     UNIX_MILLIS(r.LastEventTime) - UNIX_MILLIS(r.StartTime) AS ElapsedMs,
     CASE
-        WHEN COALESCE(e.Failed, 0) > 0 OR r.FailedEvents > 0 THEN 'Failed'
+        WHEN COALESCE(e.Failed, 0) + COALESCE(e.CircuitOpen, 0) > 0 OR r.FailedEvents > 0
+        THEN 'Failed'
         WHEN COALESCE(e.StartedNeverEnded, FALSE) THEN 'Running'
         ELSE 'Succeeded'
     END AS RunStatus,
@@ -194,6 +210,7 @@ SELECT
     COALESCE(e.Failed, 0) AS Failed,
     COALESCE(e.Skipped, 0) AS Skipped,
     COALESCE(e.Running, 0) AS Running,
+    COALESCE(e.CircuitOpen, 0) AS CircuitOpen,
     r.FailedEvents,
     r.DryRun,
     COALESCE(e.StartedNeverEnded, FALSE) AS StartedNeverEnded

@@ -39,6 +39,7 @@ from fmd_runtime.engine import (
 from fmd_runtime.errors import (
     ApprovalError,
     CheckpointError,
+    CircuitOpenError,
     ConcurrentWriteError,
     ConfigError,
     ContractViolation,
@@ -70,7 +71,14 @@ from fmd_runtime.health import (
 )
 from fmd_runtime.maintenance import Maintenance, MaintenancePlan, MaintenanceResult
 from fmd_runtime.rollback import Rollback, RollbackPlan, RollbackResult, RollbackRun
-from fmd_runtime.runs import BreakerCheck, MergeResult, RunLedger, WriteResult
+from fmd_runtime.runs import (
+    BreakerCheck,
+    CircuitSettings,
+    CircuitState,
+    MergeResult,
+    RunLedger,
+    WriteResult,
+)
 from fmd_runtime.runtime import Runtime, connect
 from fmd_runtime.tables import TableRef
 from fmd_runtime.validation import ValidationCheck
@@ -98,6 +106,9 @@ __all__ = [
     "CheckpointKind",
     "CheckpointTable",
     "Checkpoints",
+    "CircuitOpenError",
+    "CircuitSettings",
+    "CircuitState",
     "Column",
     "CommitOptions",
     "ConcurrentWriteError",

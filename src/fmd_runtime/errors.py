@@ -17,6 +17,7 @@ and puts it first in its message, then says what the operator can do::
     ├── WatermarkError            a watermark is malformed, goes backwards or is committed twice
     ├── SchemaDriftError          an incoming schema breaks the table's drift policy
     ├── DeletionLimitError        a merge's circuit breaker refused it (too many deletes/changes)
+    ├── CircuitOpenError          a source's circuit breaker is open: its entities fail fast
     ├── CheckpointError           a checkpoint is missing, invalid or not restorable
     ├── RollbackError             a rollback was refused or failed
     │   └── ApprovalError         the approval token is missing or stale
@@ -174,6 +175,23 @@ class DeletionLimitError(FmdError):
     terminal = True
 
 
+class CircuitOpenError(FmdError):
+    """A source's circuit breaker is open: the source failed repeatedly, its entities are
+    refused at once instead of each retrying and failing on its own.
+
+    ``details`` holds ``source``, ``failures`` (consecutive transient failures counted),
+    ``opened_at``, ``open_until`` (when one entity is let through as a probe) and, while a
+    probe runs, ``probe_entity``. Not transient: a retry inside the run cannot cure it; fix the
+    source, wait for the probe, or reset the breaker (``rt.runs.reset_circuit``).
+
+    Example:
+        >>> CircuitOpenError("source crm is unavailable", details={"source": "crm"}).details
+        {'source': 'crm'}
+    """
+
+    terminal = True
+
+
 class CheckpointError(FmdError):
     """A checkpoint is missing, invalid, or not restorable."""
 
@@ -201,6 +219,7 @@ class PreflightError(FmdError):
 __all__ = [
     "ApprovalError",
     "CheckpointError",
+    "CircuitOpenError",
     "ConcurrentWriteError",
     "ConfigError",
     "ContractViolation",

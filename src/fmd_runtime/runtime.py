@@ -58,8 +58,7 @@ class Runtime:
     """One connection: engine + metadata store + run context + capabilities.
 
     Build it with `connect`. Each capability is a typed property, created on first use and shared
-    by everything on this connection: ``rt.audit``, ``rt.alerts``, ``rt.runs``, ``rt.watermarks``,
-    ``rt.drift``, ``rt.checkpoints``, ``rt.rollback``, ``rt.maintenance``, ``rt.health``.
+    by everything on this connection (``rt.audit``, ``rt.runs``, ``rt.checkpoints`` ...).
 
     Attributes:
         engine: the `DeltaEngine` adapter.
@@ -94,7 +93,10 @@ class Runtime:
     @property
     def audit(self) -> Audit:
         """The audit envelope: activities, events, run summaries (`fmd_runtime.audit.Audit`)."""
-        return self._capability(Audit)
+        audit = self._capability(Audit)
+        if audit.source_gate is None:  # activities naming a source ask rt.runs' circuit breaker
+            audit.source_gate = self.runs.breaker
+        return audit
 
     @property
     def alerts(self) -> Alerts:
@@ -278,7 +280,6 @@ class Runtime:
 
         Raises:
             InvalidIdentifierError: ``table`` is not a table name of the connected lakehouse.
-
         Example:
             >>> # rt.table_config("bronze.account").primary_key
         """
@@ -287,11 +288,8 @@ class Runtime:
         return TableConfig.from_row(row) if row else build_table_config({"table": ref.name})
 
     def table_configs(self, *, enabled_only: bool = True) -> list[TableConfig]:
-        """Every configured table (enabled ones by default), sorted by name.
-
-        One configuration per table: rows whose names differ only in case (written before
-        lookups were case-insensitive) count once, the last one read.
-        """
+        """Every configured table (enabled ones by default), sorted by name; rows whose names
+        differ only in case (older rows) count once, the last one read."""
         enabled_only = strict_bool(enabled_only, "enabled_only")
         configs: dict[str, TableConfig] = {}
         for r in self.store.read("PipelineConfig"):

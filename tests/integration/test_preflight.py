@@ -194,8 +194,8 @@ def test_missing_metadata_tables_and_columns_are_found_and_nothing_is_created(
     assert missing == set(_metadata_names(rt, but="PipelineConfig"))
     columns = _only(report, "preflight.metadata_columns_missing", config_ref.name)
     assert "an upgrade would add LastPurgeDate" not in columns.message
-    assert "an upgrade would add UpdatedDate (timestamp), UpdatedBy (string)" in columns.message
-    assert columns.numbers["missing_columns"] == ["UpdatedDate", "UpdatedBy"]
+    assert "an upgrade would add UpdatedBy (string), SourceName (string)" in columns.message
+    assert columns.numbers["missing_columns"] == ["UpdatedBy", "SourceName"]
     assert _only(report, "preflight.checkpoints_not_checked").severity == "INFO"
     # read-only: no table created, no column added, no row written
     assert not any(rt.engine.exists(TableRef.parse(n)) for n in missing)

@@ -67,6 +67,14 @@ def audit_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]
     old = fmd.connect(lakehouse=lakehouse, run_id="old-run", pipeline_name="Daily Sync")
     with old.audit.activity("LoadBronze", entity="entity_01"):
         pass
+    # run-d: a source down: one entity failed, the open circuit refused the next
+    d = fmd.connect(lakehouse=lakehouse, run_id="run-d", config={"circuit_failure_threshold": 1})
+    d.alerts.notifier = None
+    for entity in ("d_failed", "d_refused"):
+        with pytest.raises((ConnectionError, fmd.CircuitOpenError)):
+            with d.audit.activity("LoadBronze", entity=entity, source="erp_d"):
+                raise ConnectionError("connection refused")
+    d.close()
     rows = b.store.read("SyncAuditLog")
     for row in rows:
         if row["RunId"] == "old-run":
@@ -155,6 +163,20 @@ def test_running_and_skipped_entities(spark: Any, db: str) -> None:
     }
 
 
+def test_entities_an_open_source_circuit_refused_are_counted_apart(
+    spark: Any, db: str, audit_rows: list[dict[str, Any]]
+) -> None:
+    rows = spark.sql(
+        f"SELECT Entity, Status, CircuitRefusals FROM {db}.vw_RunStatus WHERE RunId = 'run-d'"
+    ).collect()
+    found = {r["Entity"]: (r["Status"], r["CircuitRefusals"]) for r in rows}
+    assert found == {"d_failed": ("Failed", 0), "d_refused": ("CircuitOpen", 1)}
+    python = _entities_from_events([r for r in audit_rows if r["RunId"] == "run-d"], None)
+    assert {e.entity: e.status for e in python} == {k: v[0] for k, v in found.items()}
+    (run,) = spark.sql(f"SELECT * FROM {db}.vw_RunOverview WHERE RunId = 'run-d'").collect()
+    assert (run["RunStatus"], run["Failed"], run["CircuitOpen"]) == ("Failed", 1, 1)
+
+
 def test_all_failures_of_a_run(spark: Any, db: str) -> None:
     rows = query(spark, db, "run_failures", run_id="scenario-run")
     assert sorted(r["Entity"] for r in rows) == sorted(FAILING)
@@ -179,12 +201,13 @@ def test_trace_one_failed_entity(spark: Any, db: str) -> None:
 
 def test_runs_in_the_last_7_days_by_status(spark: Any, db: str) -> None:
     by_status = {r["RunStatus"]: r for r in query(spark, db, "runs_by_status")}
-    assert by_status["Failed"]["Runs"] == 2  # scenario-run (3 entities) and run-c (refused)
-    assert by_status["Failed"]["FailedEntities"] == 3
+    # scenario-run (3 entities), run-c (refused by a guard), run-d (1 failed, 1 circuit-refused)
+    assert by_status["Failed"]["Runs"] == 3
+    assert by_status["Failed"]["FailedEntities"] == 4
     assert by_status["Running"]["Runs"] == 1
     assert "Succeeded" not in by_status  # old-run is 10 days old
     recent = {r["RunId"]: r for r in query(spark, db, "recent_runs")}
-    assert set(recent) == {"scenario-run", "run-b", "run-c"}
+    assert set(recent) == {"scenario-run", "run-b", "run-c", "run-d"}
     assert (
         recent["scenario-run"]["Entities"],
         recent["scenario-run"]["Succeeded"],

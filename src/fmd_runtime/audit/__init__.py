@@ -41,7 +41,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fmd_runtime.audit._activity import Activity, ActivityScope, _inherit, current_activity
+from fmd_runtime.audit._activity import (
+    Activity,
+    ActivityScope,
+    SourceGate,
+    _inherit,
+    current_activity,
+)
 from fmd_runtime.audit._envelope import (
     _CONTEXT,
     _INHERITED,
@@ -80,6 +86,8 @@ class Audit:
         write_failures: flushes that failed (their rows stay buffered for the next flush).
         max_age_seconds: flush when the oldest buffered event is this old (long jobs stay
             visible); also how long automatic flushes pause after a failed write.
+        source_gate: asked when an activity naming a source (and an entity or table) starts
+            and ends: the source circuit breaker, wired in by the `Runtime` (None: no gate).
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -96,6 +104,7 @@ class Audit:
         self._on_end: list[Callable[[], None]] = []
         self.write_failures = 0
         self.max_age_seconds = 60.0
+        self.source_gate: SourceGate | None = None
         env_path = os.environ.get(JSONL_ENV)
         if env_path:
             self.add_jsonl_sink(env_path.replace("{run_id}", runtime.context.run_id))
@@ -389,6 +398,20 @@ class Audit:
             self._open += 1
             return self._open == 1
 
+    def _gate_enter(self, fields: Mapping[str, Any]) -> None:
+        gate = self.source_gate
+        if gate is not None:
+            gate.enter(fields)
+
+    def _gate_leave(self, fields: Mapping[str, Any], error: BaseException | None) -> None:
+        gate = self.source_gate
+        if gate is None:
+            return
+        try:
+            gate.leave(fields, error)
+        except Exception as exc:  # the breaker's bookkeeping never replaces the block's outcome
+            log.warning("fmd audit: source gate failed: %s", redact(error_text(exc)))
+
     def _closed(self) -> None:
         with self._open_lock:
             self._open -= 1
@@ -462,6 +485,7 @@ class Audit:
             else:
                 entities = _entities_from_events(self._run_events(), name)
             failed = [e for e in entities if e.status == "Failed"]
+            refused = [e.entity for e in entities if e.status == "CircuitOpen"]
             summary = RunSummary(
                 run_id=run_id,
                 name=name,
@@ -470,6 +494,8 @@ class Audit:
                 failed=len(failed),
                 skipped=sum(e.status == "Skipped" for e in entities),
                 running=sum(e.status == "Running" for e in entities),
+                circuit_open=len(refused),
+                circuit_open_entities=tuple(refused),
                 failed_entities=tuple(e.entity for e in failed),
                 top_failed=tuple(failed[: max(0, top_n)]),
             )
@@ -483,7 +509,7 @@ class Audit:
                 "Summary",
                 summary.status,
                 {"ActivityName": name},
-                severity="HIGH" if summary.failed else "INFO",
+                severity="HIGH" if summary.failed or summary.circuit_open else "INFO",
                 details=summary.details(),
                 flush=flush,
             )
@@ -534,6 +560,7 @@ __all__ = [
     "EntityResult",
     "RunSummary",
     "Severity",
+    "SourceGate",
     "current_activity",
     "derive_status",
     "entity_key",

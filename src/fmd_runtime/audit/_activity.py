@@ -26,10 +26,32 @@ from fmd_runtime.retry import RetryEvent, observe_retries
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SourceGate(Protocol):
+    """What an activity asks before it starts and tells when it ends, about the source it names
+    (the source circuit breaker of ``rt.runs`` implements it; the Runtime wires it in, so the
+    audit never imports the run ledger).
+
+    ``enter`` may raise (`fmd_runtime.errors.CircuitOpenError`: the activity does not start);
+    ``leave`` never should (its errors are logged, never raised over the block's own).
+    """
+
+    def enter(self, fields: Mapping[str, Any]) -> None:
+        """Before the activity's Start: raise to refuse it."""
+        ...
+
+    def leave(self, fields: Mapping[str, Any], error: BaseException | None) -> None:
+        """After its End / Fail: ``error`` is the block's exception (None: it succeeded)."""
+        ...
+
+
 class Recorder(Protocol):
     """What an activity needs of the audit that owns it (`Audit` is the implementation)."""
 
     def _opened(self) -> bool: ...
+
+    def _gate_enter(self, fields: Mapping[str, Any]) -> None: ...
+
+    def _gate_leave(self, fields: Mapping[str, Any], error: BaseException | None) -> None: ...
 
     def _closed(self) -> None: ...
 
@@ -155,6 +177,7 @@ class ActivityScope:
             dict(self._fields), self._audit, names_target=self._names_target
         )
         fields["_owner"] = self._audit
+        self._audit._gate_enter(fields)  # an open source circuit refuses before the Start
         act = self._act = Activity(fields["ActivityName"])
         outermost = self._audit._opened()
         _stack().append((act, fields))
@@ -192,6 +215,7 @@ class ActivityScope:
             items = _stack()
             if items and items[-1][0] is act:
                 items.pop()
+            self._audit._gate_leave(self._resolved, exc)
             self._audit._closed()
         return False
 

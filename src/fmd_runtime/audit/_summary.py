@@ -28,14 +28,22 @@ class EntityResult(BaseModel):
     model_config = FROZEN
 
     entity: str
-    status: Literal["Succeeded", "Failed", "Skipped", "Running", "Warning", "Info"]
+    status: Literal["Succeeded", "Failed", "CircuitOpen", "Skipped", "Running", "Warning", "Info"]
     activity: str | None = None
     error_type: str | None = None
     error_summary: str | None = None
 
 
+CIRCUIT_OPEN_ERROR = "CircuitOpenError"
+"""The ErrorType of an entity refused by an open source circuit (counted as ``circuit_open``)."""
+
+
 class RunSummary(BaseModel):
-    """Totals of a run (or one activity of it) and the first failed entities with their errors."""
+    """Totals of a run (or one activity of it) and the first failed entities with their errors.
+
+    ``circuit_open`` counts the entities an open source circuit breaker refused (their only
+    failures are ``CircuitOpenError``): not in ``failed``, but the run is not ``ok`` either.
+    """
 
     model_config = FROZEN
 
@@ -46,25 +54,31 @@ class RunSummary(BaseModel):
     failed: int = 0
     skipped: int = 0
     running: int = 0
+    circuit_open: int = 0
     failed_entities: tuple[str, ...] = ()
     top_failed: tuple[EntityResult, ...] = ()
+    circuit_open_entities: tuple[str, ...] = ()
     note: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed and nothing is still running."""
-        return self.failed == 0 and self.running == 0
+        """True when nothing failed, no source circuit refused an entity, nothing is running."""
+        return self.failed == 0 and self.running == 0 and self.circuit_open == 0
 
     @property
     def status(self) -> str:
-        """Failed, Running or Succeeded (the Summary row's Status)."""
-        return "Failed" if self.failed else "Running" if self.running else "Succeeded"
+        """Failed, Running or Succeeded (the Summary row's Status); refusals count as failed."""
+        if self.failed or self.circuit_open:
+            return "Failed"
+        return "Running" if self.running else "Succeeded"
 
     def line(self) -> str:
         """One line for logs and notebook output."""
         entities = plural(self.total, "entity", "entities")
         head = f"{self.name or 'run'} {self.run_id}: {entities}, {self.succeeded} succeeded, "
         head += f"{self.failed} failed, {self.skipped} skipped"
+        if self.circuit_open:
+            head += f", {self.circuit_open} refused (source circuit open)"
         if self.running:
             head += f", {self.running} running"
         if self.top_failed:
@@ -81,6 +95,8 @@ class RunSummary(BaseModel):
             "failed": self.failed,
             "skipped": self.skipped,
             "running": self.running,
+            "circuit_open": self.circuit_open,
+            "circuit_open_entities": list(self.circuit_open_entities[:200]),
             "failed_entities": list(self.failed_entities[:200]),
             "top_failed": [f.model_dump(exclude_none=True) for f in self.top_failed],
             **({"note": self.note} if self.note else {}),
@@ -88,11 +104,18 @@ class RunSummary(BaseModel):
 
 
 def derive_status(
-    *, failures: int, open_activities: int, skips: int, successes: int, warnings: int = 0
+    *,
+    failures: int,
+    open_activities: int,
+    skips: int,
+    successes: int,
+    warnings: int = 0,
+    circuit_open: int = 0,
 ) -> str:
     """An entity's status from its events; the same rules as ``vw_RunStatus`` in sql/views.sql.
 
-    Failed if any event failed; Running if an activity started and has not ended; Skipped if it
+    Failed if any event failed (other than a source circuit's refusal); CircuitOpen if an open
+    source circuit refused it (``CircuitOpenError`` events only); Running if an activity started and has not ended; Skipped if it
     was skipped and nothing succeeded; Succeeded if anything ended well; else Warning or Info.
 
     Example:
@@ -101,6 +124,8 @@ def derive_status(
     """
     if failures:
         return "Failed"
+    if circuit_open:
+        return "CircuitOpen"
     if open_activities > 0:
         return "Running"
     if skips and not successes:
@@ -121,10 +146,13 @@ def _entities_from_events(
         if key is None or op in RUN_LEVEL or name not in (None, r.get("ActivityName")):
             continue
         g = groups.setdefault(
-            key, dict.fromkeys(("failures", "starts", "skips", "successes", "warnings"), 0)
+            key,
+            dict.fromkeys(
+                ("failures", "circuit_open", "starts", "skips", "successes", "warnings"), 0
+            ),
         )
         if status == "Failed":
-            g["failures"] += 1
+            g["circuit_open" if r.get("ErrorType") == CIRCUIT_OPEN_ERROR else "failures"] += 1
             g["last"] = r
         g["starts"] += (op == "Start") - (op in ("End", "Fail", "Skip"))
         g["skips"] += op == "Skip" or status == "Skipped"
@@ -179,6 +207,10 @@ def _entity_result(entity: str | None, r: Any) -> EntityResult:
     elif isinstance(r, str) and r.lower() not in ("skipped", "succeeded", "ok"):
         error, r = r, False
     name = str(entity)
+    if r is False and error_type == CIRCUIT_OPEN_ERROR:
+        return EntityResult(
+            entity=name, status="CircuitOpen", error_type=error_type, error_summary=redact(error)
+        )
     if r is False:
         return EntityResult(
             entity=name, status="Failed", error_type=error_type, error_summary=redact(error)

@@ -6,9 +6,10 @@
     fmd config show TABLE --lakehouse P  show a table's PipelineConfig with defaults
     fmd health --lakehouse PATH          the daily health report (exit 1 when Unhealthy)
     fmd preflight --lakehouse PATH       check the lakehouse before a job (exit 1: blocking)
+    fmd circuit status|reset SOURCE      the source circuit breakers (exit 1: one is open)
 
 Each subcommand lives in a module of this package (``_store``, ``_checkpoint``, ``_rollback``,
-``_maintenance``, ``_watermarks``, ``_preflight``, ``_health``) built on the shared option types of ``_args``; the capabilities
+``_maintenance``, ``_watermarks``, ``_preflight``, ``_health``, ``_circuit``) built on the shared option types of ``_args``; the capabilities
 themselves know nothing of the command line.
 
 Only ``fmd store ensure`` and ``fmd demo`` create a lakehouse; every other command refuses a
@@ -30,6 +31,7 @@ from typing import Any
 
 from fmd_runtime.cli import (
     _checkpoint,
+    _circuit,
     _health,
     _maintenance,
     _preflight,
@@ -59,6 +61,7 @@ COMMANDS: tuple[Callable[[Any], None], ...] = (
     _watermarks.register,
     _preflight.register,
     _health.register,
+    _circuit.register,
 )
 
 

@@ -63,3 +63,13 @@ MAX_AUDIT_BUFFER_ROWS = 100_000
 
 MAX_MARGIN_DAYS = 365
 """Largest ``retention_margin_days`` / ``at_risk_days``, in days."""
+
+MAX_CIRCUIT_FAILURES = 1_000
+"""Largest ``circuit_failure_threshold`` (consecutive transient failures that open a source's
+breaker)."""
+
+MAX_CIRCUIT_MINUTES = 10_080.0
+"""Largest circuit window, cooldown or probe timeout, in minutes (7 days)."""
+
+MIN_CIRCUIT_WINDOW_MINUTES = 0.001
+"""Smallest circuit window, in minutes (a window of 0 would never count two failures)."""

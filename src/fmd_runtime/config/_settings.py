@@ -21,13 +21,16 @@ from fmd_runtime.config._bounds import (
     CHECKPOINT_KINDS,
     DEFAULT_RETENTION_DAYS,
     MAX_AUDIT_BUFFER_ROWS,
+    MAX_CIRCUIT_FAILURES,
+    MAX_CIRCUIT_MINUTES,
     MAX_LOAD_WAIT_SECONDS,
     MAX_MARGIN_DAYS,
     MAX_RETENTION_DAYS,
     MAX_RETENTION_HOURS,
     MAX_WATERMARK_SKEW_HOURS,
+    MIN_CIRCUIT_WINDOW_MINUTES,
 )
-from fmd_runtime.config._inputs import _number
+from fmd_runtime.config._inputs import StrictFlag, _number
 from fmd_runtime.errors import ConfigError
 from fmd_runtime.tables import DEFAULT_SCHEMA, validate_identifier
 
@@ -115,6 +118,17 @@ class RuntimeConfig(_Settings):
             0 to `MAX_LOAD_WAIT_SECONDS` = 86,400; 0: do not wait).
         checkpoint_load_poll_seconds: how often it reads the run ledger while waiting (default
             15; 0.05 to 600).
+        circuit_enabled: the source circuit breaker (``rt.runs.check_source``, docs/
+            circuit-breaker.md); False switches it off for every source: nothing is read,
+            counted or refused (default True). One source: ``rt.runs.configure_source``.
+        circuit_failure_threshold: consecutive transient failures of one source that open its
+            breaker (default 5; 1 to `MAX_CIRCUIT_FAILURES` = 1,000).
+        circuit_window_minutes: those failures count when they fall within this many minutes
+            (default 15; 0.001 to `MAX_CIRCUIT_MINUTES` = 10,080).
+        circuit_cooldown_minutes: how long an open breaker refuses every entity before one is
+            let through as the probe (default 10; 0 to 10,080).
+        circuit_probe_timeout_minutes: a probe without an outcome after this long is lost (its
+            process died) and another entity may probe (default None: the cooldown; 0 to 10,080).
 
     Example:
         >>> RuntimeConfig(max_workers=4).max_workers
@@ -141,6 +155,13 @@ class RuntimeConfig(_Settings):
     watermark_future_skew_hours: int = Field(default=24, ge=0, le=MAX_WATERMARK_SKEW_HOURS)
     checkpoint_load_wait_seconds: float = Field(default=900.0, ge=0, le=MAX_LOAD_WAIT_SECONDS)
     checkpoint_load_poll_seconds: float = Field(default=15.0, ge=0.05, le=600)
+    circuit_enabled: StrictFlag = True
+    circuit_failure_threshold: int = Field(default=5, ge=1, le=MAX_CIRCUIT_FAILURES)
+    circuit_window_minutes: float = Field(
+        default=15.0, ge=MIN_CIRCUIT_WINDOW_MINUTES, le=MAX_CIRCUIT_MINUTES
+    )
+    circuit_cooldown_minutes: float = Field(default=10.0, ge=0, le=MAX_CIRCUIT_MINUTES)
+    circuit_probe_timeout_minutes: float | None = Field(default=None, ge=0, le=MAX_CIRCUIT_MINUTES)
 
     _numbers = field_validator(
         "vacuum_retention_floor_hours",
@@ -154,6 +175,10 @@ class RuntimeConfig(_Settings):
         "watermark_future_skew_hours",
         "checkpoint_load_wait_seconds",
         "checkpoint_load_poll_seconds",
+        "circuit_failure_threshold",
+        "circuit_window_minutes",
+        "circuit_cooldown_minutes",
+        "circuit_probe_timeout_minutes",
         mode="before",
     )(_number)
 

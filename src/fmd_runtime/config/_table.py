@@ -81,6 +81,8 @@ class TableConfig(_Settings):
     last_purge_date: datetime | None = None
     updated_date: datetime | None = None
     updated_by: str | None = None
+    source_name: str | None = None
+    """The source system the table is loaded from: the key of its source circuit breaker."""
 
     _numbers = field_validator(
         "vacuum_retention_hours",
@@ -110,6 +112,15 @@ class TableConfig(_Settings):
     @classmethod
     def _column(cls, v: str | None) -> str | None:
         return None if v in (None, "") else validate_identifier(v, what="column")
+
+    @field_validator("source_name")
+    @classmethod
+    def _source(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if len(v) > 256:
+            raise ValueError("must be at most 256 characters")
+        return v.strip()
 
     @field_validator("foreign_keys")
     @classmethod
@@ -177,6 +188,7 @@ class TableConfig(_Settings):
             "LastPurgeDate": self.last_purge_date,
             "UpdatedDate": self.updated_date,
             "UpdatedBy": self.updated_by,
+            "SourceName": self.source_name,
         }
 
     @classmethod
@@ -217,6 +229,7 @@ class TableConfig(_Settings):
             "LastPurgeDate": "last_purge_date",
             "UpdatedDate": "updated_date",
             "UpdatedBy": "updated_by",
+            "SourceName": "source_name",
         }
         values: dict[str, Any] = {"table": f"{row['SchemaName']}.{row['TableName']}"}
         for col, field in mapping.items():

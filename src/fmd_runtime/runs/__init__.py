@@ -25,10 +25,15 @@ Example:
   snapshot by key (soft-deleting what is missing) under the same identity, and refuses before
   committing a merge that would delete or change implausibly many rows (``_breaker``).
 
+- **A source circuit breaker** shared by every process of a run (``_circuit``): after repeated
+  transient failures of one source its entities fail fast with `CircuitOpenError`
+  (`check_source`, `should_skip` with ``source=``, activities naming a source), until one probe
+  after the cooldown closes it again (docs/circuit-breaker.md).
+
 The work is done in private modules: ``_ledger`` (every read and append of ``EntityRuns``),
 ``_guard`` (`RunLedger.should_skip`, `complete`, `fail`), ``_state`` (the held rows), ``_write`` (the exactly-once attempt,
 the write and the history scan), ``_merge`` (the merge), ``_breaker`` (the deletion circuit
-breaker), ``_models`` (the results); each method below calls one of them.
+breaker), ``_circuit`` / ``_circuit_rows`` (the source circuit breaker), ``_models`` (the results); each method below calls one of them.
 """
 
 from __future__ import annotations
@@ -39,20 +44,26 @@ from typing import TYPE_CHECKING, Any
 
 from fmd_runtime.engine import MergeMode, SchemaMode, WriteMode
 from fmd_runtime.runs import _guard, _ledger, _merge, _write
+from fmd_runtime.runs._circuit import SourceBreaker
+from fmd_runtime.runs._circuit_rows import CircuitSettings, CircuitState, derive_state
 from fmd_runtime.runs._models import BreakerCheck, LandedCommit, MergeResult, Status, WriteResult
+from fmd_runtime.runs._sources import SourceMethods
 from fmd_runtime.runs._state import IngestionState
 
 if TYPE_CHECKING:
     from fmd_runtime.runtime import Runtime
 
 
-class RunLedger:
-    """The run-guard capability (``rt.runs``): skip, complete, fail, exactly-once write, recovery."""
+class RunLedger(SourceMethods):
+    """The run-guard capability (``rt.runs``): skip, complete, fail, exactly-once write, recovery;
+    the source circuit breaker's methods come from `SourceMethods` (``_sources``)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self.state = IngestionState(runtime)
         """The ledger rows this runtime holds for one commit (`IngestionState`)."""
+        self.breaker = SourceBreaker(runtime)
+        """The source circuit breaker (also the audit's gate for activities naming a source)."""
 
     def flush(self) -> int:
         """Write the ledger rows held for one commit now (see `IngestionState`); rows written.
@@ -89,6 +100,7 @@ class RunLedger:
         batch_id: str | None = None,
         force: bool = False,
         part: str | None = None,
+        source: str | None = None,
     ) -> bool:
         """True when this run (or batch) already completed ``entity`` in ``layer``; audited.
 
@@ -99,19 +111,25 @@ class RunLedger:
                 re-run under a new run id but the same batch skips what the first run finished.
             force: re-process anyway (audited as ``ForcedReprocess``).
             part: the slice of a chunked load.
+            source: the source the entity is loaded from: when it is not already loaded, its
+                circuit breaker is checked (`check_source`).
 
         Returns:
             True to skip. A skip is audited as ``SkippedAlreadyProcessed`` (status Skipped).
 
         Raises:
             ConfigError: ``force`` is not a boolean (a bool or "true"/"false"/"1"/"0").
+            CircuitOpenError: ``source``'s circuit is open (audited ``CircuitOpen``).
 
         Example:
             >>> # if rt.runs.should_skip("account", "bronze"): continue
         """
-        return _guard.should_skip(
+        skip = _guard.should_skip(
             self._rt, entity, layer, batch_id=batch_id, force=force, part=part
         )
+        if not skip and source is not None:
+            self.breaker.check(source, entity=entity, layer=layer)
+        return skip
 
     def complete(
         self,
@@ -168,15 +186,28 @@ class RunLedger:
         error: BaseException | str | None = None,
         batch_id: str | None = None,
         part: str | None = None,
+        source: str | None = None,
     ) -> dict[str, Any]:
         """Record a failed load of ``entity`` (the re-run will load it again).
 
+        A transient ``error`` (an exception `fmd_runtime.retry.is_transient` accepts) also
+        counts against the circuit breaker of ``source`` (default: the table's PipelineConfig
+        ``SourceName``); the same exception leaving an activity naming the source is not
+        counted twice.
+
         Example:
-            >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc)
+            >>> # rt.runs.fail("account", "bronze", table="bronze.account", error=exc, source="crm")
         """
-        return _guard.fail(
+        row = _guard.fail(
             self._rt, entity, layer, table=table, error=error, batch_id=batch_id, part=part
         )
+        try:
+            found = self.breaker.source_of(source, table) if self.breaker.enabled else None
+        except Exception:  # noqa: BLE001 - an unreadable PipelineConfig: nothing to count
+            found = None
+        if found and isinstance(error, BaseException):
+            self.breaker.record(found, error=error, entity=entity, layer=layer)
+        return row
 
     # -- exactly-once write ---------------------------------------------------------------
     def write(
@@ -478,10 +509,15 @@ class RunLedger:
 
 __all__ = [
     "BreakerCheck",
+    "CircuitSettings",
+    "CircuitState",
     "IngestionState",
     "LandedCommit",
     "MergeResult",
     "RunLedger",
+    "SourceBreaker",
+    "SourceMethods",
     "Status",
     "WriteResult",
+    "derive_state",
 ]

@@ -66,8 +66,15 @@ class IngestionState:
         self._cache: dict[str, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._buffer.on_written.append(self._written)
-        runtime.audit.on_outermost_end(self._activity_ended)
+        self._listening = False
         _LIVE.add(self)
+
+    def _listen(self) -> None:
+        """Register for the end of the outermost activity, on first use: not while the
+        runtime builds ``rt.runs`` (``rt.audit`` asks ``rt.runs`` for its source gate)."""
+        if not self._listening:
+            self._listening = True
+            self._rt.audit.on_outermost_end(self._activity_ended)
 
     # -- what is held ----------------------------------------------------------------------
     @property
@@ -90,6 +97,7 @@ class IngestionState:
         runtime writes for it added: guard, window, write and commit share one read. Otherwise
         each call reads (a process that only watches sees other processes' loads at once).
         """
+        self._listen()
         with self._lock:
             cached = self._cache.get(entity)
         if cached is None:
@@ -161,6 +169,7 @@ class IngestionState:
         Raises:
             StoreError: the row is invalid (nothing queued), or writing failed (kept queued).
         """
+        self._listen()
         self._buffer.add(row)
         if now or not self._waits(row.get("EntityId")):
             self.flush()

@@ -241,8 +241,37 @@ PIPELINE_CONFIG = TableSchema(
         _c("LastPurgeDate", "timestamp", "Last purge recorded"),
         _c("UpdatedDate", "timestamp", "Last change (UTC)"),
         _c("UpdatedBy", "string", "Who changed it"),
+        _c("SourceName", "string", "Source system the table is loaded from (circuit breaker key)"),
     ),
     zorder_by=("TableName",),
+)
+
+SOURCE_CIRCUIT = TableSchema(
+    name="SourceCircuit",
+    comment="Source circuit breaker events (Failure, Success, Opened, Probe, Closed, Reset, "
+    "Released, Configured); a source's state and settings are derived from them "
+    "(fmd_runtime.runs.derive_state).",
+    columns=(
+        _c("SourceName", "string", "Source system / connection", required=True),
+        _c(
+            "Operation",
+            "string",
+            "Failure, Success, Opened, Probe, Closed, Reset, Released, Configured",
+            required=True,
+        ),
+        _c("EntityId", "string", "Entity whose load the event is about"),
+        _c("Layer", "string", "Layer loaded"),
+        _c("RunId", "string", "fmd run id", required=True),
+        _c("PipelineRunId", "string", "@pipeline().RunId"),
+        _c("ErrorType", "string", "Exception type (Failure)"),
+        _c("ErrorSummary", "string", "One-line error, secrets redacted (Failure)"),
+        _c("OpenUntil", "timestamp", "Opened: when one entity may probe the source (UTC)"),
+        _c("ProbeId", "string", "EventId of the Probe this outcome answers"),
+        _c("EventTime", "timestamp", "When (UTC)", required=True),
+        _c("EventId", "string", "Unique id (UUID)", required=True),
+        _c("Details", "string", "JSON details (Reset: the reason; Configured: the settings)"),
+    ),
+    zorder_by=("SourceName",),
 )
 
 WATERMARKS = TableSchema(
@@ -468,6 +497,7 @@ ALL_TABLES: tuple[TableSchema, ...] = (
     ROLLBACK_VALIDATION_REPORTS,
     HEALTH_FINDINGS,
     HEALTH_SCANS,
+    SOURCE_CIRCUIT,
 )
 
 SCHEMAS: dict[str, TableSchema] = {t.name: t for t in ALL_TABLES}
@@ -485,6 +515,7 @@ __all__ = [
     "ROLLBACK_STATE_SNAPSHOTS",
     "ROLLBACK_VALIDATION_REPORTS",
     "SCHEMAS",
+    "SOURCE_CIRCUIT",
     "SYNC_AUDIT_LOG",
     "TableSchema",
     "WATERMARKS",
