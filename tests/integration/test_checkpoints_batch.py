@@ -47,7 +47,7 @@ class HeldLoad:
         def stall(table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> None:
             if not self.release.is_set():
                 self.held.set()
-                assert self.release.wait(60), "the held load was never released"
+                assert self.release.wait(300), "the held load was never released"
 
         def loading(table: TableRef | None, args: tuple[Any, ...], kw: dict[str, Any]) -> bool:
             commit = kw.get("commit")
@@ -106,7 +106,7 @@ def test_a_load_in_flight_is_waited_for_then_the_checkpoint_is_inflight_and_name
         target=load, args=(held.engine, "load-contact", "bronze.contact", 200)
     )
     stalled.start()
-    assert held.held.wait(60)
+    assert held.held.wait(300)
 
     start = time.monotonic()
     cp = rt.checkpoints.create(TABLES, kind="DailyBatch", wait_for_loads_seconds=1.0)
